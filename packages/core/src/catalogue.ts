@@ -1,0 +1,255 @@
+/**
+ * The telemetry catalogue: every instrument reloadscope creates, in one table.
+ * Instruments, Prometheus Views, the README's metric table and the tests all read from here.
+ */
+import {
+  ATTR_OUTCOME,
+  ATTR_RESOURCE_TYPE,
+  ATTR_STAGE,
+  ATTR_TARGET,
+  ATTR_TRIGGER,
+  ATTR_CONFIG_HASH,
+  ATTR_CONFIG_VERSION,
+} from './semconv.ts';
+
+export type InstrumentKind = 'Counter' | 'Histogram' | 'Gauge' | 'UpDownCounter';
+
+export interface MetricDefinition {
+  /** OTel instrument name. */
+  readonly name: string;
+  readonly kind: InstrumentKind;
+  /** UCUM unit, '' for none. */
+  readonly unit: string;
+  readonly description: string;
+  /** Attribute keys carried by every point. */
+  readonly attributes: readonly string[];
+  /**
+   * Prometheus base name (without `_total`/`_bucket`…): what users write PromQL against.
+   * Identical whether scraped from the app's own exporter or through the Collector.
+   */
+  readonly prometheus: string;
+  /** Explicit histogram bucket edges. */
+  readonly buckets?: readonly number[];
+  /** Package that records it. */
+  readonly owner: 'core' | 'node';
+  /** A PromQL example for the docs. */
+  readonly promql: string;
+}
+
+/**
+ * Seconds. A 3 s edge so the "p99 > 3 s" alert is exact rather than interpolated between 2.5 and 5.
+ */
+export const DURATION_BUCKETS_SECONDS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 3, 5, 10, 30,
+];
+
+/** Bytes, signed: a reload can free memory as well as keep it. */
+export const HEAP_DELTA_BUCKETS_BYTES: readonly number[] = [
+  -67108864, -16777216, -4194304, -1048576, -262144, -65536, 0, 65536, 262144, 1048576, 4194304,
+  16777216, 67108864, 268435456,
+];
+
+/** Seconds of event-loop blockage; starts at 1 ms because the probe's resolution is ~1 ms. */
+export const EVENTLOOP_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
+
+const t = ATTR_TARGET;
+
+export const METRICS = {
+  reloads: {
+    name: 'hotreload.reloads',
+    kind: 'Counter',
+    unit: '{reload}',
+    description: 'Reload runs by outcome. Every outcome series exists from first use at 0.',
+    attributes: [t, ATTR_TRIGGER, ATTR_OUTCOME],
+    prometheus: 'hotreload_reloads',
+    owner: 'core',
+    promql: 'sum by (hotreload_target, hotreload_outcome) (increase(hotreload_reloads_total[5m]))',
+  },
+  duration: {
+    name: 'hotreload.duration',
+    kind: 'Histogram',
+    unit: 's',
+    description: 'Wall time of a whole reload run, from request to outcome.',
+    attributes: [t, ATTR_OUTCOME],
+    prometheus: 'hotreload_duration_seconds',
+    buckets: DURATION_BUCKETS_SECONDS,
+    owner: 'core',
+    promql:
+      'histogram_quantile(0.99, sum by (le, hotreload_target) (rate(hotreload_duration_seconds_bucket[10m])))',
+  },
+  stageDuration: {
+    name: 'hotreload.stage.duration',
+    kind: 'Histogram',
+    unit: 's',
+    description: 'Wall time of one stage (load, verify, switch, unload, rollback); outcome is the stage outcome.',
+    attributes: [t, ATTR_STAGE, ATTR_OUTCOME],
+    prometheus: 'hotreload_stage_duration_seconds',
+    buckets: DURATION_BUCKETS_SECONDS,
+    owner: 'core',
+    promql:
+      'histogram_quantile(0.5, sum by (le, hotreload_stage) (rate(hotreload_stage_duration_seconds_bucket[10m])))',
+  },
+  configHash: {
+    name: 'hotreload.config.hash',
+    kind: 'Gauge',
+    unit: '',
+    description:
+      'First 48 bits of the sha256 of the ACTIVE version, as an integer (exact in float64). A failed reload never changes it.',
+    attributes: [t],
+    prometheus: 'hotreload_config_hash',
+    owner: 'core',
+    promql: 'count by (hotreload_target) (count by (hotreload_target, hotreload_config_hash) (hotreload_config_hash))',
+  },
+  configInfo: {
+    name: 'hotreload.config.info',
+    kind: 'Gauge',
+    unit: '',
+    description: 'Always 1; labels carry the full hex sha256 and version label of the active version.',
+    attributes: [t, ATTR_CONFIG_HASH, ATTR_CONFIG_VERSION],
+    prometheus: 'hotreload_config_info',
+    owner: 'core',
+    promql: 'hotreload_config_info{hotreload_target="app-config"}',
+  },
+  lastSuccessTimestamp: {
+    name: 'hotreload.last_success.timestamp',
+    kind: 'Gauge',
+    unit: 's',
+    description: 'Unix time of the last successful reload (absent until the first success).',
+    attributes: [t],
+    prometheus: 'hotreload_last_success_timestamp_seconds',
+    owner: 'core',
+    promql: 'time() - hotreload_last_success_timestamp_seconds',
+  },
+  lastReloadSuccess: {
+    name: 'hotreload.last_reload.success',
+    kind: 'Gauge',
+    unit: '',
+    description: '1 when the latest run ended success or unchanged, 0 when it failed, timed out or rolled back.',
+    attributes: [t],
+    prometheus: 'hotreload_last_reload_success',
+    owner: 'core',
+    promql: 'hotreload_last_reload_success == 0',
+  },
+  consecutiveFailures: {
+    name: 'hotreload.consecutive_failures',
+    kind: 'Gauge',
+    unit: '{reload}',
+    description: 'Runs in a row that did not succeed; reset by success or unchanged.',
+    attributes: [t],
+    prometheus: 'hotreload_consecutive_failures',
+    owner: 'core',
+    promql: 'max by (hotreload_target) (hotreload_consecutive_failures) >= 5',
+  },
+  inProgress: {
+    name: 'hotreload.in_progress',
+    kind: 'UpDownCounter',
+    unit: '{reload}',
+    description: 'Runs executing now (0 or 1 per target).',
+    attributes: [t],
+    prometheus: 'hotreload_in_progress',
+    owner: 'core',
+    promql: 'max_over_time(hotreload_in_progress[5m])',
+  },
+  pending: {
+    name: 'hotreload.pending',
+    kind: 'UpDownCounter',
+    unit: '{request}',
+    description: 'Requests waiting behind a running reload; they are coalesced into one follow-up run.',
+    attributes: [t],
+    prometheus: 'hotreload_pending',
+    owner: 'core',
+    promql: 'max by (hotreload_target) (hotreload_pending)',
+  },
+  generation: {
+    name: 'hotreload.generation',
+    kind: 'Gauge',
+    unit: '{generation}',
+    description: 'How many versions have been activated in this process (the initial load is 1).',
+    attributes: [t],
+    prometheus: 'hotreload_generation',
+    owner: 'core',
+    promql: 'changes(hotreload_generation[1h])',
+  },
+  retainedVersions: {
+    name: 'hotreload.retained_versions',
+    kind: 'Gauge',
+    unit: '{version}',
+    description: 'Unloaded versions not garbage-collected after a grace period: a leak of the old config/module.',
+    attributes: [t],
+    prometheus: 'hotreload_retained_versions',
+    owner: 'node',
+    promql: 'max_over_time(hotreload_retained_versions[30m]) > 2',
+  },
+  heapDelta: {
+    name: 'hotreload.heap.delta',
+    kind: 'Histogram',
+    unit: 'By',
+    description: 'Heap used after a run minus before it (after GC only when gc is already exposed).',
+    attributes: [t],
+    prometheus: 'hotreload_heap_delta_bytes',
+    buckets: HEAP_DELTA_BUCKETS_BYTES,
+    owner: 'node',
+    promql: 'rate(hotreload_heap_delta_bytes_sum[1h]) / rate(hotreload_heap_delta_bytes_count[1h])',
+  },
+  resourcesDelta: {
+    name: 'hotreload.resources.delta',
+    kind: 'Gauge',
+    unit: '{resource}',
+    description: 'Change in active handles/requests by type between before a run and after its unload.',
+    attributes: [t, ATTR_RESOURCE_TYPE],
+    prometheus: 'hotreload_resources_delta',
+    owner: 'node',
+    promql: 'sum by (hotreload_target, hotreload_resource_type) (hotreload_resources_delta) > 0',
+  },
+  eventloopBlocked: {
+    name: 'hotreload.eventloop.blocked',
+    kind: 'Histogram',
+    unit: 's',
+    description: 'Worst event-loop delay observed during each stage.',
+    attributes: [t, ATTR_STAGE],
+    prometheus: 'hotreload_eventloop_blocked_seconds',
+    buckets: EVENTLOOP_BUCKETS_SECONDS,
+    owner: 'node',
+    promql:
+      'histogram_quantile(0.99, sum by (le, hotreload_stage) (rate(hotreload_eventloop_blocked_seconds_bucket[10m])))',
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+export type MetricKey = keyof typeof METRICS;
+
+export const METRIC_LIST: readonly MetricDefinition[] = Object.values(METRICS);
+
+/** Series names as Prometheus shows them for a definition (what PromQL is written against). */
+export function prometheusSeries(def: MetricDefinition): string[] {
+  switch (def.kind) {
+    case 'Counter':
+      return [`${def.prometheus}_total`];
+    case 'Histogram':
+      return ['_bucket', '_sum', '_count'].map((s) => def.prometheus + s);
+    default:
+      return [def.prometheus];
+  }
+}
+
+/** A plain View description understood by `@opentelemetry/sdk-metrics` MeterProvider `views`. */
+export interface PrometheusViewOptions {
+  meterName: string;
+  instrumentName: string;
+  name: string;
+}
+
+/**
+ * Views that give the JS `@opentelemetry/exporter-prometheus` endpoint exactly the catalogue's
+ * Prometheus names. That exporter appends `_total` to counters but no unit suffix, whereas the
+ * Collector's prometheus exporter appends unit suffixes; renaming the unit-bearing instruments
+ * to their Prometheus base name makes both paths agree. Plain objects, so core needs no SDK.
+ */
+export function prometheusViews(meterName = '@reloadscope/core'): PrometheusViewOptions[] {
+  return METRIC_LIST.filter((d) => d.prometheus !== d.name.replaceAll('.', '_')).map((d) => ({
+    meterName: d.owner === 'core' ? meterName : '@reloadscope/node',
+    instrumentName: d.name,
+    name: d.prometheus,
+  }));
+}

@@ -1,0 +1,295 @@
+import {
+  type Attributes,
+  type Context,
+  context,
+  INVALID_SPAN_CONTEXT,
+  type Link,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { ReloadError, ReloadTimeoutError, errorType, isReloadError } from './errors.ts';
+import { exportableMessage, recordError } from './exceptions.ts';
+import {
+  ATTR_COALESCED,
+  ATTR_CONFIG_HASH,
+  ATTR_CONFIG_SIZE,
+  ATTR_CONFIG_VERSION,
+  ATTR_GENERATION,
+  ATTR_OUTCOME,
+  ATTR_PREVIOUS_HASH,
+  ATTR_STAGE,
+  ATTR_TARGET,
+  ATTR_TRIGGER,
+  type ReloadOutcome,
+  type ReloadStage,
+  type ReloadTrigger,
+  SPAN_ROOT,
+  type StageOutcome,
+  spanNameForStage,
+} from './semconv.ts';
+import type { TargetState } from './target-state.ts';
+import type {
+  ErrorMessagePolicy,
+  ReloadErrorInfo,
+  ReloadObserver,
+  ReloadResult,
+  RunInfo,
+  StageContext,
+  VersionIdentity,
+} from './types.ts';
+
+/** What a run needs from its instrumentation; kept narrow so the run is testable on its own. */
+export interface RunHost {
+  readonly tracer: Tracer;
+  readonly recording: boolean;
+  readonly errorMessages: ErrorMessagePolicy;
+  recordStage(target: string, stage: ReloadStage, outcome: StageOutcome, seconds: number): void;
+  runStarted(state: TargetState, trigger: ReloadTrigger): void;
+  runFinished(state: TargetState, trigger: ReloadTrigger, outcome: ReloadOutcome, seconds: number): void;
+  notify<K extends keyof ReloadObserver>(hook: K, ...args: Parameters<NonNullable<ReloadObserver[K]>>): void;
+}
+
+export interface RunSettings {
+  trigger: ReloadTrigger;
+  timeoutMs: number | undefined;
+  parent: Context;
+  coalesced: number;
+}
+
+interface Finish {
+  outcome: ReloadOutcome;
+  error?: unknown;
+  errorType?: string;
+  /** Make the run's candidate the active version (a switch that took effect). */
+  activate: boolean;
+}
+
+let nextRunId = 1;
+
+/**
+ * One reload run: the root `hotreload` span, its stage spans, the deadline, and the bookkeeping
+ * that turns into metrics when it ends. The low-level API; `reload()` drives one of these.
+ */
+export class ReloadRun {
+  readonly info: RunInfo;
+  /** Aborted when the run's deadline passes. */
+  readonly signal: AbortSignal;
+  /** The root span (non-recording when the instrumentation is disabled). */
+  readonly span: Span;
+
+  readonly #host: RunHost;
+  readonly #state: TargetState;
+  readonly #settings: RunSettings;
+  readonly #controller = new AbortController();
+  readonly #rootContext: Context;
+  readonly #started = performance.now();
+  readonly #stages: ReloadResult['stages'] = [];
+  readonly #previousHash: string | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastStage: ReloadStage | undefined;
+  #candidate: VersionIdentity | undefined;
+  #result: ReloadResult | undefined;
+
+  constructor(host: RunHost, state: TargetState, settings: RunSettings) {
+    this.#host = host;
+    this.#state = state;
+    this.#settings = settings;
+    this.#previousHash = state.hash;
+    this.info = Object.freeze({ id: nextRunId++, target: state.target, trigger: settings.trigger });
+    this.signal = this.#controller.signal;
+
+    const links: Link[] = state.lastSpanContext ? [{ context: state.lastSpanContext }] : [];
+    const attributes: Attributes = {
+      [ATTR_TARGET]: state.target,
+      [ATTR_TRIGGER]: settings.trigger,
+    };
+    if (state.hash) attributes[ATTR_PREVIOUS_HASH] = state.hash;
+    if (settings.coalesced > 0) attributes[ATTR_COALESCED] = settings.coalesced;
+    this.span = host.recording
+      ? host.tracer.startSpan(SPAN_ROOT, { kind: SpanKind.INTERNAL, attributes, links }, settings.parent)
+      : trace.wrapSpanContext(trace.getSpanContext(settings.parent) ?? INVALID_SPAN_CONTEXT);
+    if (host.recording) state.lastSpanContext = this.span.spanContext();
+    this.#rootContext = trace.setSpan(settings.parent, this.span);
+
+    if (settings.timeoutMs !== undefined) {
+      const ms = settings.timeoutMs;
+      this.#timer = setTimeout(() => this.#controller.abort(new ReloadTimeoutError(this.#lastStage ?? 'load', ms)), ms);
+    }
+    host.runStarted(state, settings.trigger);
+    host.notify('runStarted', this.info);
+  }
+
+  get ended(): boolean {
+    return this.#result !== undefined;
+  }
+
+  /** Identity of the version this run loaded; becomes the active identity on success. */
+  candidate(identity: VersionIdentity): void {
+    this.#candidate = { ...identity };
+    this.span.setAttribute(ATTR_CONFIG_HASH, identity.hash);
+    if (identity.version !== undefined) this.span.setAttribute(ATTR_CONFIG_VERSION, identity.version);
+    if (identity.size !== undefined) this.span.setAttribute(ATTR_CONFIG_SIZE, identity.size);
+  }
+
+  /** Tell observers (e.g. leak probes) that the previous version has been released. */
+  unloaded(previous: unknown): void {
+    this.#host.notify('versionUnloaded', this.info, previous);
+  }
+
+  /**
+   * Run one stage inside its own span. Resolves with the stage's value, rethrows its error.
+   * When the deadline passes the returned promise rejects with a `timeout` ReloadError even if
+   * the stage ignores its signal — a hung stage cannot hold the run.
+   */
+  async stage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): Promise<T> {
+    if (this.#result) throw new Error(`reloadscope: stage '${stage}' called after the run ended`);
+    // A rollback must be able to run after the deadline that caused it, so it gets a fresh budget.
+    const { signal, dispose } = stage === 'rollback' ? this.#rollbackSignal() : { signal: this.signal, dispose: () => {} };
+    this.#lastStage = stage;
+    const span = this.#host.recording
+      ? this.#host.tracer.startSpan(
+          spanNameForStage(stage),
+          { kind: SpanKind.INTERNAL, attributes: { [ATTR_TARGET]: this.info.target, [ATTR_STAGE]: stage } },
+          this.#rootContext,
+        )
+      : this.span;
+    const ctx: StageContext = { signal, target: this.info.target, trigger: this.info.trigger, stage, span };
+    this.#host.notify('stageStarted', this.info, stage);
+    const t0 = performance.now();
+    let outcome: StageOutcome = 'success';
+    try {
+      if (signal.aborted) throw signal.reason;
+      const value = context.with(trace.setSpan(this.#rootContext, span), () => fn(ctx));
+      return await untilAborted(value, signal);
+    } catch (err) {
+      const timedOut = signal.aborted;
+      outcome = timedOut ? 'timeout' : 'failure';
+      const reported = timedOut ? asTimeout(signal.reason, stage, this.#settings.timeoutMs) : err;
+      if (this.#host.recording) recordError(span, reported, this.#host.errorMessages);
+      throw reported;
+    } finally {
+      dispose();
+      const ms = performance.now() - t0;
+      if (this.#host.recording) span.end();
+      this.#stages.push({ stage, outcome, durationMs: ms });
+      this.#host.recordStage(this.info.target, stage, outcome, ms / 1000);
+      this.#host.notify('stageEnded', this.info, stage, outcome, ms);
+    }
+  }
+
+  /** End the run with an outcome; `success` makes the candidate (or `identity`) active. */
+  end(outcome: ReloadOutcome = 'success', identity?: VersionIdentity): ReloadResult {
+    if (identity) this.candidate(identity);
+    if (outcome === 'failure' || outcome === 'timeout' || outcome === 'rollback') {
+      return this.fail(new ReloadError(outcome === 'timeout' ? 'timeout' : 'reload_failed', `reload ended with ${outcome}`), outcome);
+    }
+    return this.finish({ outcome, activate: outcome === 'success' });
+  }
+
+  /** End the run as failed. The outcome is `timeout` for deadline errors unless given. */
+  fail(err: unknown, outcome?: Exclude<ReloadOutcome, 'success' | 'unchanged'>): ReloadResult {
+    const resolved = outcome ?? (isReloadError(err) && err.code === 'timeout' ? 'timeout' : 'failure');
+    return this.finish({ outcome: resolved, error: err, activate: false });
+  }
+
+  /** @internal used by reload(): full control over activation and error.type. */
+  finish(f: Finish): ReloadResult {
+    if (this.#result) return this.#result;
+    clearTimeout(this.#timer);
+    const state = this.#state;
+    const seconds = (performance.now() - this.#started) / 1000;
+
+    if (f.activate) {
+      state.hash = this.#candidate?.hash;
+      state.version = this.#candidate?.version;
+      state.generation += 1;
+    }
+    if (f.outcome === 'success') {
+      state.lastSuccessEpochMs = Date.now();
+    }
+    const ok = f.outcome === 'success' || f.outcome === 'unchanged';
+    state.lastReloadSucceeded = ok;
+    state.consecutiveFailures = ok ? 0 : state.consecutiveFailures + 1;
+
+    let error: ReloadErrorInfo | undefined;
+    if (f.error !== undefined) {
+      const code = f.errorType ?? errorType(f.error);
+      error = {
+        code,
+        message: exportableMessage(f.error, this.#host.errorMessages) ?? `${code} (message withheld: it may quote config content)`,
+        stage: (isReloadError(f.error) && f.error.stage) || this.#lastStage,
+        cause: f.error,
+      };
+      if (this.#host.recording) recordError(this.span, f.error, this.#host.errorMessages, code);
+    }
+    if (this.#host.recording) {
+      this.span.setAttribute(ATTR_OUTCOME, f.outcome);
+      this.span.setAttribute(ATTR_GENERATION, state.generation);
+      if (f.error === undefined && !ok) this.span.setStatus({ code: SpanStatusCode.ERROR, message: f.outcome });
+      this.span.end();
+    }
+    this.#host.runFinished(state, this.info.trigger, f.outcome, seconds);
+
+    const spanContext = this.span.spanContext();
+    const recorded = this.#host.recording && trace.isSpanContextValid(spanContext);
+    this.#result = {
+      target: state.target,
+      trigger: this.info.trigger,
+      outcome: f.outcome,
+      stage: this.#lastStage,
+      durationMs: seconds * 1000,
+      hash: state.hash,
+      version: state.version,
+      generation: state.generation,
+      candidateHash: this.#candidate?.hash,
+      previousHash: this.#previousHash,
+      stages: this.#stages,
+      coalesced: this.#settings.coalesced,
+      error,
+      traceId: recorded ? spanContext.traceId : undefined,
+      spanId: recorded ? spanContext.spanId : undefined,
+    };
+    this.#host.notify('runEnded', this.info, this.#result);
+    return this.#result;
+  }
+
+  #rollbackSignal(): { signal: AbortSignal; dispose: () => void } {
+    const ms = this.#settings.timeoutMs;
+    if (ms === undefined) return { signal: new AbortController().signal, dispose: () => {} };
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new ReloadTimeoutError('rollback', ms)), ms);
+    return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+  }
+}
+
+function asTimeout(reason: unknown, stage: ReloadStage, timeoutMs: number | undefined): unknown {
+  if (reason instanceof ReloadTimeoutError && reason.stage === stage) return reason;
+  return new ReloadTimeoutError(stage, timeoutMs ?? 0);
+}
+
+/** Await a stage's value, but give up when the signal aborts (the stage may ignore it). */
+function untilAborted<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
+  if (!(value instanceof Promise) && !isThenable(value)) return Promise.resolve(value);
+  const promise = Promise.resolve(value);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}

@@ -1,0 +1,43 @@
+/**
+ * Attribute keys and the closed value sets of reloadscope telemetry.
+ * One module so that span attributes, metric attributes, docs and tests agree.
+ */
+
+export const ATTR_TARGET = 'hotreload.target';
+export const ATTR_TRIGGER = 'hotreload.trigger';
+export const ATTR_STAGE = 'hotreload.stage';
+export const ATTR_OUTCOME = 'hotreload.outcome';
+export const ATTR_GENERATION = 'hotreload.generation';
+export const ATTR_CONFIG_HASH = 'hotreload.config.hash';
+export const ATTR_CONFIG_VERSION = 'hotreload.config.version';
+export const ATTR_PREVIOUS_HASH = 'hotreload.config.previous_hash';
+export const ATTR_CONFIG_SIZE = 'hotreload.config.size';
+export const ATTR_RESOURCE_TYPE = 'hotreload.resource.type';
+export const ATTR_COALESCED = 'hotreload.coalesced_requests';
+/** Stable semantic-convention key for the class of error. */
+export const ATTR_ERROR_TYPE = 'error.type';
+
+export const OUTCOMES = ['success', 'failure', 'timeout', 'rollback', 'unchanged'] as const;
+export type ReloadOutcome = (typeof OUTCOMES)[number];
+
+export const STAGES = ['load', 'verify', 'switch', 'unload', 'rollback'] as const;
+export type ReloadStage = (typeof STAGES)[number];
+
+/** Outcome of one stage (a subset of the run outcomes). */
+export const STAGE_OUTCOMES = ['success', 'failure', 'timeout'] as const;
+export type StageOutcome = (typeof STAGE_OUTCOMES)[number];
+
+/**
+ * What started a reload. Closed so that metric cardinality stays bounded;
+ * anything else is reported as `other`.
+ */
+export const TRIGGERS = ['startup', 'file', 'signal', 'http', 'api', 'poll', 'other'] as const;
+export type ReloadTrigger = (typeof TRIGGERS)[number];
+
+/** error.type values that reloadscope itself produces (user codes come from ReloadError). */
+export const ERROR_TYPE_TIMEOUT = 'timeout';
+export const ERROR_TYPE_ROLLBACK_FAILED = 'rollback_failed';
+export const ERROR_TYPE_OTHER = '_OTHER';
+
+export const SPAN_ROOT = 'hotreload';
+export const spanNameForStage = (stage: ReloadStage): string => `hotreload.${stage}`;

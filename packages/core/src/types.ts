@@ -1,0 +1,132 @@
+import type { Context, Span } from '@opentelemetry/api';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { ReloadOutcome, ReloadStage, ReloadTrigger, StageOutcome } from './semconv.ts';
+
+/** What is known about a version without looking at its content. Never holds config values. */
+export interface VersionIdentity {
+  /** Full lowercase hex sha256 of the version's content. */
+  hash: string;
+  /** Optional human version label (a bundle directory name, a semver, a git sha). */
+  version?: string;
+  /** Optional size in bytes of the version's serialised form. */
+  size?: number;
+}
+
+export interface ReloadOptions {
+  /** What is being reloaded: `app-config`, `rules`, `templates`… Becomes `hotreload.target`. */
+  target: string;
+  /** What started the reload. Unknown values are recorded as `other`. Default `api`. */
+  trigger?: ReloadTrigger | (string & {});
+  /** Deadline for the whole run. Every stage gets an AbortSignal that fires at the deadline. */
+  timeoutMs?: number;
+  /** Run even when the candidate hashes the same as the active version. */
+  force?: boolean;
+  /** Parent context for the root span; default: the active context. */
+  context?: Context;
+}
+
+/** Handed to every stage function. */
+export interface StageContext {
+  /** Aborted when the run's deadline passes. */
+  readonly signal: AbortSignal;
+  readonly target: string;
+  readonly trigger: ReloadTrigger;
+  readonly stage: ReloadStage;
+  /** The stage's span, for adding events or attributes (never configuration values). */
+  readonly span: Span;
+}
+
+export interface ReloadStages<C, P = unknown> {
+  /** Fetch/read/parse the new version. */
+  load: (ctx: StageContext) => C | Promise<C>;
+  /** Throw to reject; nothing has changed yet. */
+  verify?: (candidate: C, ctx: StageContext) => void | Promise<void>;
+  /** Make the candidate active; return what it replaced. */
+  switch: (candidate: C, ctx: StageContext) => P | Promise<P>;
+  /** Release the replaced version. */
+  unload?: (previous: P, ctx: StageContext) => void | Promise<void>;
+  /** Undo a switch when the switch or a later stage failed. */
+  rollback?: (previous: P | undefined, ctx: StageContext) => void | Promise<void>;
+  /**
+   * Identify a candidate (hash and version label). Default: sha256 of the bytes for strings and
+   * byte arrays, of a key-sorted JSON serialisation otherwise.
+   */
+  identify?: (candidate: C) => VersionIdentity | undefined;
+}
+
+export interface ReloadErrorInfo {
+  /** Stable code, also the span's `error.type`. */
+  code: string;
+  /** Message safe to show (never config content). */
+  message: string;
+  /** The stage where it happened. */
+  stage?: ReloadStage;
+  /** The original error, for the caller only; it is never exported as telemetry. */
+  cause?: unknown;
+}
+
+export interface ReloadResult {
+  target: string;
+  trigger: ReloadTrigger;
+  outcome: ReloadOutcome;
+  /** The last stage that was entered. */
+  stage: ReloadStage | undefined;
+  durationMs: number;
+  /** Identity of the version active after the run (unchanged unless outcome is success). */
+  hash: string | undefined;
+  version: string | undefined;
+  generation: number;
+  /** Identity of the candidate this run loaded, if it got that far. */
+  candidateHash: string | undefined;
+  previousHash: string | undefined;
+  /** Per-stage wall time in milliseconds, in execution order. */
+  stages: Array<{ stage: ReloadStage; outcome: StageOutcome; durationMs: number }>;
+  /** Requests that were coalesced into this run (0 when it ran for one request). */
+  coalesced: number;
+  error: ReloadErrorInfo | undefined;
+  traceId: string | undefined;
+  spanId: string | undefined;
+}
+
+/** State of one target as reloadscope sees it. */
+export interface ActiveVersion {
+  target: string;
+  hash: string | undefined;
+  version: string | undefined;
+  generation: number;
+  lastSuccessEpochMs: number | undefined;
+  lastReloadSucceeded: boolean | undefined;
+  consecutiveFailures: number;
+}
+
+export interface RunInfo {
+  readonly id: number;
+  readonly target: string;
+  readonly trigger: ReloadTrigger;
+}
+
+/**
+ * Add-ons (like @reloadscope/node) observe runs through this interface. Every hook is optional,
+ * synchronous and must be cheap; a throwing observer is reported once and never breaks a reload.
+ */
+export interface ReloadObserver {
+  runStarted?(run: RunInfo): void;
+  stageStarted?(run: RunInfo, stage: ReloadStage): void;
+  stageEnded?(run: RunInfo, stage: ReloadStage, outcome: StageOutcome, durationMs: number): void;
+  /** The previous version after `unload` resolved: it should now become garbage. */
+  versionUnloaded?(run: RunInfo, previous: unknown): void;
+  runEnded?(run: RunInfo, result: ReloadResult): void;
+}
+
+export type ErrorMessagePolicy = 'safe' | 'all' | 'none';
+
+export interface ReloadInstrumentationConfig extends InstrumentationConfig {
+  /**
+   * Which exception messages reach spans. `safe` (default): only messages of ReloadError
+   * (written to be free of config content); other errors record their type only, because
+   * e.g. JSON.parse messages quote the input. `all`: every message. `none`: types only.
+   */
+  errorMessages?: ErrorMessagePolicy;
+  /** Default deadline for `reload()` when the call gives none. Default 30 000 ms. */
+  defaultTimeoutMs?: number;
+}
