@@ -1,0 +1,12 @@
+import { diag } from '@opentelemetry/api';
+
+/** Things an operator should hear about that are not reload results. Never carries config values. */
+export interface ConfigDiagnostic {
+  code: 'subpath_mount' | 'watch_error' | 'watch_polling' | 'signal_unavailable' | 'rollback_notify_failed' | 'reload_rejected';
+  message: string;
+}
+
+export type DiagnosticSink = (d: ConfigDiagnostic) => void;
+
+/** Default sink: the OpenTelemetry diag logger, which the app already routes somewhere. */
+export const diagSink: DiagnosticSink = (d) => diag.warn(`@reloadscope/config ${d.code}: ${d.message}`);

@@ -1,0 +1,25 @@
+export {
+  watchConfig,
+  DEFAULT_MAX_BYTES,
+  type WatchConfigOptions,
+  type ConfigWatcher,
+  type ChangeListener,
+  type ChangeInfo,
+  type ReloadRequest,
+} from './watch-config.ts';
+export { ConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './errors.ts';
+export { parseConfig, type ConfigFormat, type ConfigParser } from './parse.ts';
+export { readCapped, type ReadResult } from './read.ts';
+export { validateSchema, checkSha256File, checkSignature, type IntegrityOptions } from './verify.ts';
+export { watchFiles, debounce, isFileMountPoint, type WatchOptions, type DirectoryWatch } from './watch.ts';
+export { checkReloadSignal } from './signal.ts';
+export {
+  createReloadHandler,
+  listenForReloads,
+  resultSummary,
+  type Reloadable,
+  type ReloadHandlerOptions,
+  type ReloadListenerOptions,
+  type ReloadListener,
+} from './http-trigger.ts';
+export type { ConfigDiagnostic, DiagnosticSink } from './diagnostics.ts';

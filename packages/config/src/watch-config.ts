@@ -1,0 +1,382 @@
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, type StageContext } from '@reloadscope/core';
+import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { ConfigError } from './errors.ts';
+import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
+import { type ConfigFormat, parseConfig } from './parse.ts';
+import { readCapped } from './read.ts';
+import { checkReloadSignal, onReloadSignal } from './signal.ts';
+import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
+import { type DirectoryWatch, isFileMountPoint, type WatchOptions, watchFiles } from './watch.ts';
+
+export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
+
+export interface WatchConfigOptions<T> {
+  /** The config file, or a directory holding it (a Kubernetes ConfigMap volume). */
+  path: string;
+  /** File name inside `path` when `path` is a directory. Default: the only `*.json|yaml|yml` there. */
+  file?: string;
+  /** Default: from the extension (`.json` → json, otherwise yaml). */
+  format?: ConfigFormat;
+  /** Any Standard Schema (zod, valibot, arktype…); its output becomes `current`. */
+  schema?: StandardSchemaV1<unknown, T>;
+  /** Default: a new ReloadInstrumentation (which uses the global providers). */
+  instrumentation?: ReloadInstrumentation;
+  /** `hotreload.target`. Default: the config file's base name. */
+  target?: string;
+  /** Directory watch (default on). `{ pollMs }` polls instead of using filesystem events. */
+  watch?: boolean | WatchOptions;
+  /** Reload signal, default SIGHUP; false for none. SIGUSR1 is refused. */
+  signal?: NodeJS.Signals | false;
+  verify?: IntegrityOptions;
+  /** Default 10 MiB. */
+  maxBytes?: number;
+  /** Deadline per reload. Default: the instrumentation's default (30 s). */
+  timeoutMs?: number;
+  /** Start a standalone HTTP reload listener (off by default). */
+  http?: ReloadListenerOptions | false;
+  /** Where warnings go (subPath mounts, rejected reloads…). Default: the OpenTelemetry diag logger. */
+  onDiagnostic?: DiagnosticSink;
+}
+
+/** Handed to `onChange` subscribers. */
+export interface ChangeInfo {
+  /** Aborted when this version is unloaded (replaced) or rolled back: tie timers/listeners to it. */
+  signal: AbortSignal;
+  hash: string;
+  previousHash: string;
+  trigger: ReloadTrigger;
+}
+
+export type ChangeListener<T> = (next: T, previous: T, info: ChangeInfo) => void | Promise<void>;
+
+export interface ReloadRequest {
+  trigger?: ReloadTrigger;
+  force?: boolean;
+  timeoutMs?: number;
+}
+
+export interface ConfigWatcher<T> {
+  /** The active, validated value (never a rejected one). */
+  readonly current: T;
+  /** sha256 of the active file bytes. */
+  readonly hash: string;
+  /** Aborted when the active version is replaced: listeners tied to it get released. */
+  readonly versionSignal: AbortSignal;
+  readonly target: string;
+  /** Resolved file being read. */
+  readonly file: string;
+  /** The standalone HTTP listener, when `http` was given. */
+  readonly http: ReloadListener | undefined;
+  onChange(listener: ChangeListener<T>): () => void;
+  /** Never throws for a failed reload: the result's outcome says what happened. */
+  reload(request?: ReloadRequest): Promise<ReloadResult>;
+  close(): Promise<void>;
+}
+
+interface Candidate {
+  bytes: Buffer;
+  hash: string;
+  size: number;
+  value: unknown;
+}
+
+interface Version<T> {
+  value: T;
+  hash: string;
+  controller: AbortController;
+}
+
+interface Switch<T> {
+  previous: Version<T> | undefined;
+  next: Version<T>;
+  notified: ChangeListener<T>[];
+  undone: boolean;
+}
+
+/**
+ * Load, verify and start watching a config. Rejects (with a ConfigError carrying a stable `code`)
+ * when the first load fails: a service should not start on a bad config. Later reloads never
+ * replace the active value with one that failed to read, parse, verify or switch.
+ */
+export async function watchConfig<T = unknown>(options: WatchConfigOptions<T>): Promise<ConfigWatcher<T>> {
+  const settings = checkOptions(options);
+  const report = options.onDiagnostic ?? diagSink;
+  // First, before any await: a SIGHUP that arrives with no listener kills the process.
+  const signalName = options.signal === false ? undefined : checkReloadSignal(options.signal ?? 'SIGHUP');
+  const watcher = new ConfigWatcherImpl<T>(options, settings, report);
+  if (signalName) watcher.listenForSignal(signalName);
+  try {
+    await watcher.start();
+  } catch (err) {
+    await watcher.close();
+    throw err;
+  }
+  return watcher;
+}
+
+interface Settings {
+  maxBytes: number;
+  instrumentation: ReloadInstrumentation;
+}
+
+function checkOptions<T>(options: WatchConfigOptions<T>): Settings {
+  if (typeof options !== 'object' || options === null) throw new TypeError('watchConfig(options): options must be an object');
+  if (typeof options.path !== 'string' || options.path === '') throw new TypeError('watchConfig: options.path must be a non-empty string');
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new TypeError('watchConfig: options.maxBytes must be a positive integer');
+  const f = options.format;
+  if (f !== undefined && f !== 'json' && f !== 'yaml' && typeof f !== 'function') {
+    throw new TypeError(`watchConfig: options.format must be 'json', 'yaml' or a function`);
+  }
+  if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function') {
+    throw new TypeError('watchConfig: options.schema must implement Standard Schema (~standard.validate)');
+  }
+  if (options.verify?.publicKey !== undefined) toPublicKey(options.verify.publicKey);
+  return { maxBytes, instrumentation: options.instrumentation ?? new ReloadInstrumentation() };
+}
+
+const CONFIG_EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
+
+/** A directory path (ConfigMap volume) names its file by `file` or by being the only config file. */
+async function resolveFile(path: string, file: string | undefined): Promise<string> {
+  const absolute = resolve(path);
+  let isDirectory = false;
+  try {
+    isDirectory = (await stat(absolute)).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new ConfigError(code === 'EACCES' ? 'permission_denied' : 'read_error', `cannot stat config path (${code})`, { cause: err });
+    throw new ConfigError('not_found', 'config path does not exist', { cause: err });
+  }
+  if (!isDirectory) return absolute;
+  if (file !== undefined) return join(absolute, file);
+  const entries = (await readdir(absolute)).filter((n) => !n.startsWith('.') && CONFIG_EXTENSIONS.has(extname(n)));
+  if (entries.length !== 1) {
+    throw new ConfigError('not_found', `config directory holds ${entries.length} config files; name one with options.file`);
+  }
+  return join(absolute, entries[0]!);
+}
+
+class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
+  readonly #options: WatchConfigOptions<T>;
+  readonly #reloads: ReloadInstrumentation;
+  readonly #maxBytes: number;
+  readonly #report: DiagnosticSink;
+  readonly #listeners: ChangeListener<T>[] = [];
+  readonly #inFlight = new Set<Promise<ReloadResult>>();
+  #file = '';
+  #target = '';
+  #format: ConfigFormat = 'yaml';
+  #active: Version<T> | undefined;
+  #switch: Switch<T> | undefined;
+  #watch: DirectoryWatch | undefined;
+  #stopSignal: (() => void) | undefined;
+  #http: ReloadListener | undefined;
+  #closed = false;
+
+  constructor(options: WatchConfigOptions<T>, settings: Settings, report: DiagnosticSink) {
+    this.#options = options;
+    this.#reloads = settings.instrumentation;
+    this.#maxBytes = settings.maxBytes;
+    this.#report = report;
+  }
+
+  get current(): T {
+    return this.#version().value;
+  }
+  get hash(): string {
+    return this.#version().hash;
+  }
+  get versionSignal(): AbortSignal {
+    return this.#version().controller.signal;
+  }
+  get target(): string {
+    return this.#target;
+  }
+  get file(): string {
+    return this.#file;
+  }
+  get http(): ReloadListener | undefined {
+    return this.#http;
+  }
+
+  #version(): Version<T> {
+    if (!this.#active) throw new Error('@reloadscope/config: no config is active yet');
+    return this.#active;
+  }
+
+  listenForSignal(signal: NodeJS.Signals): void {
+    this.#stopSignal = onReloadSignal(signal, () => this.#trigger('signal'), this.#report);
+  }
+
+  async start(): Promise<void> {
+    const options = this.#options;
+    this.#file = await resolveFile(options.path, options.file);
+    this.#target = options.target ?? basename(this.#file);
+    this.#format = options.format ?? (extname(this.#file) === '.json' ? 'json' : 'yaml');
+    this.#reloads.declareTarget(this.#target, 'startup');
+    // force: a reused instrumentation may already hold this hash from an earlier watcher.
+    const result = await this.reload({ trigger: 'startup', force: true });
+    if (result.outcome !== 'success' || !this.#active) {
+      const error = result.error;
+      const cause = error?.cause;
+      if (cause instanceof ConfigError) throw cause;
+      throw new ConfigError(
+        'read_error',
+        `initial config load ended with ${result.outcome}${error ? ` (${error.code})` : ''}`,
+        { cause: cause ?? error },
+      );
+    }
+    await this.#detectSubPath();
+    const watch = options.watch ?? true;
+    if (watch !== false) {
+      this.#watch = watchFiles(this.#watchedFiles(), () => this.#trigger('file'), watch === true ? {} : watch, this.#report);
+    }
+    if (options.http) this.#http = await listenForReloads(this, options.http);
+  }
+
+  #watchedFiles(): string[] {
+    const files = [this.#file];
+    const v = this.#options.verify;
+    if (v?.sha256File) files.push(resolve(v.sha256File));
+    if (v?.publicKey !== undefined) files.push(resolve(v.signatureFile ?? `${this.#file}.sig`));
+    return files;
+  }
+
+  async #detectSubPath(): Promise<void> {
+    if (process.platform !== 'linux') return;
+    try {
+      const real = await realpath(this.#file);
+      if (isFileMountPoint(real, readFileSync('/proc/self/mountinfo', 'utf8'))) {
+        this.#report({
+          code: 'subpath_mount',
+          message: `${this.#target}: the config file is a mount point of its own (a Kubernetes subPath mount?); it will never see ConfigMap updates — mount the directory instead`,
+        });
+      }
+    } catch {
+      // No mountinfo (or no realpath): nothing to warn about.
+    }
+  }
+
+  #trigger(trigger: ReloadTrigger): void {
+    if (this.#closed) return;
+    void this.reload({ trigger });
+  }
+
+  onChange(listener: ChangeListener<T>): () => void {
+    if (typeof listener !== 'function') throw new TypeError('onChange(listener): listener must be a function');
+    this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  reload(request: ReloadRequest = {}): Promise<ReloadResult> {
+    if (this.#closed) return Promise.reject(new Error('@reloadscope/config: reload() after close()'));
+    const trigger = request.trigger ?? 'api';
+    const options = {
+      target: this.#target,
+      trigger,
+      force: request.force,
+      timeoutMs: request.timeoutMs ?? this.#options.timeoutMs,
+    };
+    const p = this.#reloads
+      .reload<Candidate, Version<T> | undefined>(options, {
+        load: (ctx) => this.#load(ctx),
+        identify: (c) => ({ hash: c.hash, size: c.size }),
+        verify: (c) => this.#verify(c),
+        switch: (c, ctx) => this.#switchTo(c, ctx),
+        rollback: () => this.#rollback(),
+        unload: (previous) => this.#unload(previous),
+      })
+      .then((result) => {
+        this.#reportRejection(result);
+        return result;
+      });
+    this.#inFlight.add(p);
+    void p.finally(() => this.#inFlight.delete(p));
+    return p;
+  }
+
+  async #load(ctx: StageContext): Promise<Candidate> {
+    const { bytes, hash, size } = await readCapped(this.#file, this.#maxBytes, ctx.signal);
+    const value = await parseConfig(bytes, this.#format);
+    return { bytes, hash, size, value };
+  }
+
+  async #verify(c: Candidate): Promise<void> {
+    const v = this.#options.verify;
+    if (v?.sha256File) await checkSha256File(v.sha256File, c.hash);
+    if (v?.publicKey !== undefined) await checkSignature(c.bytes, v.signatureFile ?? `${this.#file}.sig`, toPublicKey(v.publicKey));
+    if (this.#options.schema) c.value = await validateSchema(this.#options.schema, c.value);
+  }
+
+  async #switchTo(c: Candidate, ctx: StageContext): Promise<Version<T> | undefined> {
+    const previous = this.#active;
+    const next: Version<T> = { value: c.value as T, hash: c.hash, controller: new AbortController() };
+    const tx: Switch<T> = { previous, next, notified: [], undone: false };
+    this.#switch = tx;
+    this.#active = next;
+    if (previous) {
+      const info: ChangeInfo = { signal: next.controller.signal, hash: next.hash, previousHash: previous.hash, trigger: ctx.trigger };
+      for (const listener of [...this.#listeners]) {
+        if (tx.undone) break;
+        tx.notified.push(listener);
+        try {
+          await listener(next.value, previous.value, info);
+        } catch (err) {
+          throw new ConfigError('subscriber_failed', 'an onChange listener threw; the switch is rolled back', { cause: err, stage: 'switch' });
+        }
+      }
+    }
+    return previous;
+  }
+
+  /** Undo the last switch for everyone: listeners that saw the new value are told to go back. */
+  async #rollback(): Promise<void> {
+    const tx = this.#switch;
+    if (!tx || tx.undone || this.#active !== tx.next) return;
+    tx.undone = true;
+    this.#active = tx.previous;
+    tx.next.controller.abort(new ConfigError('subscriber_failed', 'version rolled back'));
+    const previous = tx.previous;
+    if (!previous) return;
+    const info: ChangeInfo = { signal: previous.controller.signal, hash: previous.hash, previousHash: tx.next.hash, trigger: 'other' };
+    for (const listener of tx.notified) {
+      try {
+        await listener(previous.value, tx.next.value, info);
+      } catch {
+        this.#report({ code: 'rollback_notify_failed', message: `${this.#target}: an onChange listener also threw while being rolled back` });
+      }
+    }
+  }
+
+  #unload(previous: Version<T> | undefined): void {
+    this.#switch = undefined;
+    previous?.controller.abort(new Error('config version unloaded'));
+  }
+
+  #reportRejection(result: ReloadResult): void {
+    if (result.trigger === 'startup' || result.outcome === 'success' || result.outcome === 'unchanged') return;
+    const serving = result.hash ? result.hash.slice(0, 12) : 'nothing';
+    this.#report({
+      code: 'reload_rejected',
+      message: `${result.target}: ${result.trigger} reload ended with ${result.outcome} (${result.error?.code ?? 'unknown'}); still serving ${serving}`,
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopSignal?.();
+    this.#watch?.close();
+    await this.#http?.close();
+    await Promise.allSettled([...this.#inFlight]);
+    this.#active?.controller.abort(new Error('config watcher closed'));
+  }
+}
