@@ -1,0 +1,5 @@
+export { enableNodeProbes, type NodeProbesConfig, type ObservableReloads, ReloadNodeProbes } from './node-probes.ts';
+export { EventLoopMonitor } from './event-loop-monitor.ts';
+export { RetainedVersions } from './retained-versions.ts';
+export { countActiveResources, diffResources, type ResourceCounts } from './active-resources.ts';
+export { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';

@@ -1,0 +1,205 @@
+import type { Attributes, BatchObservableResult, Histogram, ObservableGauge } from '@opentelemetry/api';
+import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import {
+  ATTR_RESOURCE_TYPE,
+  ATTR_STAGE,
+  ATTR_TARGET,
+  createInstrument,
+  METRICS,
+  type ReloadObserver,
+  type ReloadResult,
+  type ReloadStage,
+  type RunInfo,
+} from '@reloadscope/core';
+import { countActiveResources, diffResources, type ResourceCounts } from './active-resources.ts';
+import { EventLoopMonitor } from './event-loop-monitor.ts';
+import { exposedGc, heapUsedBytes } from './heap.ts';
+import { RetainedVersions } from './retained-versions.ts';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
+
+/** What the probes need from a ReloadInstrumentation (structural, so any copy of core works). */
+export interface ObservableReloads {
+  addObserver(observer: ReloadObserver): () => void;
+}
+
+export interface NodeProbesConfig extends InstrumentationConfig {
+  /** The ReloadInstrumentation whose runs are measured. More can be added with `observe()`. */
+  instrumentation?: ObservableReloads;
+  /** How long an unloaded version may stay alive before it can count as retained. Default 10 000 ms. */
+  retainedGraceMs?: number;
+  /** Sampling interval of the event-loop probe while a stage runs. Default 10 ms. */
+  eventLoopResolutionMs?: number;
+}
+
+const DEFAULT_GRACE_MS = 10_000;
+
+interface Instruments {
+  heapDelta: Histogram;
+  retained: ObservableGauge;
+  resources: ObservableGauge;
+  blocked: Histogram;
+}
+
+interface RunProbe {
+  heapBefore: number;
+  resourcesBefore: ResourceCounts | undefined;
+  resourcesAfter: ResourceCounts | undefined;
+}
+
+/**
+ * What a reload costs the process, per run of @reloadscope/core: heap delta, old versions still
+ * alive after unload, change in active handles, and the worst event-loop delay of each stage.
+ * Nothing runs per request: probes are sampled at run and stage boundaries only, and the one
+ * timer (event loop) exists only while a stage is open.
+ */
+export class ReloadNodeProbes extends InstrumentationBase<NodeProbesConfig> {
+  // `declare` fields: InstrumentationBase's constructor calls _updateMetricInstruments() and
+  // enable() before subclass initialisers run; initialised fields would overwrite their work.
+  declare private _inst: Instruments | undefined;
+  declare private _state: ProbeState | undefined;
+  declare private _sources: Map<ObservableReloads, (() => void) | undefined> | undefined;
+
+  constructor(config: NodeProbesConfig = {}) {
+    super(PACKAGE_NAME, PACKAGE_VERSION, config);
+    if (config.instrumentation) this.observe(config.instrumentation);
+  }
+
+  protected override init(): void {
+    // Nothing to patch: the probes listen to reload runs through core's observer hooks.
+  }
+
+  protected override _updateMetricInstruments(): void {
+    const inst: Instruments = {
+      heapDelta: createInstrument(this.meter, METRICS.heapDelta),
+      retained: createInstrument(this.meter, METRICS.retainedVersions),
+      resources: createInstrument(this.meter, METRICS.resourcesDelta),
+      blocked: createInstrument(this.meter, METRICS.eventloopBlocked),
+    };
+    this._inst = inst;
+    this.meter.addBatchObservableCallback((result) => this._observe(result, inst), [inst.retained, inst.resources]);
+  }
+
+  /** Measure the runs of one more ReloadInstrumentation; returns a function that stops it. */
+  observe(reloads: ObservableReloads): () => void {
+    const sources = this._sourceMap();
+    if (!sources.has(reloads)) sources.set(reloads, this._enabled ? reloads.addObserver(this._probeState()) : undefined);
+    return () => {
+      sources.get(reloads)?.();
+      sources.delete(reloads);
+    };
+  }
+
+  override enable(): void {
+    super.enable();
+    const sources = this._sources;
+    if (!sources) return;
+    for (const [reloads, off] of sources) if (!off) sources.set(reloads, reloads.addObserver(this._probeState()));
+  }
+
+  override disable(): void {
+    super.disable();
+    const sources = this._sources;
+    if (sources) for (const [reloads, off] of sources) {
+      off?.();
+      sources.set(reloads, undefined);
+    }
+    this._state?.stop();
+  }
+
+  private _sourceMap(): Map<ObservableReloads, (() => void) | undefined> {
+    this._sources ??= new Map();
+    return this._sources;
+  }
+
+  private _probeState(): ProbeState {
+    this._state ??= new ProbeState(this.getConfig(), () => this._inst);
+    return this._state;
+  }
+
+  private _observe(result: BatchObservableResult, inst: Instruments): void {
+    const state = this._state;
+    if (!state) return;
+    for (const [target, count] of state.retained.counts()) {
+      result.observe(inst.retained, count, { [ATTR_TARGET]: target });
+    }
+    for (const [target, delta] of state.resourceDeltas) {
+      for (const [type, value] of delta) {
+        result.observe(inst.resources, value, { [ATTR_TARGET]: target, [ATTR_RESOURCE_TYPE]: type });
+      }
+    }
+  }
+}
+
+/** The observer: per-run bookkeeping shared by every observed ReloadInstrumentation. */
+class ProbeState implements ReloadObserver {
+  readonly retained: RetainedVersions;
+  /** Last measured resource delta per target (a gauge: it describes the latest completed unload). */
+  readonly resourceDeltas = new Map<string, Map<string, number>>();
+  readonly #loop: EventLoopMonitor;
+  readonly #runs = new Map<number, RunProbe>();
+  readonly #instruments: () => Instruments | undefined;
+  readonly #collect: boolean;
+
+  constructor(config: NodeProbesConfig, instruments: () => Instruments | undefined) {
+    this.retained = new RetainedVersions(config.retainedGraceMs ?? DEFAULT_GRACE_MS);
+    this.#loop = new EventLoopMonitor(config.eventLoopResolutionMs ?? 10);
+    this.#instruments = instruments;
+    this.#collect = exposedGc() !== undefined;
+  }
+
+  runStarted(run: RunInfo): void {
+    this.retained.declareTarget(run.target);
+    this.#runs.set(run.id, {
+      heapBefore: heapUsedBytes(this.#collect),
+      resourcesBefore: countActiveResources(),
+      resourcesAfter: undefined,
+    });
+  }
+
+  stageStarted(run: RunInfo, _stage: ReloadStage): void {
+    this.#loop.begin(run.id);
+  }
+
+  stageEnded(run: RunInfo, stage: ReloadStage): void {
+    const seconds = this.#loop.end(run.id);
+    if (seconds === undefined) return;
+    this.#instruments()?.blocked.record(seconds, { [ATTR_TARGET]: run.target, [ATTR_STAGE]: stage });
+  }
+
+  versionUnloaded(run: RunInfo, previous: unknown): void {
+    this.retained.track(run.target, previous);
+    // Taken here, while the run (and its deadline timer) is still open, so that the run's own
+    // handles are in both snapshots and only what the reload left behind shows.
+    const probe = this.#runs.get(run.id);
+    if (probe?.resourcesBefore) {
+      const after = countActiveResources();
+      if (after) this.resourceDeltas.set(run.target, diffResources(probe.resourcesBefore, after));
+    }
+  }
+
+  runEnded(run: RunInfo, _result: ReloadResult): void {
+    const probe = this.#runs.get(run.id);
+    this.#runs.delete(run.id);
+    if (!probe) return;
+    // Measured once the run's stack has unwound: locals of the finished run would otherwise
+    // still hold the old version and count as growth.
+    const attrs: Attributes = { [ATTR_TARGET]: run.target };
+    setImmediate(() => {
+      const delta = heapUsedBytes(this.#collect) - probe.heapBefore;
+      // OTel histograms take non-negative values only (the SDK drops negatives): a run that
+      // freed memory is recorded as 0 growth.
+      this.#instruments()?.heapDelta.record(Math.max(0, delta), attrs);
+    }).unref();
+  }
+
+  stop(): void {
+    this.#loop.stop();
+    this.retained.stop();
+    this.#runs.clear();
+  }
+}
+
+/** One-line form: `enableNodeProbes(reloads)`. */
+export function enableNodeProbes(reloads: ObservableReloads, config: Omit<NodeProbesConfig, 'instrumentation'> = {}): ReloadNodeProbes {
+  return new ReloadNodeProbes({ ...config, instrumentation: reloads });
+}

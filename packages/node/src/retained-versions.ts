@@ -1,0 +1,137 @@
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { diagOnce } from './diagnostics.ts';
+import { exposedGc } from './heap.ts';
+
+interface Entry {
+  readonly target: string;
+  readonly ref: WeakRef<object>;
+  /** performance.now() at which the version counts as retained if it survives a full GC. */
+  readonly dueAt: number;
+}
+
+/**
+ * Old versions handed to `unload` that are still alive after a grace period AND a full
+ * (mark-compact) garbage collection that ran after it. Each is held by a WeakRef, which never
+ * keeps it alive, and a FinalizationRegistry entry that forgets it once V8 collects it.
+ *
+ * Waiting for a full GC is what makes the count honest without --expose-gc: in a quiet process
+ * "not collected yet" usually means "V8 has not needed a major GC yet", not a leak. Major GCs are
+ * seen through a `gc` PerformanceObserver that is connected only while versions are watched.
+ * When `gc` is already exposed, one full GC is run after each grace period, so the count is
+ * exact and prompt; reloadscope never exposes it itself.
+ */
+export class RetainedVersions {
+  readonly #graceMs: number;
+  readonly #entries = new Map<number, Entry>();
+  readonly #targets = new Set<string>();
+  readonly #registry: FinalizationRegistry<number> | undefined;
+  #observer: PerformanceObserver | undefined;
+  #lastFullGcAt = Number.NEGATIVE_INFINITY;
+  #nextId = 1;
+  #gcTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(graceMs: number) {
+    if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new TypeError('RetainedVersions: graceMs must be a number >= 0');
+    this.#graceMs = graceMs;
+    if (typeof FinalizationRegistry === 'function' && typeof WeakRef === 'function') {
+      this.#registry = new FinalizationRegistry((id) => this.#forget(id));
+    } else {
+      diagOnce('weakref', 'warn', 'WeakRef/FinalizationRegistry unavailable; hotreload.retained_versions is not reported');
+    }
+  }
+
+  /** Make the target's series exist at 0 before its first unload. */
+  declareTarget(target: string): void {
+    this.#targets.add(target);
+  }
+
+  /** Start watching an unloaded version; false when it cannot be watched (a primitive value). */
+  track(target: string, version: unknown): boolean {
+    this.#targets.add(target);
+    if (!this.#registry) return false;
+    if ((typeof version !== 'object' && typeof version !== 'function') || version === null) {
+      diagOnce(
+        `primitive:${target}`,
+        'debug',
+        `target ${JSON.stringify(target)} unloads a ${typeof version}; only objects and functions can be watched for retention`,
+      );
+      return false;
+    }
+    const id = this.#nextId++;
+    this.#entries.set(id, { target, ref: new WeakRef(version), dueAt: performance.now() + this.#graceMs });
+    this.#registry.register(version, id);
+    this.#observeGc();
+    this.#scheduleGc();
+    return true;
+  }
+
+  /** Retained versions per known target (0 for targets with none). */
+  counts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const target of this.#targets) counts.set(target, 0);
+    for (const [id, entry] of this.#entries) {
+      if (entry.ref.deref() === undefined) {
+        this.#forget(id);
+        continue;
+      }
+      if (this.#lastFullGcAt >= entry.dueAt) counts.set(entry.target, (counts.get(entry.target) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Versions being watched (retained or still within their grace period). */
+  get watching(): number {
+    return this.#entries.size;
+  }
+
+  stop(): void {
+    if (this.#gcTimer) clearTimeout(this.#gcTimer);
+    this.#gcTimer = undefined;
+    this.#observer?.disconnect();
+    this.#observer = undefined;
+  }
+
+  #forget(id: number): void {
+    this.#entries.delete(id);
+    if (this.#entries.size === 0) this.stop();
+  }
+
+  #observeGc(): void {
+    if (this.#observer) return;
+    try {
+      const observer = new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) {
+          const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+          if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+            this.#lastFullGcAt = Math.max(this.#lastFullGcAt, entry.startTime);
+          }
+        }
+      });
+      observer.observe({ entryTypes: ['gc'] });
+      this.#observer = observer;
+    } catch {
+      diagOnce('gc-observer', 'warn', 'cannot observe GC events; hotreload.retained_versions counts only after gc() when --expose-gc is set');
+    }
+  }
+
+  /** With `gc` exposed: one full GC once the earliest pending grace period has passed. */
+  #scheduleGc(): void {
+    const gc = exposedGc();
+    if (this.#gcTimer || !gc) return;
+    const now = performance.now();
+    let due = Number.POSITIVE_INFINITY;
+    for (const entry of this.#entries.values()) if (entry.dueAt > this.#lastFullGcAt) due = Math.min(due, entry.dueAt);
+    if (due === Number.POSITIVE_INFINITY) return;
+    this.#gcTimer = setTimeout(
+      () => {
+        this.#gcTimer = undefined;
+        const startedAt = performance.now();
+        gc();
+        this.#lastFullGcAt = Math.max(this.#lastFullGcAt, startedAt);
+        this.#scheduleGc();
+      },
+      Math.max(0, Math.ceil(due - now)),
+    );
+    this.#gcTimer.unref();
+  }
+}
