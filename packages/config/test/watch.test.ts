@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { OUTCOMES } from '@reloadscope/core';
+import { type WatchConfigOptions, isFileMountPoint, watchConfig } from '../src/index.ts';
+import { eventually, sleep, telemetry, tempDir } from './harness.ts';
+
+async function fileRuns(tel: ReturnType<typeof telemetry>, target: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const outcome of OUTCOMES) {
+    out[outcome] = (await tel.metric('hotreload.reloads', { 'hotreload.target': target, 'hotreload.trigger': 'file', 'hotreload.outcome': outcome })) ?? 0;
+  }
+  return out;
+}
+const total = (runs: Record<string, number>) => Object.values(runs).reduce((a, b) => a + b, 0);
+
+async function start(t: TestContext, path: string, extra: Partial<WatchConfigOptions<unknown>> = {}) {
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const config = await watchConfig<unknown>({ path, instrumentation: tel.reloads, signal: false, ...extra });
+  t.after(() => config.close());
+  return { tel, config };
+}
+
+let stamp = 0;
+/** Exactly what the kubelet's AtomicWriter does: new timestamped dir, `..data` swapped by rename(2). */
+async function configMapPublish(dir: string, content: string, old?: string): Promise<string> {
+  const ts = `..2026_11_26_05_00_00.${String(++stamp).padStart(9, '0')}`;
+  await mkdir(join(dir, ts));
+  await writeFile(join(dir, ts, 'config.yaml'), content);
+  await symlink(ts, join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  if (old) await rm(join(dir, old), { recursive: true, force: true });
+  return ts;
+}
+
+test('Kubernetes ConfigMap volume update (..data symlink swap) gives exactly one success', async (t) => {
+  const dir = await tempDir(t);
+  const first = await configMapPublish(dir, 'level: info\nworkers: 2\n');
+  await symlink('..data/config.yaml', join(dir, 'config.yaml'));
+  const { tel, config } = await start(t, dir, { watch: { debounceMs: 100 } });
+  assert.deepEqual(config.current, { level: 'info', workers: 2 });
+  assert.equal(config.file, join(dir, 'config.yaml'));
+
+  await configMapPublish(dir, 'level: debug\nworkers: 4\n', first);
+  await eventually(async () => (await fileRuns(tel, config.target)).success === 1, 'one successful file reload');
+  assert.deepEqual(config.current, { level: 'debug', workers: 4 });
+  await sleep(500); // stragglers of the swap would show up as more runs by now
+  const runs = await fileRuns(tel, config.target);
+  assert.equal(runs.success, 1);
+  assert.equal(runs.failure, 0);
+});
+
+test('an editor-style atomic save (write temp, rename over) gives one success', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'app.json');
+  await writeFile(file, '{"a":1}');
+  const { tel, config } = await start(t, file, { watch: { debounceMs: 100 } });
+  await writeFile(join(dir, '.app.json.swp'), '{"a":2}');
+  await rename(join(dir, '.app.json.swp'), file);
+  await eventually(() => (config.current as { a: number }).a === 2, 'the renamed file to be active');
+  await sleep(500);
+  const runs = await fileRuns(tel, config.target);
+  assert.equal(runs.success, 1);
+  assert.equal(runs.failure, 0);
+});
+
+test('50 rapid writes coalesce into far fewer runs and end on the last write', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'rapid.json');
+  await writeFile(file, '{"n":0}');
+  const { tel, config } = await start(t, file, { watch: { debounceMs: 150 } });
+  for (let n = 1; n <= 50; n++) {
+    await writeFile(file, JSON.stringify({ n }));
+    await sleep(2);
+  }
+  await eventually(() => (config.current as { n: number }).n === 50, 'the last write to be active');
+  await sleep(500);
+  const runs = await fileRuns(tel, config.target);
+  assert.ok(total(runs) <= 10, `expected far fewer than 50 runs, got ${JSON.stringify(runs)}`);
+  assert.ok(runs.success >= 1);
+  assert.deepEqual(config.current, { n: 50 });
+});
+
+test('polling fallback notices a change without filesystem events', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'polled.yaml');
+  await writeFile(file, 'x: 1\n');
+  const { tel, config } = await start(t, file, { watch: { pollMs: 100, debounceMs: 20 } });
+  await sleep(150); // let the poller take its first fingerprint
+  await writeFile(file, 'x: 2\n');
+  await eventually(() => (config.current as { x: number }).x === 2, 'the polled change to be active');
+  assert.equal((await fileRuns(tel, config.target)).success, 1);
+});
+
+test('close() stops the watcher: later edits change nothing', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'closed.json');
+  await writeFile(file, '{"v":1}');
+  const { tel, config } = await start(t, file, { watch: { debounceMs: 20 } });
+  await config.close();
+  await writeFile(file, '{"v":2}');
+  await sleep(300);
+  assert.deepEqual(config.current, { v: 1 });
+  assert.equal(total(await fileRuns(tel, config.target)), 0);
+  await assert.rejects(config.reload(), /after close/);
+});
+
+test('a directory path picks its only config file; several need options.file', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'only.yaml'), 'k: v\n');
+  const { config } = await start(t, dir, { watch: false });
+  assert.equal(config.target, 'only.yaml');
+  await writeFile(join(dir, 'second.json'), '{}');
+  await assert.rejects(watchConfig({ path: dir, watch: false, signal: false }), { code: 'not_found' });
+  const named = await watchConfig({ path: dir, file: 'second.json', watch: false, signal: false });
+  t.after(() => named.close());
+  assert.deepEqual(named.current, {});
+});
+
+test('subPath detection: a file that is itself a mount point', () => {
+  // Real /proc/self/mountinfo lines (a kubelet subPath bind mount, then an ordinary volume).
+  const mountinfo = [
+    '1270 1251 259:1 /var/lib/kubelet/pods/x/volume-subpaths/cfg/app/0 /etc/app/config.yaml rw,relatime - ext4 /dev/nvme0n1p1 rw',
+    '1271 1251 0:112 / /etc/other rw,relatime - tmpfs tmpfs rw',
+    '1272 1251 0:113 / /etc/with\\040space/c.yaml rw - tmpfs tmpfs rw',
+  ].join('\n');
+  assert.equal(isFileMountPoint('/etc/app/config.yaml', mountinfo), true);
+  assert.equal(isFileMountPoint('/etc/with space/c.yaml', mountinfo), true);
+  assert.equal(isFileMountPoint('/etc/other/config.yaml', mountinfo), false);
+  assert.equal(isFileMountPoint('/etc/app', mountinfo), false);
+});
