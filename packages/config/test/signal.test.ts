@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { checkReloadSignal, watchConfig } from '../src/index.ts';
+import { eventually, tempDir } from './harness.ts';
+
+const CHILD = fileURLToPath(new URL('./fixtures/signal-child.ts', import.meta.url));
+
+function startChild(t: TestContext, file: string) {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [CHILD, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const events: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => events.push(JSON.parse(line)));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const waitFor = (pred: (e: Record<string, unknown>) => boolean, what: string) =>
+    eventually(() => events.find(pred), `${what} (stderr: ${stderr.slice(-500)})`, 30_000);
+  return { child, events, exit, waitFor };
+}
+
+test('a real child process reloads on SIGHUP and survives it; close() removes the listener', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'svc.json');
+  await writeFile(file, '{"v":1}');
+  const { child, exit, waitFor } = startChild(t, file);
+  const ready = await waitFor((e) => e.event === 'ready', 'child ready');
+  assert.equal(ready.v, 1);
+  assert.equal(ready.sighupListeners, 1);
+
+  await writeFile(file, '{"v":2}');
+  child.kill('SIGHUP');
+  const changed = await waitFor((e) => e.event === 'changed', 'reload after SIGHUP');
+  assert.deepEqual(changed, { event: 'changed', v: 2, trigger: 'signal' });
+  await waitFor((e) => e.event === 'run' && e.trigger === 'signal' && e.outcome === 'success', 'signal run recorded');
+
+  // A bad version on SIGHUP is rejected and the process keeps running.
+  await writeFile(file, '{"v":');
+  child.kill('SIGHUP');
+  await waitFor((e) => e.event === 'run' && e.outcome === 'failure' && e.code === 'parse_error', 'bad version rejected');
+  assert.equal(child.exitCode, null);
+
+  child.stdin.write('close\n');
+  const closed = await waitFor((e) => e.event === 'closed', 'closed');
+  assert.equal(closed.sighupListeners, 0);
+  // With no listener left, SIGHUP has its default effect again: the listener really is gone.
+  child.kill('SIGHUP');
+  assert.equal((await exit).signal, 'SIGHUP');
+});
+
+test('SIGUSR1 is refused at start-up, before the config is even read', async () => {
+  await assert.rejects(
+    watchConfig({ path: '/nonexistent/config.yaml', signal: 'SIGUSR1' }),
+    (err: Error & { code?: string }) => err.code === 'signal_refused' && /inspector/.test(err.message),
+  );
+  assert.equal(process.listenerCount('SIGUSR1'), 0);
+  assert.throws(() => checkReloadSignal('SIGTERM'), { code: 'signal_refused' });
+  assert.equal(checkReloadSignal('SIGUSR2'), 'SIGUSR2');
+});
+
+test('a failed start-up removes its signal listener', async (t) => {
+  const dir = await tempDir(t);
+  const before = process.listenerCount('SIGHUP');
+  await assert.rejects(watchConfig({ path: join(dir, 'missing.yaml') }), { code: 'not_found' });
+  assert.equal(process.listenerCount('SIGHUP'), before);
+});
