@@ -227,7 +227,8 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
           try {
             fn.apply(observer, args);
           } catch (err) {
-            const broken = (self._brokenObservers ??= new WeakSet());
+            self._brokenObservers ??= new WeakSet();
+            const broken = self._brokenObservers;
             if (!broken.has(observer)) {
               broken.add(observer);
               diag.warn(`reloadscope: an observer's ${hook} threw (${errorType(err)}); reloads are unaffected`);
@@ -251,7 +252,8 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
 
   private _enqueue<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>): Promise<ReloadResult> {
     return new Promise((resolve) => {
-      const q: QueuedRequest = (state.queued ??= { options, stages, count: 0, resolvers: [] });
+      state.queued ??= { options, stages, count: 0, resolvers: [] };
+      const q: QueuedRequest = state.queued;
       q.options = options; // last request wins
       q.stages = stages;
       q.count += 1;
