@@ -49,7 +49,9 @@ function parseJson(text: string): unknown {
 function parseYaml(text: string): unknown {
   let doc: ReturnType<typeof parseDocument>;
   try {
-    doc = parseDocument(text, { uniqueKeys: true });
+    // silent: the yaml package otherwise calls process.emitWarning with snippets of the document,
+    // which would put config content into logs.
+    doc = parseDocument(text, { uniqueKeys: true, logLevel: 'silent' });
   } catch (err) {
     throw new ConfigError('parse_error', 'invalid YAML', { cause: err, stage: 'load' });
   }
