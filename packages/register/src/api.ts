@@ -1,0 +1,16 @@
+/**
+ * The code form, free of side effects on import:
+ *   import { startReloadscope } from '@reloadscope/register/api';
+ *   const { instrumentation, shutdown } = startReloadscope({ serviceName: 'billing' });
+ */
+export {
+  getReloadInstrumentation,
+  getReloadscope,
+  type Reloadscope,
+  type SdkMode,
+  type StartOptions,
+  startReloadscope,
+  startReloadscope as register,
+} from './start.ts';
+export { GenerationStampProcessor, generationKey } from './generation-stamp.ts';
+export { readEnv, type EnvSettings } from './env.ts';

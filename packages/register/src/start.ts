@@ -1,0 +1,306 @@
+import {
+  context,
+  createNoopMeter,
+  DiagConsoleLogger,
+  DiagLogLevel,
+  diag,
+  metrics,
+  propagation,
+  ProxyTracerProvider,
+  trace,
+  type MeterProvider as ApiMeterProvider,
+  type TracerProvider as ApiTracerProvider,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { defaultResource, envDetector, hostDetector, detectResources, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import {
+  ConsoleMetricExporter,
+  MeterProvider,
+  type IMetricReader,
+  PeriodicExportingMetricReader,
+  type ViewOptions,
+} from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
+import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
+import { type EnvSettings, type LogLevelName, readEnv } from './env.ts';
+import { GenerationStampProcessor } from './generation-stamp.ts';
+import { PrometheusEndpoint } from './prometheus-endpoint.ts';
+import { reportOnce, silenceReports } from './report.ts';
+import { ReportingSpanExporter } from './reporting-span-exporter.ts';
+import { flushOnSignals } from './signals.ts';
+
+export interface StartOptions {
+  /** Environment to read OTEL_* settings from. Default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Overrides OTEL_SERVICE_NAME. */
+  serviceName?: string;
+  /** Config of the default ReloadInstrumentation (error message policy, default deadline). */
+  instrumentation?: ReloadInstrumentationConfig;
+  /** Node probes: false to disable, or their config. Default on (RELOADSCOPE_NODE_PROBES). */
+  probes?: boolean | Omit<NodeProbesConfig, 'instrumentation'>;
+  /** @opentelemetry/instrumentation-runtime-node. Default on (RELOADSCOPE_RUNTIME_METRICS). */
+  runtimeMetrics?: boolean;
+  /** Stamp hotreload.generation.<target> on every span. Default on (RELOADSCOPE_STAMP_GENERATION). */
+  stampGeneration?: boolean;
+  /** Flush on SIGTERM/SIGINT, then keep Node's default exit. Default true. */
+  handleSignals?: boolean;
+}
+
+/** How the SDK came to be: built by reloadscope, an existing global one reused, or OTEL_SDK_DISABLED. */
+export type SdkMode = 'started' | 'reused' | 'disabled';
+
+export interface Reloadscope {
+  /** The process-wide ReloadInstrumentation: pass it to watchConfig() or call reload() on it. */
+  readonly instrumentation: ReloadInstrumentation;
+  readonly probes: ReloadNodeProbes | undefined;
+  readonly traces: SdkMode;
+  readonly metrics: SdkMode;
+  /** URL of the Prometheus endpoint once listening; undefined when not serving (disabled, port taken). */
+  metricsUrl(): Promise<string | undefined>;
+  /** Export what is pending (spans in the batch queue). */
+  forceFlush(): Promise<void>;
+  /** Flush and stop what reloadscope started (never a reused SDK). Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+const GLOBAL_KEY = Symbol.for('@reloadscope/register');
+type Holder = { [GLOBAL_KEY]?: Reloadscope };
+const SIGNAL_FLUSH_TIMEOUT_MS = 3_000;
+
+/** The running reloadscope of this process, if register or startReloadscope() ran. */
+export function getReloadscope(): Reloadscope | undefined {
+  return (globalThis as Holder)[GLOBAL_KEY];
+}
+
+/**
+ * Boot reloadscope once per process. Later calls (a second --import, a second copy of the
+ * package, register() after --import) return the running instance and ignore their options.
+ */
+export function startReloadscope(options: StartOptions = {}): Reloadscope {
+  const running = getReloadscope();
+  if (running) {
+    if (Object.keys(options).length > 0) {
+      reportOnce('already-started', 'reloadscope is already running in this process; options of the later start are ignored.');
+    }
+    return running;
+  }
+  const started = boot(options);
+  (globalThis as Holder)[GLOBAL_KEY] = started;
+  return started;
+}
+
+/** The default ReloadInstrumentation; starts reloadscope from the environment if nothing did yet. */
+export function getReloadInstrumentation(): ReloadInstrumentation {
+  return startReloadscope().instrumentation;
+}
+
+function boot(options: StartOptions): Reloadscope {
+  const settings = readEnv(options.env ?? process.env);
+  silenceReports(settings.logLevel === 'none');
+  if (settings.logLevel && settings.logLevel !== 'none') {
+    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLevel(settings.logLevel), suppressOverrideMessage: true });
+  }
+  for (const problem of settings.problems) reportOnce(`env:${problem}`, problem);
+
+  const instrumentation = new ReloadInstrumentation(options.instrumentation ?? {});
+  const probesWanted = options.probes ?? settings.probes;
+  const probes =
+    probesWanted === false
+      ? undefined
+      : new ReloadNodeProbes({
+          ...(typeof probesWanted === 'object' ? probesWanted : {}),
+          ...(settings.retainedGraceMs !== undefined && typeof probesWanted !== 'object' ? { retainedGraceMs: settings.retainedGraceMs } : {}),
+          instrumentation,
+        });
+  const instrumentations: Instrumentation[] = [instrumentation];
+  if (probes) instrumentations.push(probes);
+
+  if (settings.disabled) {
+    // Instruments bind to the (no-op) global API: the app's reload code works, nothing is exported.
+    registerInstrumentations({ instrumentations });
+    return handle({ instrumentation, probes, traces: 'disabled', metrics: 'disabled', url: Promise.resolve(undefined), closers: [], flushers: [] });
+  }
+
+  if (options.runtimeMetrics ?? settings.runtimeMetrics) instrumentations.push(new RuntimeNodeInstrumentation());
+
+  const resource = buildResource(options.serviceName ?? settings.serviceName);
+  const closers: Array<() => Promise<void>> = [];
+  const flushers: Array<() => Promise<void>> = [];
+
+  // ---- traces
+  let tracerProvider: ApiTracerProvider | undefined;
+  let tracesMode: SdkMode = 'started';
+  if (hasGlobalTracerProvider()) {
+    tracesMode = 'reused';
+    reportOnce(
+      'reuse-traces',
+      'a global OpenTelemetry TracerProvider is already registered; reloadscope reuses it (its exporters, its sampling) ' +
+        'and does not stamp hotreload.generation.<target> on spans.',
+    );
+  } else {
+    const processors: SpanProcessor[] = [];
+    if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
+    if (settings.traces.includes('otlp')) {
+      const otlp = new OTLPTraceExporter({ url: settings.tracesUrl });
+      processors.push(new BatchSpanProcessor({ exporter: new ReportingSpanExporter(otlp, settings.tracesUrl) }));
+    }
+    if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
+    const provider = new TracerProvider({ resource, spanProcessors: processors });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    trace.setGlobalTracerProvider(provider);
+    tracerProvider = provider;
+    flushers.push(() => provider.forceFlush());
+    closers.push(() => provider.shutdown());
+  }
+
+  // ---- metrics
+  let meterProvider: ApiMeterProvider | undefined;
+  let metricsMode: SdkMode = 'started';
+  let url: Promise<string | undefined> = Promise.resolve(undefined);
+  if (hasGlobalMeterProvider()) {
+    metricsMode = 'reused';
+    reportOnce(
+      'reuse-metrics',
+      'a global OpenTelemetry MeterProvider is already registered; reloadscope reuses it and starts no Prometheus endpoint. ' +
+        'Add prometheusViews() from @reloadscope/core to its views for the documented Prometheus names.',
+    );
+  } else {
+    const readers: IMetricReader[] = [];
+    let endpoint: PrometheusEndpoint | undefined;
+    if (settings.metrics.includes('prometheus')) {
+      const exporter = new PrometheusExporter({ preventServerStart: true });
+      readers.push(exporter);
+      endpoint = new PrometheusEndpoint(exporter, settings.prometheusHost, settings.prometheusPort);
+      url = endpoint.url;
+    }
+    if (settings.metrics.includes('console')) {
+      readers.push(
+        new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: settings.metricExportIntervalMs }),
+      );
+    }
+    const views: ViewOptions[] = prometheusViews().map((v) => ({ meterName: v.meterName, instrumentName: v.instrumentName, name: v.name }));
+    const provider = new MeterProvider({ resource, views, readers });
+    metrics.setGlobalMeterProvider(provider);
+    meterProvider = provider;
+    flushers.push(() => provider.forceFlush());
+    closers.push(async () => {
+      await provider.shutdown();
+      await endpoint?.close();
+    });
+  }
+
+  registerInstrumentations({
+    instrumentations,
+    ...(tracerProvider ? { tracerProvider } : {}),
+    ...(meterProvider ? { meterProvider } : {}),
+  });
+
+  const flushAll = async () => {
+    await Promise.all(flushers.map((f) => f().catch(() => {})));
+  };
+  if (options.handleSignals ?? true) {
+    const off = flushOnSignals(flushAll, SIGNAL_FLUSH_TIMEOUT_MS);
+    closers.unshift(async () => off());
+  }
+  // A process that simply runs out of work exits without SIGTERM: flush the batch queue first.
+  let flushedBeforeExit = false;
+  const beforeExit = () => {
+    if (flushedBeforeExit) return;
+    flushedBeforeExit = true;
+    void flushAll();
+  };
+  process.on('beforeExit', beforeExit);
+  closers.unshift(async () => {
+    process.removeListener('beforeExit', beforeExit);
+  });
+
+  return handle({ instrumentation, probes, traces: tracesMode, metrics: metricsMode, url, closers, flushers });
+}
+
+function handle(parts: {
+  instrumentation: ReloadInstrumentation;
+  probes: ReloadNodeProbes | undefined;
+  traces: SdkMode;
+  metrics: SdkMode;
+  url: Promise<string | undefined>;
+  closers: Array<() => Promise<void>>;
+  flushers: Array<() => Promise<void>>;
+}): Reloadscope {
+  let closing: Promise<void> | undefined;
+  return {
+    instrumentation: parts.instrumentation,
+    probes: parts.probes,
+    traces: parts.traces,
+    metrics: parts.metrics,
+    metricsUrl: () => parts.url,
+    forceFlush: async () => {
+      await Promise.all(parts.flushers.map((f) => f().catch(() => {})));
+    },
+    shutdown: () => {
+      closing ??= (async () => {
+        parts.probes?.disable();
+        parts.instrumentation.disable();
+        for (const close of parts.closers) await close().catch(() => {});
+      })();
+      return closing;
+    },
+  };
+}
+
+function buildResource(serviceName: string | undefined): Resource {
+  // envDetector reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. The process detector is left
+  // out on purpose: process.command_args can carry secrets (tokens passed as flags).
+  let resource = defaultResource()
+    .merge(detectResources({ detectors: [hostDetector, envDetector] }))
+    .merge(
+      resourceFromAttributes({
+        'process.pid': process.pid,
+        'process.runtime.name': 'nodejs',
+        'process.runtime.version': process.versions.node,
+      }),
+    );
+  if (serviceName) resource = resource.merge(resourceFromAttributes({ 'service.name': serviceName }));
+  return resource;
+}
+
+function hasGlobalTracerProvider(): boolean {
+  const global = trace.getTracerProvider();
+  if (!(global instanceof ProxyTracerProvider)) return true;
+  const noop = new ProxyTracerProvider().getDelegate();
+  return global.getDelegate().constructor !== noop.constructor;
+}
+
+function hasGlobalMeterProvider(): boolean {
+  // With no provider registered, the API hands out its no-op meter.
+  return metrics.getMeterProvider().getMeter('@reloadscope/register').constructor !== createNoopMeter().constructor;
+}
+
+function diagLevel(level: LogLevelName): DiagLogLevel {
+  switch (level) {
+    case 'error':
+      return DiagLogLevel.ERROR;
+    case 'warn':
+      return DiagLogLevel.WARN;
+    case 'info':
+      return DiagLogLevel.INFO;
+    case 'debug':
+      return DiagLogLevel.DEBUG;
+    case 'verbose':
+      return DiagLogLevel.VERBOSE;
+    case 'all':
+      return DiagLogLevel.ALL;
+    default:
+      return DiagLogLevel.NONE;
+  }
+}
+
+export type { EnvSettings };
