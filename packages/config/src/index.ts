@@ -23,3 +23,17 @@ export {
   type ReloadListener,
 } from './http-trigger.ts';
 export type { ConfigDiagnostic, DiagnosticSink } from './diagnostics.ts';
+export {
+  activateBundle,
+  activeBundleVersion,
+  verifyBundle,
+  writeRelease,
+  readBundleManifest,
+  verifyBundleFiles,
+  MANIFEST,
+  RELEASES,
+  CURRENT,
+  type ActivateBundleOptions,
+  type BundleManifest,
+  type VerifiedBundle,
+} from './bundle.ts';

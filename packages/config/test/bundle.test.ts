@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { activateBundle, activeBundleVersion, CURRENT, RELEASES, verifyBundle, writeRelease } from '../src/index.ts';
+import { sleep, telemetry, tempDir } from './harness.ts';
+
+const files = (tag: string) => ({ 'config.yaml': `tag: ${tag}\n`, 'rules/r.json': JSON.stringify({ tag }) });
+
+test('activate verifies the manifest, switches current atomically and prunes beyond keep', async (t) => {
+  const root = await tempDir(t);
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const activate = (version: string, keep = 2) => activateBundle({ root, version, keep, instrumentation: tel.reloads, target: 'rules' });
+
+  await writeRelease(root, 'v1', files('one'));
+  const first = await activate('v1');
+  assert.equal(first.outcome, 'success');
+  assert.equal(first.version, 'v1');
+  assert.equal(await activeBundleVersion(root), 'v1');
+  assert.equal(await realpath(join(root, CURRENT)), await realpath(join(root, RELEASES, 'v1')));
+  const stageNames = (await tel.spans()).filter((s) => s.parentSpanContext?.spanId === first.spanId).map((s) => s.name);
+  assert.deepEqual(stageNames, ['hotreload.load', 'hotreload.verify', 'hotreload.switch', 'hotreload.unload']);
+
+  // Same content again: nothing to do.
+  assert.equal((await activate('v1')).outcome, 'unchanged');
+
+  for (const v of ['v2', 'v3', 'v4']) {
+    await writeRelease(root, v, files(v));
+    await sleep(15); // distinct activation mtimes
+    const r = await activate(v);
+    assert.equal(r.outcome, 'success', v);
+    assert.equal(r.previousHash !== undefined, true);
+  }
+  assert.deepEqual((await readdir(join(root, RELEASES))).sort(), ['v3', 'v4']);
+  assert.equal((await verifyBundle(root, 'v4')).files, 2);
+  assert.equal(await tel.metric('hotreload.generation', { 'hotreload.target': 'rules' }), 4);
+});
+
+test('a corrupted, incomplete or escaping release is refused and current stays put', async (t) => {
+  const root = await tempDir(t);
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const activate = (version: string) => activateBundle({ root, version, instrumentation: tel.reloads, target: 'rules' });
+  await writeRelease(root, 'good', files('good'));
+  assert.equal((await activate('good')).outcome, 'success');
+
+  const corrupt = await writeRelease(root, 'corrupt', files('corrupt'));
+  await writeFile(join(corrupt, 'rules/r.json'), '{"tampered":true}');
+  const r1 = await activate('corrupt');
+  assert.equal(r1.outcome, 'failure');
+  assert.equal(r1.error?.code, 'checksum_mismatch');
+  assert.equal(r1.error?.stage, 'verify');
+
+  const incomplete = await writeRelease(root, 'incomplete', files('incomplete'));
+  await rm(join(incomplete, 'manifest.json'));
+  assert.equal((await activate('incomplete')).error?.code, 'bundle_invalid');
+
+  const missingFile = await writeRelease(root, 'missing', files('missing'));
+  await rm(join(missingFile, 'config.yaml'));
+  assert.equal((await activate('missing')).error?.code, 'bundle_invalid');
+
+  const escaping = await writeRelease(root, 'escape', files('escape'));
+  await writeFile(join(escaping, 'manifest.json'), JSON.stringify({ files: { '../good/config.yaml': 'a'.repeat(64) } }));
+  assert.equal((await activate('escape')).error?.code, 'bundle_invalid');
+
+  assert.equal((await activate('absent')).error?.code, 'bundle_invalid');
+  assert.throws(() => activateBundle({ root, version: '../x' }), TypeError);
+  assert.equal(await activeBundleVersion(root), 'good');
+  assert.equal((await verifyBundle(root, 'good')).version, 'good');
+  assert.equal(await tel.metric('hotreload.reloads', { 'hotreload.target': 'rules', 'hotreload.trigger': 'api', 'hotreload.outcome': 'failure' }), 5);
+});
+
+test('SIGKILL at random points during bundle switches always leaves current at a complete, verified version', async (t) => {
+  const root = await tempDir(t);
+  await writeRelease(root, 'v0', files('zero'));
+  assert.equal((await activateBundle({ root, version: 'v0' })).outcome, 'success');
+  const child = fileURLToPath(new URL('./fixtures/bundle-child.ts', import.meta.url));
+  const seen = new Set<string>();
+  const iterations = 20;
+  for (let i = 0; i < iterations; i++) {
+    const proc = spawn(process.execPath, [child, root], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => proc.kill('SIGKILL'));
+    let stderr = '';
+    proc.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_c, s) => resolve(s)));
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.once('data', () => resolve());
+      proc.once('exit', () => reject(new Error(`child exited early: ${stderr}`)));
+    });
+    await sleep(5 + Math.floor(Math.random() * 120));
+    proc.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL', `the child was still switching when killed (${stderr})`);
+
+    const version = await activeBundleVersion(root);
+    assert.ok(version, 'current exists');
+    const verified = await verifyBundle(root, version); // throws if incomplete or corrupt
+    assert.equal(verified.version, version);
+    assert.equal(await realpath(join(root, CURRENT)), await realpath(verified.dir));
+    seen.add(version);
+  }
+  // The kills landed while versions were really changing, not before the first switch.
+  assert.ok(seen.size >= iterations / 4, `only ${seen.size} distinct versions seen`);
+});
