@@ -1,0 +1,71 @@
+/**
+ * The baseline a careful user would write without reloadscope: the same four stages with a root
+ * span and four child spans from the bare OpenTelemetry API, and the same histograms and
+ * counters (same names' shape, units and bucket edges). No deadline, no coalescing, no
+ * observers, no probes: exactly "spans + metrics by hand".
+ */
+import { type Attributes, context, type Meter, SpanKind, type Tracer, trace } from '@opentelemetry/api';
+import { DURATION_BUCKETS_SECONDS } from '@reloadscope/core';
+
+export interface PlainStages<C, P> {
+  load: () => Promise<C>;
+  verify: (c: C) => Promise<void>;
+  switch: (c: C) => Promise<P>;
+  unload: (p: P) => Promise<void>;
+}
+
+export interface Identity {
+  hash: string;
+}
+
+export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: string) {
+  const advice = { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] };
+  const reloadsCounter = meter.createCounter('hand.reloads', { unit: '{reload}' });
+  const duration = meter.createHistogram('hand.duration', { unit: 's', advice });
+  const stageDuration = meter.createHistogram('hand.stage.duration', { unit: 's', advice });
+  const inProgress = meter.createUpDownCounter('hand.in_progress', { unit: '{reload}' });
+  const targetAttrs: Attributes = { 'hotreload.target': target };
+  let activeHash: string | undefined;
+  let generation = 0;
+
+  return async function reload<C, P>(stages: PlainStages<C, P>, identify: (c: C) => Identity): Promise<void> {
+    const t0 = performance.now();
+    const parent = context.active();
+    const root = tracer.startSpan(
+      'hotreload',
+      { kind: SpanKind.INTERNAL, attributes: { 'hotreload.target': target, 'hotreload.trigger': 'api' } },
+      parent,
+    );
+    const rootContext = trace.setSpan(parent, root);
+    inProgress.add(1, targetAttrs);
+    const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      const s0 = performance.now();
+      const span = tracer.startSpan(
+        `hotreload.${name}`,
+        { kind: SpanKind.INTERNAL, attributes: { 'hotreload.target': target, 'hotreload.stage': name } },
+        rootContext,
+      );
+      try {
+        return await context.with(trace.setSpan(rootContext, span), fn);
+      } finally {
+        span.end();
+        stageDuration.record((performance.now() - s0) / 1000, { ...targetAttrs, 'hotreload.stage': name, 'hotreload.outcome': 'success' });
+      }
+    };
+    const candidate = await stage('load', stages.load);
+    const { hash } = identify(candidate);
+    root.setAttribute('hotreload.config.hash', hash);
+    if (activeHash) root.setAttribute('hotreload.previous.hash', activeHash);
+    await stage('verify', () => stages.verify(candidate));
+    const previous = await stage('switch', () => stages.switch(candidate));
+    await stage('unload', () => stages.unload(previous));
+    activeHash = hash;
+    generation += 1;
+    root.setAttribute('hotreload.outcome', 'success');
+    root.setAttribute('hotreload.generation', generation);
+    root.end();
+    inProgress.add(-1, targetAttrs);
+    reloadsCounter.add(1, { ...targetAttrs, 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' });
+    duration.record((performance.now() - t0) / 1000, { ...targetAttrs, 'hotreload.outcome': 'success' });
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Issue 6, item 1: per-reload instrumentation overhead. Four no-op stages through
+ * `reloads.reload()` with the full SDK wiring, against the same stages hand-instrumented with the
+ * bare OTel API, and against no instrumentation at all. Two extra reloadscope variants (probes
+ * off; instrumentation disabled) split the cost between the probes, the telemetry and the
+ * orchestration (deadline, coalescing queue, result object).
+ */
+import { sha256Hex } from '@reloadscope/core';
+import { ratioOverRounds, runRounds, type Variant } from '../lib/bench.ts';
+import { handInstrumentedReloader, type PlainStages } from '../lib/hand-instrumented.ts';
+import { fullWiring } from '../lib/otel.ts';
+import { runSection, type SectionOptions, type SectionResult } from '../lib/section.ts';
+import { formatSummary, summarize } from '../lib/stats.ts';
+
+interface Candidate {
+  readonly identity: { hash: string; version: string };
+  readonly payload: { n: number };
+}
+
+const VERSIONS: Candidate[] = ['a', 'b'].map((v, n) => ({ identity: { hash: sha256Hex(v), version: v }, payload: { n } }));
+
+/** Alternating candidates: each reload switches to a version different from the active one. */
+function noopStages() {
+  let i = 0;
+  let active: Candidate | undefined;
+  const stages: PlainStages<Candidate, Candidate | undefined> = {
+    load: async () => VERSIONS[i++ & 1]!,
+    verify: async () => {},
+    switch: async (c) => {
+      const previous = active;
+      active = c;
+      return previous;
+    },
+    unload: async () => {},
+  };
+  return { stages, identify: (c: Candidate) => c.identity };
+}
+
+export const NAMES = {
+  full: 'reloadscope reload(), full wiring + node probes',
+  noProbes: 'reloadscope reload(), full wiring, probes off',
+  disabled: 'reloadscope reload(), instrumentation disabled',
+  hand: '(a) hand-instrumented, bare OTel API',
+  bare: '(b) uninstrumented',
+} as const;
+
+async function overhead(options: SectionOptions): Promise<SectionResult> {
+  const wiring = fullWiring();
+  const batch = 20;
+  const counts: Record<string, number> = {};
+
+  const reloadscopeVariant = (name: string, target: string, setup: Parameters<typeof wiring.instrument>[0]): Variant => {
+    const { reloads } = wiring.instrument(setup);
+    const { stages, identify } = noopStages();
+    const structured = { ...stages, identify };
+    const request = { target, trigger: 'api' as const };
+    counts[name] = 0;
+    return {
+      name,
+      fn: async () => {
+        for (let k = 0; k < batch; k++) {
+          const r = await reloads.reload(request, structured);
+          if (r.outcome !== 'success') throw new Error(`${name}: reload ended ${r.outcome}`);
+        }
+        counts[name]! += batch;
+      },
+    };
+  };
+
+  const hand = handInstrumentedReloader(wiring.tracer('bench-hand'), wiring.meter('bench-hand'), 'bench-hand');
+  const handStages = noopStages();
+  const bareStages = noopStages().stages;
+
+  const variants: Variant[] = [
+    reloadscopeVariant(NAMES.full, 'bench-full', { probes: true }),
+    reloadscopeVariant(NAMES.noProbes, 'bench-noprobes', {}),
+    reloadscopeVariant(NAMES.disabled, 'bench-disabled', { config: { enabled: false } }),
+    {
+      name: NAMES.hand,
+      fn: async () => {
+        for (let k = 0; k < batch; k++) await hand(handStages.stages, handStages.identify);
+      },
+    },
+    {
+      name: NAMES.bare,
+      fn: async () => {
+        for (let k = 0; k < batch; k++) {
+          const c = await bareStages.load();
+          await bareStages.verify(c);
+          const previous = await bareStages.switch(c);
+          await bareStages.unload(previous);
+        }
+      },
+    },
+  ];
+
+  const result = await runRounds(variants, {
+    rounds: options.quick ? 2 : 7,
+    batch,
+    timeMs: options.quick ? 150 : 700,
+    warmupMs: options.quick ? 50 : 250,
+  });
+
+  // Prove the instrumented variants really produced telemetry (the harness must be able to fail).
+  await wiring.tracerProvider.forceFlush();
+  const recorded = await wiring.reader.total('hotreload.reloads', { 'hotreload.target': 'bench-full', 'hotreload.outcome': 'success' });
+  if (recorded !== counts[NAMES.full]) throw new Error(`hotreload.reloads recorded ${recorded}, expected ${counts[NAMES.full]}`);
+  const disabledRecorded = await wiring.reader.total('hotreload.reloads', { 'hotreload.target': 'bench-disabled' });
+  if (disabledRecorded !== 0) throw new Error(`disabled instrumentation recorded ${disabledRecorded} reloads`);
+  if (wiring.exporter.exported === 0) throw new Error('no span reached the exporter');
+  const exported = wiring.exporter.exported;
+  await wiring.shutdown();
+
+  const s = (name: string) => summarize(result.perRound[name]!);
+  const ratio = (a: string, b: string) => ratioOverRounds(result, a, b);
+  const full = s(NAMES.full);
+  const vsHand = ratio(NAMES.full, NAMES.hand);
+  const rows = [NAMES.full, NAMES.noProbes, NAMES.disabled, NAMES.hand, NAMES.bare].map((name) => ({
+    measurement: name,
+    value: `${formatSummary(s(name), 2)} µs`,
+    vsBaseline:
+      name === NAMES.hand
+        ? `baseline (a); ${formatSummary(ratio(NAMES.hand, NAMES.bare), 2)}× (b)`
+        : name === NAMES.bare
+          ? 'baseline (b)'
+          : `${formatSummary(ratio(name, NAMES.hand), 2)}× (a); ${formatSummary(ratio(name, NAMES.bare), 1)}× (b)`,
+    note: `within-round MAD ±${result.madPct[name]!.toFixed(1)} %`,
+  }));
+  const probesCost = summarize(result.perRound[NAMES.full]!.map((x, i) => x - result.perRound[NAMES.noProbes]![i]!));
+  const orchestration = summarize(result.perRound[NAMES.disabled]!.map((x, i) => x - result.perRound[NAMES.bare]![i]!));
+  const telemetry = summarize(result.perRound[NAMES.noProbes]!.map((x, i) => x - result.perRound[NAMES.disabled]![i]!));
+  return {
+    id: 'overhead',
+    title: '1. Per-reload overhead (4 no-op stages, per reload)',
+    rows,
+    targets: [
+      {
+        name: 'per-reload overhead vs hand-instrumented OTel',
+        goal: '≤ 1.25× (a)',
+        measured: `${formatSummary(vsHand, 2)}× (${full.median.toFixed(1)} µs vs ${s(NAMES.hand).median.toFixed(1)} µs)`,
+        met: vsHand.median <= 1.25,
+      },
+    ],
+    data: {
+      perReloadMicroseconds: Object.fromEntries(Object.keys(result.perRound).map((k) => [k, s(k)])),
+      ratioFullVsHand: vsHand,
+      ratioNoProbesVsHand: ratio(NAMES.noProbes, NAMES.hand),
+      ratioFullVsBare: ratio(NAMES.full, NAMES.bare),
+      costSplitMicroseconds: { nodeProbes: probesCost, telemetry, orchestration },
+      withinRoundMadPct: result.madPct,
+      samples: result.samples,
+      reloadsPerVariant: counts,
+      spansExported: exported,
+      batch,
+    },
+    notes: [
+      `cost split per reload (median over rounds): node probes ${probesCost.median.toFixed(2)} µs, spans+metrics ${telemetry.median.toFixed(2)} µs, orchestration (deadline timer, queue, result) ${orchestration.median.toFixed(2)} µs`,
+    ],
+  };
+}
+
+runSection(overhead);
