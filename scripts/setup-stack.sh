@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Provisions the telemetry stack that the e2e and collector tests run against, on a brand-new machine:
+#   - the reloadscope OpenTelemetry Collector, built with the Collector Builder from collector/builder-config.yaml
+#   - Jaeger v2 (the `jaeger` binary), built from its Go module at a pinned release
+#   - Prometheus + promtool and docker-compose (Debian packages; docker-compose only parses the compose file)
+#
+# Binaries go to a cache OUTSIDE the clone, so clean CI clones reuse them:
+#   ${RELOADSCOPE_CACHE:-$HOME/.cache/reloadscope}/bin/{otelcol-reloadscope,jaeger}
+# The Collector build is keyed on a hash of the manifest, Jaeger on the pinned version: re-running is cheap.
+#
+# Needs: Go >= 1.24 on PATH (the builds fetch modules from the Go module proxy), apt-get as root.
+# A fresh build of both takes several minutes on 2 cores (see README); both compile in parallel.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${RELOADSCOPE_CACHE:-$HOME/.cache/reloadscope}"
+BIN="$CACHE/bin"
+BUILD="$CACHE/build"
+MANIFEST="$ROOT/collector/builder-config.yaml"
+
+# The Collector Builder release matching the manifest's core modules.
+OCB_VERSION="v0.165.0"
+# Jaeger v2 lives in the module github.com/jaegertracing/jaeger, whose module versions are the v1.x tags that
+# mark the same commits as the v2.x releases: v1.76.0 is the commit of Jaeger v2.13.0. Its go.mod carries one
+# replace directive (sarama), which `go install pkg@version` refuses, so we build it from a tiny main module
+# that repeats that replace. See collector/README.md for why this release.
+JAEGER_MODULE_VERSION="v1.76.0"
+JAEGER_RELEASE="v2.13.0"
+JAEGER_REPLACES=("github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0")
+
+START=$(date +%s)
+step() { printf '[setup-stack +%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
+die() {
+  printf '[setup-stack +%4ss] ERROR: %s\n' "$(($(date +%s) - START))" "$*" >&2
+  exit 1
+}
+
+mkdir -p "$BIN" "$BUILD"
+
+# --- Debian packages -------------------------------------------------------------------------------
+need_pkgs=()
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need_pkgs+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
+if ((${#need_pkgs[@]})); then
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${need_pkgs[*]} by hand (promtool must be on PATH)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  step "apt-get update"
+  $SUDO apt-get update -qq >"$BUILD/apt.log" 2>&1 || { tail -20 "$BUILD/apt.log" >&2; die "apt-get update failed"; }
+  step "apt-get install ${need_pkgs[*]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" \
+    >>"$BUILD/apt.log" 2>&1 || { tail -20 "$BUILD/apt.log" >&2; die "apt-get install ${need_pkgs[*]} failed"; }
+else
+  step "prometheus, promtool and docker-compose already installed"
+fi
+step "$(promtool --version 2>&1 | head -1)"
+
+# --- Go builds ---------------------------------------------------------------------------------------
+command -v go >/dev/null 2>&1 || die "go not found on PATH: install Go >= 1.24 (the Collector and Jaeger are built from source)"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+step "$(go version)"
+
+manifest_key="$(sha256sum "$MANIFEST" | cut -c1-16)"
+otelcol_stamp="$BIN/.otelcol-reloadscope.key"
+jaeger_stamp="$BIN/.jaeger.version"
+
+build_otelcol() {
+  local dir="$BUILD/otelcol-$manifest_key"
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$MANIFEST" "$dir/builder-config.yaml"
+  GOBIN="$CACHE/tools" go install "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION"
+  (cd "$dir" && "$CACHE/tools/builder" --config builder-config.yaml)
+  install -m 0755 "$dir/otelcol-reloadscope/otelcol-reloadscope" "$BIN/otelcol-reloadscope"
+  "$BIN/otelcol-reloadscope" --version
+  echo "$manifest_key" >"$otelcol_stamp"
+  rm -rf "$dir"
+}
+
+build_jaeger() {
+  local dir="$BUILD/jaeger-$JAEGER_MODULE_VERSION"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (
+    cd "$dir"
+    go mod init reloadscope.local/jaeger-build >/dev/null 2>&1
+    for r in "${JAEGER_REPLACES[@]}"; do go mod edit -replace "$r"; done
+    go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_MODULE_VERSION"
+    go build -trimpath -o "$BIN/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+  )
+  "$BIN/jaeger" version >/dev/null 2>&1 || "$BIN/jaeger" --help >/dev/null
+  echo "$JAEGER_MODULE_VERSION" >"$jaeger_stamp"
+  rm -rf "$dir"
+}
+
+pids=()
+names=()
+if [ -x "$BIN/otelcol-reloadscope" ] && [ "$(cat "$otelcol_stamp" 2>/dev/null)" = "$manifest_key" ]; then
+  step "Collector up to date (manifest $manifest_key): $BIN/otelcol-reloadscope"
+else
+  step "building the Collector with ocb $OCB_VERSION (manifest $manifest_key), log: $BUILD/otelcol.log"
+  build_otelcol >"$BUILD/otelcol.log" 2>&1 &
+  pids+=($!)
+  names+=(otelcol)
+fi
+if [ -x "$BIN/jaeger" ] && [ "$(cat "$jaeger_stamp" 2>/dev/null)" = "$JAEGER_MODULE_VERSION" ]; then
+  step "Jaeger up to date ($JAEGER_RELEASE = module $JAEGER_MODULE_VERSION): $BIN/jaeger"
+else
+  step "building Jaeger $JAEGER_RELEASE (module $JAEGER_MODULE_VERSION), log: $BUILD/jaeger.log"
+  build_jaeger >"$BUILD/jaeger.log" 2>&1 &
+  pids+=($!)
+  names+=(jaeger)
+fi
+
+failed=0
+for i in "${!pids[@]}"; do
+  if wait "${pids[$i]}"; then
+    step "${names[$i]} built"
+  else
+    echo "----- last lines of $BUILD/${names[$i]}.log -----" >&2
+    tail -30 "$BUILD/${names[$i]}.log" >&2
+    printf '[setup-stack +%4ss] ERROR: building %s failed (full log above: %s)\n' \
+      "$(($(date +%s) - START))" "${names[$i]}" "$BUILD/${names[$i]}.log" >&2
+    failed=1
+  fi
+done
+[ "$failed" -eq 0 ] || exit 1
+
+step "ready: $BIN/otelcol-reloadscope, $BIN/jaeger, $(command -v prometheus), $(command -v promtool)"

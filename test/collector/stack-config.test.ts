@@ -1,0 +1,202 @@
+/**
+ * Static checks of the bundled stack configuration, each with the real tool that consumes it:
+ * promtool (Prometheus config, alert rules and their unit tests), the Collector's own `validate`,
+ * docker-compose's parser, and the Grafana dashboard against the telemetry catalogue.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { ATTRIBUTES_AS_LABELS, dashboardExpressions, metricNamesIn } from '../e2e/dashboard.ts';
+import { COLLECTOR_DIR, REPO_ROOT, stackBinaries } from '../e2e/harness.ts';
+import { METRIC_LIST, prometheusSeries } from '@reloadscope/core';
+import { parse } from 'yaml';
+
+const run = promisify(execFile);
+const PROM_DIR = join(COLLECTOR_DIR, 'prometheus');
+const RULES_DIR = join(PROM_DIR, 'rules');
+
+async function tool(cmd: string, args: string[], cwd = REPO_ROOT): Promise<string> {
+  try {
+    const { stdout, stderr } = await run(cmd, args, { cwd, timeout: 60_000 });
+    return stdout + stderr;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    assert.fail(`${cmd} ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}\n${e.message}`);
+  }
+}
+
+test('promtool accepts prometheus.yml with the rules it loads', async (t) => {
+  const { promtool } = stackBinaries('promtool');
+  // prometheus.yml names the container path of the rules; check it against the repo's rules dir.
+  const dir = mkdtempSync(join(tmpdir(), 'reloadscope-promcfg-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = parse(readFileSync(join(PROM_DIR, 'prometheus.yml'), 'utf8'));
+  assert.deepEqual(config.rule_files, ['/etc/prometheus/rules/*.yml']);
+  config.rule_files = [join(RULES_DIR, '*.yml')];
+  writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config));
+  const out = await tool(promtool, ['check', 'config', join(dir, 'prometheus.yml')]);
+  assert.match(out, /SUCCESS/);
+  const collectorJob = config.scrape_configs.find((s: { job_name: string }) => s.job_name === 'otel-collector');
+  assert.equal(collectorJob?.honor_labels, true, 'the Collector job must keep the apps\' job/instance labels');
+});
+
+test('promtool checks the alert rules: all seven intents are there, each with summary and description', async () => {
+  const { promtool } = stackBinaries('promtool');
+  const files = readdirSync(RULES_DIR).filter((f) => f.endsWith('.yml'));
+  assert.ok(files.length > 0);
+  const out = await tool(promtool, ['check', 'rules', ...files.map((f) => join(RULES_DIR, f))]);
+  assert.match(out, /SUCCESS/);
+  const alerts = files.flatMap((f) =>
+    parse(readFileSync(join(RULES_DIR, f), 'utf8')).groups.flatMap(
+      (g: { rules: Array<Record<string, unknown>> }) => g.rules,
+    ),
+  );
+  const names = alerts.map((r) => r.alert);
+  for (const expected of [
+    'HotReloadFailureRatioHigh',
+    'HotReloadSlow',
+    'HotReloadConsecutiveFailures',
+    'HotReloadLastFailed',
+    'HotReloadConfigDrift',
+    'HotReloadFleetDrift',
+    'HotReloadStuck',
+    'HotReloadVersionsRetained',
+  ]) {
+    assert.ok(names.includes(expected), `missing alert ${expected}`);
+  }
+  const catalogueSeries = new Set(METRIC_LIST.flatMap((d) => prometheusSeries(d)));
+  for (const rule of alerts) {
+    const annotations = rule.annotations as Record<string, string>;
+    assert.ok(annotations.summary && annotations.description, `${rule.alert} needs summary and description`);
+    assert.ok(['warning', 'critical'].includes((rule.labels as Record<string, string>).severity));
+    for (const name of metricNamesIn(String(rule.expr))) {
+      assert.ok(catalogueSeries.has(name), `${rule.alert} uses ${name}, which is not in the catalogue`);
+    }
+  }
+});
+
+test('promtool unit tests of every rule pass (fire and stay-quiet cases)', async () => {
+  const { promtool } = stackBinaries('promtool');
+  const testsDir = join(PROM_DIR, 'tests');
+  const files = readdirSync(testsDir).filter((f) => f.endsWith('.yml'));
+  assert.ok(files.length > 0);
+  const out = await tool(promtool, ['test', 'rules', ...files], testsDir);
+  assert.match(out, /SUCCESS/);
+  assert.doesNotMatch(out, /FAILED/);
+  // Every alert has at least one test where it fires and one where it must stay quiet.
+  const tested = new Map<string, { fires: boolean; quiet: boolean }>();
+  for (const f of files) {
+    for (const t of parse(readFileSync(join(testsDir, f), 'utf8')).tests) {
+      for (const a of t.alert_rule_test ?? []) {
+        const seen = tested.get(a.alertname) ?? { fires: false, quiet: false };
+        if ((a.exp_alerts ?? []).length > 0) seen.fires = true;
+        else seen.quiet = true;
+        tested.set(a.alertname, seen);
+      }
+    }
+  }
+  const rules = readdirSync(RULES_DIR)
+    .filter((f) => f.endsWith('.yml'))
+    .flatMap((f) => parse(readFileSync(join(RULES_DIR, f), 'utf8')).groups.flatMap((g: { rules: Array<{ alert: string }> }) => g.rules));
+  for (const { alert } of rules) {
+    assert.deepEqual(tested.get(alert), { fires: true, quiet: true }, `${alert} needs a firing and a quiet test`);
+  }
+});
+
+test('the built Collector validates otel-collector.yaml, and it uses exactly the manifest components', async () => {
+  const { otelcol } = stackBinaries('otelcol');
+  const configPath = join(COLLECTOR_DIR, 'otel-collector.yaml');
+  await tool(otelcol, ['validate', `--config=${configPath}`]);
+  const config = parse(readFileSync(configPath, 'utf8'));
+  const manifest = parse(readFileSync(join(COLLECTOR_DIR, 'builder-config.yaml'), 'utf8'));
+  const componentType = (gomod: string) =>
+    gomod
+      .split(' ')[0]!
+      .split('/')
+      .pop()!
+      .replace(/(receiver|processor|exporter|extension)$/, '');
+  // Component ids in the config are `type` or `type/name`; the manifest lists Go modules named <type><kind>.
+  const aliases: Record<string, string> = { memory_limiter: 'memorylimiter', health_check: 'healthcheck' };
+  for (const kind of ['receivers', 'processors', 'exporters', 'extensions'] as const) {
+    const used = new Set(Object.keys(config[kind]).map((id) => id.split('/')[0]!).map((t) => aliases[t] ?? t));
+    const built = new Set((manifest[kind] as Array<{ gomod: string }>).map((c) => componentType(c.gomod)));
+    assert.deepEqual([...used].sort(), [...built].sort(), `${kind}: config uses ${[...used]}, manifest builds ${[...built]}`);
+  }
+});
+
+test('docker-compose parses the stack file and every file it mounts or builds from exists', async () => {
+  const composeFile = join(COLLECTOR_DIR, 'docker-compose.yml');
+  await tool('docker-compose', ['-f', composeFile, 'config', '-q']);
+  const compose = parse(readFileSync(composeFile, 'utf8'));
+  const services = compose.services as Record<string, { volumes?: string[]; build?: { context: string; dockerfile: string } }>;
+  for (const name of ['otel-collector', 'jaeger', 'prometheus', 'grafana', 'config-service']) {
+    assert.ok(services[name], `service ${name} missing`);
+  }
+  let mounts = 0;
+  for (const [name, svc] of Object.entries(services)) {
+    for (const volume of svc.volumes ?? []) {
+      const source = volume.split(':')[0]!;
+      if (!source.startsWith('.') && !isAbsolute(source)) continue; // named volume
+      mounts += 1;
+      assert.ok(existsSync(resolve(COLLECTOR_DIR, source)), `${name} mounts ${source}, which does not exist`);
+    }
+    if (svc.build) {
+      const context = resolve(COLLECTOR_DIR, svc.build.context);
+      assert.ok(existsSync(join(context, svc.build.dockerfile)), `${name} builds from a missing Dockerfile`);
+    }
+  }
+  assert.ok(mounts >= 5, 'the stack mounts its configs from the repo');
+});
+
+test('the Grafana dashboard: every panel queries Prometheus, and only names from the catalogue', () => {
+  const dashboard = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'grafana', 'dashboards', 'reloadscope.json'), 'utf8'));
+  const catalogueSeries = new Set(METRIC_LIST.flatMap((d) => prometheusSeries(d)));
+  const panels = dashboardExpressions(dashboard);
+  assert.ok(panels.length >= 12, `expected the full dashboard, got ${panels.length} panels`);
+  const used = new Set<string>();
+  for (const panel of panels) {
+    assert.ok(panel.exprs.length > 0, `panel "${panel.title}" has no PromQL target`);
+    for (const expr of panel.exprs) {
+      const names = metricNamesIn(expr);
+      assert.ok(names.length > 0, `panel "${panel.title}" queries no hotreload series: ${expr}`);
+      for (const name of names) {
+        assert.ok(catalogueSeries.has(name), `panel "${panel.title}" uses ${name}, not in the catalogue`);
+        used.add(name.replace(/_(bucket|sum|count|total)$/, ''));
+      }
+    }
+  }
+  // Every instrument of the catalogue is on the dashboard.
+  for (const def of METRIC_LIST) {
+    assert.ok(used.has(def.prometheus), `no panel shows ${def.prometheus}`);
+  }
+  // Label names used in the dashboard are the catalogue's attributes, not made-up ones.
+  for (const panel of panels) {
+    for (const expr of panel.exprs) {
+      for (const label of expr.match(/\bhotreload_[a-z_]+(?=\s*(=|!=|=~|!~|[,)]))/g) ?? []) {
+        if (catalogueSeries.has(label)) continue;
+        assert.ok(ATTRIBUTES_AS_LABELS.has(label), `panel "${panel.title}" uses unknown label ${label}`);
+      }
+    }
+  }
+});
+
+test('Grafana provisioning points at the dashboard folder and the datasource uid the dashboard uses', () => {
+  const prov = join(COLLECTOR_DIR, 'grafana', 'provisioning');
+  const ds = parse(readFileSync(join(prov, 'datasources', 'prometheus.yml'), 'utf8'));
+  const dashboards = parse(readFileSync(join(prov, 'dashboards', 'reloadscope.yml'), 'utf8'));
+  assert.equal(ds.datasources[0].type, 'prometheus');
+  const dashboard = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'grafana', 'dashboards', 'reloadscope.json'), 'utf8'));
+  const dsVar = dashboard.templating.list.find((v: { name: string }) => v.name === 'datasource');
+  assert.equal(dsVar.current.value, ds.datasources[0].uid);
+  const compose = parse(readFileSync(join(COLLECTOR_DIR, 'docker-compose.yml'), 'utf8'));
+  const grafanaMounts: string[] = compose.services.grafana.volumes;
+  const path = dashboards.providers[0].options.path;
+  assert.ok(
+    grafanaMounts.some((v) => v.split(':')[1] === path && v.split(':')[0] === './grafana/dashboards'),
+    `provider path ${path} is not where docker-compose mounts the dashboards`,
+  );
+});
