@@ -1,0 +1,185 @@
+/**
+ * `npm run demo`: a scripted tour of every reload outcome, in well under a minute. It starts the
+ * service (as `npm start` does) on a temporary copy of config.yaml, then edits that copy, sends
+ * signals and calls the HTTP trigger, and waits for the service's own reload line after each step.
+ * Nothing is simulated: each outcome comes from the service's real code paths.
+ *
+ * The service keeps running after the tour so you can look at its metrics; Ctrl-C stops both.
+ * PORT (default: any free port) and OTEL_EXPORTER_PROMETHEUS_PORT (default 9464) pick its ports.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+interface ReloadLine {
+  outcome: string;
+  trigger: string;
+  text: string;
+}
+
+const root = resolve(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'reloadscope-demo-'));
+const configPath = join(dir, 'config.yaml');
+const token = randomBytes(16).toString('hex');
+let service: ChildProcess | undefined;
+let tourDone = false;
+
+function cleanUp(): void {
+  service?.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
+process.once('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));
+
+// An upstream that accepts connections and never answers: a reload that waits for it can only end
+// at its deadline.
+const blackHole = createServer(() => {});
+await new Promise<void>((done) => blackHole.listen(0, '127.0.0.1', done));
+blackHole.unref();
+const blackHolePort = (blackHole.address() as { port: number }).port;
+
+// Versions of the config, derived from the real config.yaml so that its comments stay in place.
+const original = await readFile(join(root, 'config.yaml'), 'utf8');
+function set(text: string, key: RegExp, value: string): string {
+  if (!key.test(text)) throw new Error(`demo: config.yaml has no ${key.source} line any more (git checkout it, then retry)`);
+  return text.replace(key, `$1 ${value}`);
+}
+const good = set(set(original, /^(greeting:).*$/m, 'Bonjour'), /^(\s+shout:).*$/m, 'true');
+const versions = {
+  good,
+  broken: set(good, /^(greeting:).*$/m, '"Bonjour, world'),
+  schemaViolation: set(good, /^(\s+requestsPerMinute:).*$/m, '-5'),
+  portChange: set(good, /^(\s+port:).*$/m, '3999'),
+  slowUpstream: `${good}\nupstream:\n  url: http://127.0.0.1:${blackHolePort}/healthz\n`,
+  restored: set(original, /^(greeting:).*$/m, 'Hello again'),
+};
+
+/** Write like an editor doing an atomic save: a new inode replaces the old one. */
+async function save(text: string): Promise<void> {
+  const tmp = join(dir, `.config.yaml.${process.pid}.tmp`);
+  await writeFile(tmp, text);
+  await rename(tmp, configPath);
+}
+
+await writeFile(configPath, original);
+service = spawn(process.execPath, ['--import', '@reloadscope/register', 'src/server.ts'], {
+  cwd: root,
+  env: {
+    ...process.env,
+    CONFIG_PATH: configPath,
+    PORT: process.env.PORT ?? '0',
+    RELOAD_TOKEN: token,
+    RELOAD_TIMEOUT_MS: '2000',
+    OTEL_SERVICE_NAME: process.env.OTEL_SERVICE_NAME ?? 'config-service',
+  },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+service.once('exit', (code, signal) => {
+  service = undefined;
+  console.error(`demo: the service exited (${signal ?? code})${tourDone ? '' : ' before the tour ended'}`);
+  process.exit(tourDone ? 0 : 1);
+});
+
+const reloadLines: ReloadLine[] = [];
+let waiters: Array<() => void> = [];
+let serviceUrl: string | undefined;
+let metricsUrl: string | undefined;
+createInterface({ input: service.stdout! }).on('line', (line) => {
+  console.log(`    service │ ${line}`);
+  const reload = /^reload \S+: (\w+) \((\w+)\)/.exec(line);
+  if (reload) reloadLines.push({ outcome: reload[1]!, trigger: reload[2]!, text: line });
+  serviceUrl ??= /listening on (http:\S+)/.exec(line)?.[1];
+  metricsUrl ??= /^\s+metrics: (http:\S+)/.exec(line)?.[1];
+  for (const wake of waiters) wake();
+  waiters = [];
+});
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`demo: gave up waiting for ${what}`);
+    await new Promise<void>((wake) => {
+      waiters.push(wake);
+      setTimeout(wake, 250).unref();
+    });
+  }
+}
+
+async function greeting(): Promise<string> {
+  const body = (await (await fetch(serviceUrl!)).json()) as { message: string; config: string };
+  return `"${body.message}" (config ${body.config})`;
+}
+
+const steps: Array<{ title: string; why: string; act: () => unknown; trigger: string; outcome: string }> = [
+  { title: 'A good edit', why: 'greeting and a feature flag change; the file watch picks it up', act: () => save(versions.good), trigger: 'file', outcome: 'success' },
+  { title: 'SIGHUP, nothing changed', why: 'same bytes, same hash: no switch happens', act: () => service!.kill('SIGHUP'), trigger: 'signal', outcome: 'unchanged' },
+  { title: 'Broken YAML', why: 'an unterminated quote; the parse fails in the load stage', act: () => save(versions.broken), trigger: 'file', outcome: 'failure' },
+  { title: 'Schema violation', why: 'valid YAML, but rateLimit.requestsPerMinute: -5; the zod schema rejects it in verify', act: () => save(versions.schemaViolation), trigger: 'file', outcome: 'failure' },
+  { title: 'A subscriber refuses', why: 'server.port changes; the running service cannot apply that, its onChange throws, the switch is rolled back', act: () => save(versions.portChange), trigger: 'file', outcome: 'rollback' },
+  { title: 'A dependency that never answers', why: 'a new upstream is checked before switching; it hangs, the 2 s deadline ends the reload', act: () => save(versions.slowUpstream), trigger: 'file', outcome: 'timeout' },
+  { title: 'Fixed again', why: 'a good config; the reload succeeds', act: () => save(versions.restored), trigger: 'file', outcome: 'success' },
+  {
+    title: 'The HTTP trigger',
+    why: 'POST /-/reload with the bearer token (a request without it gets 401); the file did not change since',
+    act: async () => {
+      const anonymous = await fetch(new URL('/-/reload', serviceUrl), { method: 'POST' });
+      console.log(`    without the token: HTTP ${anonymous.status}`);
+      await fetch(new URL('/-/reload', serviceUrl), { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then((r) => r.text());
+    },
+    trigger: 'http',
+    outcome: 'unchanged',
+  },
+];
+
+try {
+  await until('the service to start', () => (reloadLines.length > 0 && serviceUrl ? true : undefined), 30_000);
+  console.log(`\nreloadscope demo: ${steps.length} reloads that cover all five outcomes. GET ${serviceUrl} answers ${await greeting()}`);
+  for (const [i, step] of steps.entries()) {
+    console.log(`\n[${i + 1}/${steps.length}] ${step.title}: ${step.why}`);
+    const seen = reloadLines.length;
+    await step.act();
+    // A file event can come twice (editors, rename); only the first real run of this step counts.
+    const line = await until(`the ${step.title} reload`, () =>
+      reloadLines.slice(seen).find((l) => l.trigger === step.trigger && (l.trigger !== 'file' || l.outcome !== 'unchanged')),
+    );
+    if (line.outcome !== step.outcome) throw new Error(`demo: expected ${step.outcome}, the service reported: ${line.text}`);
+    console.log(`    → ${line.outcome}; GET / answers ${await greeting()}`);
+  }
+
+  tourDone = true;
+  console.log('\nTour complete. Every outcome, as Prometheus sees it:');
+  const scrape = metricsUrl ? await fetch(metricsUrl).then((r) => r.text()) : '';
+  for (const series of scrape.split('\n').filter((l) => l.startsWith('hotreload_reloads_total{') && !l.endsWith(' 0'))) {
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(series)?.[1];
+    console.log(`    hotreload_reloads_total trigger=${label('hotreload_trigger')} outcome=${label('hotreload_outcome')} → ${series.split(' ').at(-1)}`);
+  }
+  console.log(`\nWhere to look:
+  service  ${serviceUrl}
+  metrics  ${metricsUrl ?? 'not served: OTEL_EXPORTER_PROMETHEUS_PORT is taken (is `npm start` still running?)'}   (hotreload_reloads_total, hotreload_stage_duration_seconds_bucket, hotreload_config_info …)`);
+  const jaeger = await answers('http://localhost:16686/');
+  const grafana = await answers('http://localhost:3001/');
+  if (jaeger && process.env.OTEL_EXPORTER_OTLP_ENDPOINT) console.log('  traces   http://localhost:16686/search?service=config-service   (one trace per reload, a span per stage)');
+  else if (jaeger) console.log('  traces   Jaeger runs: rerun with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send it these reloads');
+  else console.log('  traces   start the stack (docker compose -f collector/docker-compose.yml up) and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318');
+  if (grafana) console.log('  Grafana  http://localhost:3001/ (dashboard "reloadscope / Hot reloads", fed by the stack\'s own config-service)');
+  console.log('\nThe service keeps running on the last config; Ctrl-C stops it.');
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(700) });
+    return true;
+  } catch {
+    return false;
+  }
+}
