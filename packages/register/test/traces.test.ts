@@ -101,3 +101,36 @@ test('Collector down: the app keeps serving and says so once, clearly', async (t
   assert.equal(said.length, 1, `reported exactly once; stderr:\n${app.stderr()}`);
   assert.equal(app.child.exitCode, null, 'still running');
 });
+
+test('an app with its own SIGTERM handler keeps control of the exit; spans are still flushed', async (t) => {
+  const receiver = await startOtlpReceiver(t);
+  const app = await startApp(t, 'app.mjs', {
+    OTEL_SERVICE_NAME: 'own-handler',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_METRICS_EXPORTER: 'none',
+    APP_HANDLES_SIGTERM: '1',
+  });
+  await post(`${app.base}/reload?target=app-config&kind=clean`);
+  app.child.kill('SIGTERM');
+  const exit = await app.exited;
+  assert.deepEqual(exit, { code: 0, signal: null }, "the app's handler decided the exit");
+  assert.ok(spansOf(receiver.requests).some((s) => s.name === 'hotreload' && s.service === 'own-handler'));
+});
+
+test('OTEL_TRACES_EXPORTER=console prints spans; OTEL_LOG_LEVEL=none silences reloadscope notices', async (t) => {
+  const port = await freePort();
+  const app = await startApp(t, 'app.mjs', {
+    OTEL_TRACES_EXPORTER: 'console,zipkin', // zipkin is not bundled: a notice that `none` must silence
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+    OTEL_LOG_LEVEL: 'none',
+  });
+  let out = '';
+  app.child.stdout!.on('data', (d: string) => {
+    out += d;
+  });
+  await post(`${app.base}/reload?target=app-config&kind=clean`);
+  await eventually(() => (/name: 'hotreload\.switch'/.test(out) ? true : undefined), 'the switch span on stdout');
+  assert.equal(app.stderr(), '');
+  assert.equal(app.info.traces, 'started');
+});
