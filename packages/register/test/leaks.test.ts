@@ -68,3 +68,20 @@ test('a switch stage that busy-waits 150 ms is reported >= 0.1 s on that stage',
   assert.equal(value(s, 'hotreload_eventloop_blocked_seconds_bucket', { ...sw, le: '0.1' }), 0, 'not in any bucket at or below 0.1 s');
   assert.equal(value(s, 'hotreload_eventloop_blocked_seconds_bucket', { ...sw, le: '5' }), 1);
 });
+
+test('heap delta: a reload that keeps 8 MB is seen as growth, a clean one is not', async (t) => {
+  const app = await startApp(t, 'app.mjs', ENV, NODE_ARGS);
+  await reloadTimes(app, 'grows', 'grow', 2);
+  await reloadTimes(app, 'steady', 'clean', 2);
+  const s = await eventually(async () => {
+    const samples = await scrape(app.info.metricsUrl!);
+    const done = value(samples, 'hotreload_heap_delta_bytes_count', { hotreload_target: 'steady' }) === 2;
+    return done && value(samples, 'hotreload_heap_delta_bytes_count', { hotreload_target: 'grows' }) === 2 ? samples : undefined;
+  }, 'heap-delta points of all four runs');
+  const grows = { hotreload_target: 'grows' };
+  assert.ok((value(s, 'hotreload_heap_delta_bytes_sum', grows) ?? 0) >= 2 * 7_000_000, 'about 8 MB per run');
+  assert.equal(value(s, 'hotreload_heap_delta_bytes_bucket', { ...grows, le: '4194304' }), 0, 'no growing run below 4 MiB');
+  const steady = { hotreload_target: 'steady' };
+  // With gc exposed, both readings follow a full GC: a clean reload keeps (almost) nothing.
+  assert.equal(value(s, 'hotreload_heap_delta_bytes_bucket', { ...steady, le: '1048576' }), 2, 'clean runs stay under 1 MiB');
+});

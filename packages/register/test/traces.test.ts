@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { eventually, freePort, type OtlpRequest, post, startApp, startOtlpReceiver } from './helpers.ts';
 
@@ -100,6 +102,17 @@ test('Collector down: the app keeps serving and says so once, clearly', async (t
   const said = app.stderr().match(/\[reloadscope\] cannot export traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(.*ECONNREFUSED.*\)/g) ?? [];
   assert.equal(said.length, 1, `reported exactly once; stderr:\n${app.stderr()}`);
   assert.equal(app.child.exitCode, null, 'still running');
+
+  // The Collector comes up on that port: recovery is said once too.
+  const collector = createServer((req, res) => {
+    req.resume().on('end', () => res.end('{}'));
+  });
+  collector.listen(port, '127.0.0.1');
+  await once(collector, 'listening');
+  t.after(() => new Promise<void>((r) => collector.close(() => r())));
+  await post(`${app.base}/reload?target=app-config&kind=clean`);
+  await fetch(`${app.base}/flush`, { method: 'POST' });
+  await eventually(() => (/trace export to http:\/\/127\.0\.0\.1:\d+\/v1\/traces works again/.test(app.stderr()) ? true : undefined), 'the recovery notice');
 });
 
 test('an app with its own SIGTERM handler keeps control of the exit; spans are still flushed', async (t) => {
