@@ -17,8 +17,9 @@ interface AppConfig {
   routes: Array<{ path: string; weight: number }>;
 }
 
-const [mode, file] = process.argv.slice(2);
-if ((mode !== 'reloadscope' && mode !== 'plain') || !file) throw new Error('usage: eventloop-server.ts <reloadscope|plain> <config file>');
+const [mode, fileArg] = process.argv.slice(2);
+if ((mode !== 'reloadscope' && mode !== 'plain') || !fileArg) throw new Error('usage: eventloop-server.ts <reloadscope|plain> <config file>');
+const file: string = fileArg;
 
 async function main(): Promise<void> {
   let current: () => AppConfig;
