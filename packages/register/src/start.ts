@@ -1,12 +1,9 @@
 import {
   context,
-  createNoopMeter,
   DiagConsoleLogger,
-  DiagLogLevel,
   diag,
   metrics,
   propagation,
-  ProxyTracerProvider,
   trace,
   type MeterProvider as ApiMeterProvider,
   type TracerProvider as ApiTracerProvider,
@@ -17,7 +14,6 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
-import { defaultResource, envDetector, hostDetector, detectResources, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   ConsoleMetricExporter,
   MeterProvider,
@@ -28,9 +24,12 @@ import {
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
-import { type EnvSettings, type LogLevelName, readEnv } from './env.ts';
+import { diagLevel } from './diag-level.ts';
+import { readEnv } from './env.ts';
+import { hasGlobalMeterProvider, hasGlobalTracerProvider } from './existing-sdk.ts';
 import { GenerationStampProcessor } from './generation-stamp.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
+import { buildResource } from './resource.ts';
 import { reportOnce, silenceReports } from './report.ts';
 import { ReportingSpanExporter } from './reporting-span-exporter.ts';
 import { flushOnSignals } from './signals.ts';
@@ -255,52 +254,3 @@ function handle(parts: {
     },
   };
 }
-
-function buildResource(serviceName: string | undefined): Resource {
-  // envDetector reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. The process detector is left
-  // out on purpose: process.command_args can carry secrets (tokens passed as flags).
-  let resource = defaultResource()
-    .merge(detectResources({ detectors: [hostDetector, envDetector] }))
-    .merge(
-      resourceFromAttributes({
-        'process.pid': process.pid,
-        'process.runtime.name': 'nodejs',
-        'process.runtime.version': process.versions.node,
-      }),
-    );
-  if (serviceName) resource = resource.merge(resourceFromAttributes({ 'service.name': serviceName }));
-  return resource;
-}
-
-function hasGlobalTracerProvider(): boolean {
-  const global = trace.getTracerProvider();
-  if (!(global instanceof ProxyTracerProvider)) return true;
-  const noop = new ProxyTracerProvider().getDelegate();
-  return global.getDelegate().constructor !== noop.constructor;
-}
-
-function hasGlobalMeterProvider(): boolean {
-  // With no provider registered, the API hands out its no-op meter.
-  return metrics.getMeterProvider().getMeter('@reloadscope/register').constructor !== createNoopMeter().constructor;
-}
-
-function diagLevel(level: LogLevelName): DiagLogLevel {
-  switch (level) {
-    case 'error':
-      return DiagLogLevel.ERROR;
-    case 'warn':
-      return DiagLogLevel.WARN;
-    case 'info':
-      return DiagLogLevel.INFO;
-    case 'debug':
-      return DiagLogLevel.DEBUG;
-    case 'verbose':
-      return DiagLogLevel.VERBOSE;
-    case 'all':
-      return DiagLogLevel.ALL;
-    default:
-      return DiagLogLevel.NONE;
-  }
-}
-
-export type { EnvSettings };
