@@ -1,0 +1,438 @@
+/**
+ * End to end through the real pipeline: a service started with `node --import @reloadscope/register`
+ * -> OTLP traces to the Collector -> Jaeger v2; the Collector scrapes the service's Prometheus endpoint
+ * -> its prometheus exporter -> a Prometheus server that evaluates the bundled alert rules.
+ * Everything runs on free loopback ports; logs of every process are printed when a step fails.
+ * Needs the binaries of scripts/setup-stack.sh.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hashToGauge, METRIC_LIST, prometheusSeries, type ReloadResult } from '@reloadscope/core';
+import { parse } from 'yaml';
+import { dashboardExpressions, resolveGrafanaVariables } from './dashboard.ts';
+import {
+  COLLECTOR_DIR,
+  exposedNames,
+  freePorts,
+  getJson,
+  getText,
+  Harness,
+  type ManagedProcess,
+  stackBinaries,
+} from './harness.ts';
+
+const SERVICE = `reloadscope-e2e-${randomBytes(3).toString('hex')}`;
+const TARGET = 'app-config';
+const FLAKY = 'flaky-config';
+const HEALTHY_SCENARIOS = ['success', 'unchanged', 'failure', 'timeout', 'rollback', 'success'] as const;
+
+interface PromSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+const harness = new Harness();
+let failed = false;
+const ports: Record<string, number> = {};
+const processes: ManagedProcess[] = [];
+const results: ReloadResult[] = [];
+let testStartSec = 0;
+
+/** Runs a step; on failure prints every process log once, then rethrows. */
+async function step<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!failed) harness.printLogs();
+    failed = true;
+    throw err;
+  }
+}
+
+const promUrl = () => `http://127.0.0.1:${ports.prometheus}`;
+const jaegerUrl = () => `http://127.0.0.1:${ports.jaegerQuery}`;
+const serviceUrl = () => `http://127.0.0.1:${ports.service}`;
+
+async function promQuery(expr: string): Promise<PromSample[]> {
+  const body = await getJson<{ status: string; data: { resultType: string; result: PromSample[] } }>(
+    `${promUrl()}/api/v1/query?query=${encodeURIComponent(expr)}`,
+  );
+  assert.equal(body.status, 'success');
+  return body.data.result;
+}
+
+/** Polls a PromQL query until `accept` holds for its result; returns that result. */
+function promEventually(what: string, expr: string, accept: (r: PromSample[]) => boolean, timeoutMs = 60_000) {
+  return harness.waitFor(
+    what,
+    async () => {
+      const r = await promQuery(expr);
+      return accept(r) ? r : undefined;
+    },
+    processes,
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+async function reload(scenario: string, target = TARGET): Promise<ReloadResult> {
+  const res = await fetch(`${serviceUrl()}/reload/${scenario}?target=${target}`, { method: 'POST' });
+  assert.equal(res.status, 200, `reload ${scenario}`);
+  return (await res.json()) as ReloadResult;
+}
+
+function prometheusConfig(): string {
+  // The repo's prometheus.yml with loopback targets, a 1 s scrape/eval interval and the repo's rules.
+  const config = parse(readFileSync(join(COLLECTOR_DIR, 'prometheus', 'prometheus.yml'), 'utf8'));
+  config.global.scrape_interval = '1s';
+  config.global.evaluation_interval = '1s';
+  config.rule_files = [join(COLLECTOR_DIR, 'prometheus', 'rules', '*.yml')];
+  const targets: Record<string, string> = {
+    'otel-collector': `127.0.0.1:${ports.collectorProm}`,
+    'otel-collector-internal': `127.0.0.1:${ports.collectorTelemetry}`,
+  };
+  for (const job of config.scrape_configs) {
+    assert.ok(targets[job.job_name], `unexpected scrape job ${job.job_name} in prometheus.yml`);
+    job.static_configs = [{ targets: [targets[job.job_name]] }];
+  }
+  return JSON.stringify(config);
+}
+
+describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', { timeout: 240_000 }, () => {
+  before(
+    () =>
+      step(async () => {
+        const bin = stackBinaries();
+        const names = [
+          'jaegerOtlpGrpc',
+          'jaegerOtlpHttp',
+          'jaegerQuery',
+          'jaegerQueryGrpc',
+          'jaegerHealth',
+          'jaegerMetrics',
+          'collectorOtlpGrpc',
+          'collectorOtlpHttp',
+          'collectorProm',
+          'collectorHealth',
+          'collectorTelemetry',
+          'prometheus',
+          'appMetrics',
+          'service',
+        ];
+        const free = await freePorts(names.length);
+        names.forEach((n, i) => {
+          ports[n] = free[i]!;
+        });
+        testStartSec = Math.floor(Date.now() / 1000);
+
+        const jaeger = harness.start('jaeger', bin.jaeger, [`--config=${join(COLLECTOR_DIR, 'jaeger.yaml')}`], {
+          env: {
+            ...process.env,
+            JAEGER_LISTEN_HOST: '127.0.0.1',
+            JAEGER_OTLP_GRPC_PORT: String(ports.jaegerOtlpGrpc),
+            JAEGER_OTLP_HTTP_PORT: String(ports.jaegerOtlpHttp),
+            JAEGER_QUERY_HTTP_PORT: String(ports.jaegerQuery),
+            JAEGER_QUERY_GRPC_PORT: String(ports.jaegerQueryGrpc),
+            JAEGER_HEALTH_PORT: String(ports.jaegerHealth),
+            JAEGER_METRICS_PORT: String(ports.jaegerMetrics),
+          },
+        });
+        const collector = harness.start('otelcol', bin.otelcol, [`--config=${join(COLLECTOR_DIR, 'otel-collector.yaml')}`], {
+          env: {
+            ...process.env,
+            OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${ports.collectorHealth}`,
+            OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.collectorOtlpGrpc}`,
+            OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.collectorOtlpHttp}`,
+            OTELCOL_PROMETHEUS_ENDPOINT: `127.0.0.1:${ports.collectorProm}`,
+            OTELCOL_TELEMETRY_HOST: '127.0.0.1',
+            OTELCOL_TELEMETRY_PORT: String(ports.collectorTelemetry),
+            OTELCOL_BATCH_TIMEOUT: '200ms',
+            JAEGER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.jaegerOtlpGrpc}`,
+            RELOADSCOPE_SCRAPE_JOB: SERVICE,
+            RELOADSCOPE_SCRAPE_TARGET: `127.0.0.1:${ports.appMetrics}`,
+            RELOADSCOPE_SCRAPE_INTERVAL: '1s',
+            RELOADSCOPE_SCRAPE_TIMEOUT: '1s',
+          },
+        });
+        writeFileSync(join(harness.dir, 'prometheus.yml'), prometheusConfig());
+        const prometheus = harness.start('prometheus', bin.prometheus, [
+          `--config.file=${join(harness.dir, 'prometheus.yml')}`,
+          `--storage.tsdb.path=${join(harness.dir, 'prometheus-data')}`,
+          `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+        ]);
+        const service = harness.start(
+          'service',
+          process.execPath,
+          ['--import', '@reloadscope/register', join(import.meta.dirname, 'fixtures', 'service.ts')],
+          {
+            env: {
+              ...process.env,
+              OTEL_SERVICE_NAME: SERVICE,
+              OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.collectorOtlpHttp}`,
+              OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+              OTEL_EXPORTER_PROMETHEUS_PORT: String(ports.appMetrics),
+              OTEL_BSP_SCHEDULE_DELAY: '200',
+              FIXTURE_PORT: String(ports.service),
+            },
+          },
+        );
+        processes.push(jaeger, collector, prometheus, service);
+
+        await harness.waitForHttp('Jaeger query API', `${jaegerUrl()}/api/v3/services`, processes);
+        await harness.waitForHttp('Collector health_check', `http://127.0.0.1:${ports.collectorHealth}/`, processes);
+        await harness.waitForHttp('Prometheus ready', `${promUrl()}/-/ready`, processes);
+        await harness.waitForHttp('service', `${serviceUrl()}/healthz`, processes);
+
+        for (const scenario of HEALTHY_SCENARIOS) results.push(await reload(scenario));
+        await fetch(`${serviceUrl()}/flush`, { method: 'POST' });
+      }),
+    { timeout: 180_000 },
+  );
+
+  after(() => harness.close());
+
+  test('the scripted reloads end in the five outcomes', () =>
+    step(async () => {
+      assert.deepEqual(
+        results.map((r) => r.outcome),
+        ['success', 'unchanged', 'failure', 'timeout', 'rollback', 'success'],
+      );
+      for (const r of results) assert.match(r.traceId ?? '', /^[0-9a-f]{32}$/);
+    }));
+
+  test('Jaeger returns the traces: hotreload root, four stage children in order, ERROR + exception on the failed stage', () =>
+    step(async () => {
+      interface OtlpSpan {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        startTimeUnixNano: string;
+        status?: { code?: number | string; message?: string };
+        events?: Array<{ name: string; attributes?: Array<{ key: string }> }>;
+        attributes?: Array<{ key: string; value: Record<string, unknown> }>;
+      }
+      interface OtlpTraces {
+        result: {
+          resourceSpans: Array<{
+            resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
+            scopeSpans: Array<{ spans: OtlpSpan[] }>;
+          }>;
+        };
+      }
+      const spansOf = (body: OtlpTraces) => body.result.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+      const fetchTrace = (traceId: string) =>
+        harness.waitFor(
+          `trace ${traceId} in Jaeger`,
+          async () => {
+            const res = await fetch(`${jaegerUrl()}/api/v3/traces/${traceId}`);
+            if (res.status !== 200) return undefined;
+            return (await res.json()) as OtlpTraces;
+          },
+          processes,
+          { timeoutMs: 60_000, intervalMs: 500 },
+        );
+      const isError = (s: OtlpSpan) => s.status?.code === 2 || s.status?.code === 'STATUS_CODE_ERROR';
+      const attr = (s: OtlpSpan, key: string) => s.attributes?.find((a) => a.key === key)?.value;
+
+      // The search endpoint lists the service's traces (needs the service and a time range).
+      const now = new Date();
+      const search = await harness.waitFor(
+        'the service in Jaeger search',
+        async () => {
+          const q = new URLSearchParams({
+            'query.service_name': SERVICE,
+            'query.start_time_min': new Date(testStartSec * 1000 - 60_000).toISOString(),
+            'query.start_time_max': new Date(now.getTime() + 60_000).toISOString(),
+            'query.num_traces': '50',
+          });
+          const res = await fetch(`${jaegerUrl()}/api/v3/traces?${q}`);
+          if (res.status !== 200) return undefined;
+          const body = (await res.json()) as OtlpTraces;
+          const ids = new Set(spansOf(body).map((s) => s.traceId));
+          return results.every((r) => ids.has(r.traceId!)) ? body : undefined;
+        },
+        processes,
+      );
+      const serviceNames = new Set(
+        search.result.resourceSpans.map((rs) => rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue),
+      );
+      assert.deepEqual([...serviceNames], [SERVICE]);
+
+      // A successful run: root + load, verify, switch, unload in order, all children of the root.
+      const success = results[0]!;
+      const spans = spansOf(await fetchTrace(success.traceId!));
+      const root = spans.find((s) => s.name === 'hotreload');
+      assert.ok(root, `no hotreload root span in ${spans.map((s) => s.name)}`);
+      assert.equal(root.spanId, success.spanId);
+      assert.ok(!root.parentSpanId, 'the hotreload span is a root here');
+      const children = spans
+        .filter((s) => s !== root)
+        .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
+      assert.deepEqual(
+        children.map((s) => s.name),
+        ['hotreload.load', 'hotreload.verify', 'hotreload.switch', 'hotreload.unload'],
+      );
+      for (const child of children) {
+        assert.equal(child.parentSpanId, root.spanId, `${child.name} parent`);
+        assert.equal(child.traceId, root.traceId);
+        assert.ok(!isError(child), `${child.name} should not be an error`);
+      }
+      assert.equal(attr(root, 'hotreload.outcome')?.stringValue, 'success');
+      assert.equal(attr(root, 'hotreload.target')?.stringValue, TARGET);
+
+      // The failed run: verify is ERROR with an exception event, the root says failure.
+      const failure = results[2]!;
+      const failedSpans = spansOf(await fetchTrace(failure.traceId!));
+      const failedRoot = failedSpans.find((s) => s.name === 'hotreload')!;
+      const verify = failedSpans.find((s) => s.name === 'hotreload.verify');
+      assert.ok(verify, 'verify span of the failed run');
+      assert.equal(verify.parentSpanId, failedRoot.spanId);
+      assert.ok(isError(verify), `verify status ${JSON.stringify(verify.status)}`);
+      assert.ok(
+        verify.events?.some((e) => e.name === 'exception'),
+        `exception event on verify: ${JSON.stringify(verify.events)}`,
+      );
+      assert.equal(attr(failedRoot, 'hotreload.outcome')?.stringValue, 'failure');
+      assert.equal(attr(failedRoot, 'error.type')?.stringValue, 'schema_invalid');
+      assert.ok(!failedSpans.some((s) => s.name === 'hotreload.switch'), 'nothing switched after a failed verify');
+
+      // The rolled-back run has a rollback span.
+      const rolled = spansOf(await fetchTrace(results[4]!.traceId!));
+      assert.ok(rolled.some((s) => s.name === 'hotreload.rollback'));
+      assert.ok(isError(rolled.find((s) => s.name === 'hotreload.switch')!));
+
+      // No config content anywhere in the exported spans.
+      const everything = JSON.stringify(search);
+      assert.doesNotMatch(everything, /s3cr3t|greeting: hello/);
+    }));
+
+  test('Prometheus via the Collector has every catalogue series, with the values of the run, under the app\'s own names', () =>
+    step(async () => {
+      const sel = `job="${SERVICE}",hotreload_target="${TARGET}"`;
+      const last = results.at(-1)!;
+      // Wait until the final state has travelled app -> Collector -> Prometheus.
+      await promEventually(
+        'the final generation in Prometheus',
+        `hotreload_generation{${sel}}`,
+        (r) => r.length === 1 && Number(r[0]!.value[1]) === last.generation,
+      );
+
+      // Same hotreload_* names on the app's endpoint, the Collector's exporter and in Prometheus.
+      const direct = exposedNames(await getText(`http://127.0.0.1:${ports.appMetrics}/metrics`), 'hotreload_');
+      const viaCollector = exposedNames(await getText(`http://127.0.0.1:${ports.collectorProm}/metrics`), 'hotreload_');
+      assert.deepEqual([...viaCollector].sort(), [...direct].sort(), 'Collector re-emits exactly the app\'s names');
+      const inProm = (await getJson<{ data: string[] }>(`${promUrl()}/api/v1/label/__name__/values`)).data.filter((n) =>
+        n.startsWith('hotreload_'),
+      );
+      assert.deepEqual(inProm.sort(), [...direct].sort(), 'Prometheus stores exactly the app\'s names');
+      for (const def of METRIC_LIST) {
+        for (const name of prometheusSeries(def)) {
+          assert.ok(direct.has(name), `catalogue series ${name} missing (app exposes ${[...direct].sort()})`);
+        }
+      }
+
+      // Labels as the rules expect them.
+      const [sample] = await promQuery(`hotreload_generation{${sel}}`);
+      assert.equal(sample!.metric.instance, `127.0.0.1:${ports.appMetrics}`);
+
+      const value = async (expr: string) => {
+        const r = await promQuery(expr);
+        assert.equal(r.length, 1, `${expr} -> ${JSON.stringify(r)}`);
+        return Number(r[0]!.value[1]);
+      };
+      const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+      // Outcome counters: startup success + the scripted runs.
+      assert.equal(await value(`sum(hotreload_reloads_total{${sel},hotreload_outcome="success"})`), 1 + count('success'));
+      for (const outcome of ['unchanged', 'failure', 'timeout', 'rollback']) {
+        assert.equal(await value(`sum(hotreload_reloads_total{${sel},hotreload_outcome="${outcome}"})`), count(outcome), outcome);
+        assert.equal(
+          await value(`sum(hotreload_duration_seconds_count{${sel},hotreload_outcome="${outcome}"})`),
+          count(outcome),
+          `duration count ${outcome}`,
+        );
+      }
+      // Trigger label: the startup load is counted apart from the api-triggered runs.
+      assert.equal(await value(`hotreload_reloads_total{${sel},hotreload_trigger="startup",hotreload_outcome="success"}`), 1);
+      // The timeout run took at least its 300 ms deadline: only buckets >= 0.25 s count it.
+      assert.equal(await value(`sum(hotreload_duration_seconds_bucket{${sel},hotreload_outcome="timeout",le="0.25"})`), 0);
+      assert.equal(await value(`sum(hotreload_duration_seconds_bucket{${sel},hotreload_outcome="timeout",le="0.5"})`), 1);
+      // Stage histograms: every success ran load..unload; the failure stopped at verify.
+      assert.equal(
+        await value(`sum(hotreload_stage_duration_seconds_count{${sel},hotreload_stage="unload"})`),
+        count('success') + 1,
+      );
+      assert.equal(
+        await value(`sum(hotreload_stage_duration_seconds_count{${sel},hotreload_stage="verify",hotreload_outcome="failure"})`),
+        1,
+      );
+      assert.equal(await value(`sum(hotreload_stage_duration_seconds_count{${sel},hotreload_stage="rollback"})`), 1);
+      // Active-version gauges: hash of the ACTIVE version (48 bits), full hex on the info series.
+      assert.equal(await value(`hotreload_config_hash{${sel}}`), hashToGauge(last.hash!));
+      const info = await promQuery(`hotreload_config_info{${sel}}`);
+      assert.equal(info.length, 1);
+      assert.equal(info[0]!.metric.hotreload_config_hash, last.hash);
+      assert.equal(info[0]!.metric.hotreload_config_version, last.version);
+      assert.equal(info[0]!.value[1], '1');
+      assert.equal(await value(`hotreload_generation{${sel}}`), 3);
+      assert.equal(await value(`hotreload_last_reload_success{${sel}}`), 1);
+      assert.equal(await value(`hotreload_consecutive_failures{${sel}}`), 0);
+      assert.equal(await value(`hotreload_in_progress{${sel}}`), 0);
+      assert.equal(await value(`hotreload_pending{${sel}}`), 0);
+      const lastSuccess = await value(`hotreload_last_success_timestamp_seconds{${sel}}`);
+      assert.ok(lastSuccess >= testStartSec && lastSuccess <= Date.now() / 1000 + 1, `last success ${lastSuccess}`);
+      // Node probes.
+      assert.ok((await value(`sum(hotreload_heap_delta_bytes_count{${sel}})`)) >= 1);
+      assert.ok((await value(`sum(hotreload_eventloop_blocked_seconds_count{${sel}})`)) >= 1);
+      assert.ok((await value(`hotreload_retained_versions{${sel}}`)) >= 0);
+      assert.ok((await promQuery(`hotreload_resources_delta{${sel}}`)).length >= 1);
+    }));
+
+  test('every PromQL expression of the Grafana dashboard returns data from this Prometheus', () =>
+    step(async () => {
+      const dashboard = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'grafana', 'dashboards', 'reloadscope.json'), 'utf8'));
+      const exprs = dashboardExpressions(dashboard).flatMap((p) => p.exprs.map((e) => ({ title: p.title, expr: e })));
+      assert.ok(exprs.length >= 15);
+      for (const { title, expr } of exprs) {
+        const query = resolveGrafanaVariables(expr, '1m');
+        const result = await promEventually(`data for panel "${title}": ${query}`, query, (r) => r.length > 0, 30_000);
+        assert.ok(result.length > 0);
+      }
+    }));
+
+  test('the rules load; the healthy run raises no alert; five consecutive failures raise HotReloadConsecutiveFailures', () =>
+    step(async () => {
+      const rules = await getJson<{
+        data: { groups: Array<{ rules: Array<{ name: string; health: string; type: string }> }> };
+      }>(`${promUrl()}/api/v1/rules`);
+      const loaded = rules.data.groups.flatMap((g) => g.rules).filter((r) => r.type === 'alerting');
+      assert.equal(loaded.length, 8, `alert rules loaded: ${loaded.map((r) => r.name)}`);
+      for (const r of loaded) assert.equal(r.health, 'ok', `${r.name} health`);
+
+      // Healthy run (with one failure, one timeout, one rollback among successes): no alert at all,
+      // after several evaluations over the data.
+      await promEventually('several rule evaluations', 'count_over_time(hotreload_generation[1m])', (r) =>
+        r.some((s) => Number(s.value[1]) >= 10),
+      );
+      assert.deepEqual(await promQuery(`ALERTS{job="${SERVICE}"}`), []);
+
+      // Five failures in a row on another target.
+      for (let i = 0; i < 5; i++) {
+        const r = await reload('failure', FLAKY);
+        assert.equal(r.outcome, 'failure');
+      }
+      const alerts = await promEventually(
+        'HotReloadConsecutiveFailures pending or firing',
+        `ALERTS{alertname="HotReloadConsecutiveFailures",job="${SERVICE}"}`,
+        (r) => r.length > 0,
+      );
+      assert.equal(alerts.length, 1);
+      assert.equal(alerts[0]!.metric.hotreload_target, FLAKY);
+      assert.ok(['pending', 'firing'].includes(alerts[0]!.metric.alertstate!));
+      assert.equal(alerts[0]!.metric.severity, 'critical');
+      // ...and only that target is alerting.
+      assert.deepEqual(await promQuery(`ALERTS{job="${SERVICE}",hotreload_target="${TARGET}"}`), []);
+    }));
+});
