@@ -72,7 +72,7 @@ test('promtool checks the alert rules: all seven intents are there, each with su
   for (const rule of alerts) {
     const annotations = rule.annotations as Record<string, string>;
     assert.ok(annotations.summary && annotations.description, `${rule.alert} needs summary and description`);
-    assert.ok(['warning', 'critical'].includes((rule.labels as Record<string, string>).severity));
+    assert.ok(['warning', 'critical'].includes(String((rule.labels as Record<string, string>).severity)));
     for (const name of metricNamesIn(String(rule.expr))) {
       assert.ok(catalogueSeries.has(name), `${rule.alert} uses ${name}, which is not in the catalogue`);
     }
