@@ -96,11 +96,14 @@ export async function validateSchema<S extends StandardSchemaV1>(schema: S, valu
   return result.value;
 }
 
+/** Short identifier-like keys are names; anything else (a map keyed by tokens?) is masked. */
+const NAME_LIKE = /^[A-Za-z_][A-Za-z0-9_-]{0,31}$/;
+
 function formatPath(path: StandardSchemaV1.Issue['path']): string {
   if (!path || path.length === 0) return '(root)';
   return path
     .map((seg) => (typeof seg === 'object' && seg !== null && 'key' in seg ? seg.key : seg))
-    .map((key) => (typeof key === 'number' ? `[${key}]` : String(key)))
+    .map((key) => (typeof key === 'number' ? `[${key}]` : typeof key === 'string' && NAME_LIKE.test(key) ? key : '<key>'))
     .join('.')
     .replaceAll('.[', '[');
 }
