@@ -51,7 +51,7 @@ export interface ChangeInfo {
   trigger: ReloadTrigger;
 }
 
-export type ChangeListener<T> = (next: T, previous: T, info: ChangeInfo) => void | Promise<void>;
+export type ChangeListener<T> = (next: T, previous: T, info: ChangeInfo) => unknown;
 
 export interface ReloadRequest {
   trigger?: ReloadTrigger;

@@ -53,7 +53,7 @@ test('standalone listener: loopback by default, POST only, bearer token, result 
 
   // A rejected version is a 200 too: the request worked, the outcome says the reload did not.
   await writeFile(file, `{"v": 3, "password": "${SECRET}"`);
-  const bad = await (await post(listener.url, TOKEN)).json();
+  const bad = (await (await post(listener.url, TOKEN)).json()) as { outcome: string; error: { code: string } };
   assert.equal(bad.outcome, 'failure');
   assert.equal(bad.error.code, 'parse_error');
   assert.ok(!JSON.stringify(bad).includes(SECRET));
@@ -98,7 +98,7 @@ test("the handler works inside the user's own server", async (t) => {
   assert.equal((await fetch(`${base}/admin/reload`)).status, 405);
   const res = await post(`${base}/admin/reload`, TOKEN);
   assert.equal(res.status, 200);
-  assert.equal((await res.json()).outcome, 'success');
+  assert.equal(((await res.json()) as { outcome: string }).outcome, 'success');
   assert.equal(config.current.v, 5);
   assert.throws(() => createReloadHandler(config, { token: '' }), TypeError);
 });
