@@ -79,8 +79,11 @@ test('SIGKILL at random points during bundle switches always leaves current at a
   assert.equal((await activateBundle({ root, version: 'v0' })).outcome, 'success');
   const child = fileURLToPath(new URL('./fixtures/bundle-child.ts', import.meta.url));
   const seen = new Set<string>();
-  const iterations = 20;
-  for (let i = 0; i < iterations; i++) {
+  // Bounded by count and by wall time, so a loaded CI machine still finishes well under a minute.
+  const started = Date.now();
+  let iterations = 0;
+  while (iterations < 20 && (iterations < 6 || Date.now() - started < 15_000)) {
+    iterations += 1;
     const proc = spawn(process.execPath, [child, root], { stdio: ['ignore', 'pipe', 'pipe'] });
     t.after(() => proc.kill('SIGKILL'));
     let stderr = '';
@@ -104,5 +107,5 @@ test('SIGKILL at random points during bundle switches always leaves current at a
     seen.add(version);
   }
   // The kills landed while versions were really changing, not before the first switch.
-  assert.ok(seen.size >= iterations / 4, `only ${seen.size} distinct versions seen`);
+  assert.ok(seen.size >= Math.max(2, iterations / 4), `only ${seen.size} distinct versions seen in ${iterations} kills`);
 });
