@@ -43,10 +43,12 @@ export const DURATION_BUCKETS_SECONDS: readonly number[] = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 3, 5, 10, 30,
 ];
 
-/** Bytes, signed: a reload can free memory as well as keep it. */
+/**
+ * Bytes. Non-negative only: OTel histograms drop negative measurements, so a reload that frees
+ * memory is recorded as 0 — the question this answers is "how much did a reload keep".
+ */
 export const HEAP_DELTA_BUCKETS_BYTES: readonly number[] = [
-  -67108864, -16777216, -4194304, -1048576, -262144, -65536, 0, 65536, 262144, 1048576, 4194304,
-  16777216, 67108864, 268435456,
+  0, 65536, 262144, 1048576, 4194304, 16777216, 67108864, 268435456,
 ];
 
 /** Seconds of event-loop blockage; starts at 1 ms because the probe's resolution is ~1 ms. */
@@ -186,7 +188,7 @@ export const METRICS = {
     name: 'hotreload.heap.delta',
     kind: 'Histogram',
     unit: 'By',
-    description: 'Heap used after a run minus before it (after GC only when gc is already exposed).',
+    description: 'Heap used after a run minus before it, floored at 0 (after GC only when gc is already exposed).',
     attributes: [t],
     prometheus: 'hotreload_heap_delta_bytes',
     buckets: HEAP_DELTA_BUCKETS_BYTES,
