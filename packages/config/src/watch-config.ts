@@ -1,6 +1,6 @@
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, type StageContext } from '@reloadscope/core';
 import { type DiagnosticSink, diagSink } from './diagnostics.ts';
@@ -161,6 +161,23 @@ async function resolveFile(path: string, file: string | undefined): Promise<stri
   return join(absolute, entries[0]!);
 }
 
+/**
+ * Directories on the way to the file that are symlinks (a bundle's `current -> releases/v7`):
+ * swapping one changes the file without any event in the file's own directory, so the
+ * symlink's parent is watched too.
+ */
+async function symlinkedAncestors(file: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let p = dirname(file); p !== dirname(p); p = dirname(p)) {
+    const isLink = await lstat(p).then(
+      (s) => s.isSymbolicLink(),
+      () => false,
+    );
+    if (isLink) out.push(p);
+  }
+  return out;
+}
+
 class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   readonly #options: WatchConfigOptions<T>;
   readonly #reloads: ReloadInstrumentation;
@@ -234,7 +251,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     await this.#detectSubPath();
     const watch = options.watch ?? true;
     if (watch !== false) {
-      this.#watch = watchFiles(this.#watchedFiles(), () => this.#trigger('file'), watch === true ? {} : watch, this.#report);
+      const files = [...this.#watchedFiles(), ...(await symlinkedAncestors(this.#file))];
+      this.#watch = watchFiles(files, () => this.#trigger('file'), watch === true ? {} : watch, this.#report);
     }
     if (options.http) this.#http = await listenForReloads(this, options.http);
   }

@@ -4,8 +4,8 @@ import { readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { activateBundle, activeBundleVersion, CURRENT, RELEASES, verifyBundle, writeRelease } from '../src/index.ts';
-import { sleep, telemetry, tempDir } from './harness.ts';
+import { activateBundle, activeBundleVersion, CURRENT, RELEASES, verifyBundle, watchConfig, writeRelease } from '../src/index.ts';
+import { eventually, sleep, telemetry, tempDir } from './harness.ts';
 
 const files = (tag: string) => ({ 'config.yaml': `tag: ${tag}\n`, 'rules/r.json': JSON.stringify({ tag }) });
 
@@ -108,4 +108,30 @@ test('SIGKILL at random points during bundle switches always leaves current at a
   }
   // The kills landed while versions were really changing, not before the first switch.
   assert.ok(seen.size >= Math.max(2, iterations / 4), `only ${seen.size} distinct versions seen in ${iterations} kills`);
+});
+
+test('watchConfig on <root>/current/<file> follows bundle activations (the current symlink swap)', async (t) => {
+  const root = await tempDir(t);
+  await writeRelease(root, 'v1', files('one'));
+  assert.equal((await activateBundle({ root, version: 'v1' })).outcome, 'success');
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const diagnostics: string[] = [];
+  const config = await watchConfig<{ tag: string }>({
+    path: join(root, CURRENT, 'config.yaml'),
+    instrumentation: tel.reloads,
+    signal: false,
+    watch: { debounceMs: 50 },
+    onDiagnostic: (d) => diagnostics.push(d.code),
+  });
+  t.after(() => config.close());
+  assert.deepEqual(config.current, { tag: 'one' });
+  for (const [i, tag] of ['two', 'three', 'four'].entries()) {
+    await writeRelease(root, tag, files(tag));
+    // keep: 1 removes the release directory the watcher started in.
+    assert.equal((await activateBundle({ root, version: tag, keep: 1 })).outcome, 'success');
+    await eventually(() => config.current.tag === tag, `release ${tag} to be loaded`);
+    assert.equal(await tel.metric('hotreload.reloads', { 'hotreload.target': 'config.yaml', 'hotreload.trigger': 'file', 'hotreload.outcome': 'success' }), i + 1);
+  }
+  assert.deepEqual(diagnostics, []);
 });
