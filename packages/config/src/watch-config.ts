@@ -252,7 +252,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     const watch = options.watch ?? true;
     if (watch !== false) {
       const files = [...this.#watchedFiles(), ...(await symlinkedAncestors(this.#file))];
-      this.#watch = watchFiles(files, () => this.#trigger('file'), watch === true ? {} : watch, this.#report);
+      this.#watch = watchFiles(files, (trigger) => this.#trigger(trigger), watch === true ? {} : watch, this.#report);
     }
     if (options.http) this.#http = await listenForReloads(this, options.http);
   }

@@ -50,14 +50,16 @@ export function debounce(fn: () => void, debounceMs: number, maxWaitMs: number):
  * inode, which ends a file watch) and call `onChange` for events about those names or about
  * Kubernetes' `..data` machinery. Events are only hints: the reload compares content hashes, so a
  * spurious event costs one `unchanged` run, and the exact event type never matters.
+ * `onChange` gets the reload trigger: `file` for events, `poll` when polling.
  */
 export function watchFiles(
   files: readonly string[],
-  onChange: () => void,
+  onChange: (trigger: 'file' | 'poll') => void,
   options: WatchOptions,
   report: DiagnosticSink,
 ): DirectoryWatch {
-  const debounced = debounce(onChange, options.debounceMs ?? 200, options.maxWaitMs ?? 2_000);
+  let mode: 'file' | 'poll' = options.pollMs === undefined ? 'file' : 'poll';
+  const debounced = debounce(() => onChange(mode), options.debounceMs ?? 200, options.maxWaitMs ?? 2_000);
   const byDir = new Map<string, Set<string>>();
   for (const file of files) {
     const names = byDir.get(dirname(file)) ?? new Set<string>();
@@ -72,6 +74,7 @@ export function watchFiles(
     if (poller || closed) return;
     for (const w of watchers.splice(0)) w.close();
     report({ code: 'watch_error', message: `${why}; polling every 1000 ms` });
+    mode = 'poll';
     poller = pollFiles(files, 1_000, debounced.trigger);
   };
 
