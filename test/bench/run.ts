@@ -9,6 +9,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { environment } from './lib/environment.ts';
@@ -64,10 +65,13 @@ async function main(): Promise<void> {
   for (const section of SECTIONS) {
     if (only && !only.has(section.id)) continue;
     const t0 = performance.now();
+    const load = Number(loadavg()[0]!.toFixed(2));
     process.stderr.write(`bench: ${section.id}${quick ? ' (quick)' : ''}…\n`);
     try {
       const r = await runSectionProcess(section.script, section.execArgv ?? [], quick);
       r.data.sectionSeconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+      // Other processes on the machine are the main source of noise: show how busy it was.
+      r.data.loadAverageAtStart = load;
       results.push(r);
     } catch (err) {
       failures.push({ id: section.id, error: err instanceof Error ? err.message : String(err) });

@@ -31,6 +31,11 @@ export interface RoundsOptions {
 export interface RoundsResult {
   /** Per-operation median latency (µs) of each variant, one entry per round. */
   perRound: Record<string, number[]>;
+  /**
+   * Per-operation process CPU time (user + system, µs; all threads: GC, libuv pool), averaged over
+   * every call of the round. Unlike wall time it does not grow when other processes take the CPU.
+   */
+  cpuPerRound: Record<string, number[]>;
   /** Within-round relative median absolute deviation (%), per variant, median over rounds. */
   madPct: Record<string, number>;
   samples: Record<string, number>;
@@ -38,21 +43,30 @@ export interface RoundsResult {
 
 export async function runRounds(variants: readonly Variant[], options: RoundsOptions): Promise<RoundsResult> {
   const perRound: Record<string, number[]> = {};
+  const cpuPerRound: Record<string, number[]> = {};
   const mads: Record<string, number[]> = {};
   const samples: Record<string, number> = {};
   for (const v of variants) {
     perRound[v.name] = [];
+    cpuPerRound[v.name] = [];
     mads[v.name] = [];
     samples[v.name] = 0;
   }
   for (let round = 0; round < options.rounds; round++) {
     const bench = new Bench({ time: options.timeMs, warmupTime: options.warmupMs, warmupIterations: 5, iterations: 10 });
+    const cpu = new Map<string, { micros: number; calls: number }>();
     for (const v of rotate(variants, round)) {
+      const acc = { micros: 0, calls: 0 };
+      cpu.set(v.name, acc);
       bench.add(
         v.name,
         async () => {
+          const c0 = process.cpuUsage();
           await v.fn();
           await turnOfTheLoop();
+          const d = process.cpuUsage(c0);
+          acc.micros += d.user + d.system;
+          acc.calls++;
         },
         { async: true },
       );
@@ -64,13 +78,15 @@ export async function runRounds(variants: readonly Variant[], options: RoundsOpt
       if (r.state !== 'completed') throw new Error(`benchmark task ${task.name} ended ${r.state}`);
       const perOpUs = (r.latency.p50 * 1000) / options.batch;
       perRound[task.name]!.push(perOpUs);
+      const acc = cpu.get(task.name)!;
+      cpuPerRound[task.name]!.push(acc.micros / (acc.calls * options.batch));
       mads[task.name]!.push((r.latency.mad / r.latency.p50) * 100);
       samples[task.name]! += r.latency.samplesCount;
     }
   }
   const madPct: Record<string, number> = {};
   for (const [k, v] of Object.entries(mads)) madPct[k] = median(v);
-  return { perRound, madPct, samples };
+  return { perRound, cpuPerRound, madPct, samples };
 }
 
 /** Per-round ratio a/b, summarised over rounds. */

