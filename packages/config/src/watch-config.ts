@@ -95,6 +95,7 @@ interface Switch<T> {
   next: Version<T>;
   notified: ChangeListener<T>[];
   undone: boolean;
+  trigger: ReloadTrigger;
 }
 
 /**
@@ -149,14 +150,16 @@ async function resolveFile(path: string, file: string | undefined): Promise<stri
     isDirectory = (await stat(absolute)).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new ConfigError(code === 'EACCES' ? 'permission_denied' : 'read_error', `cannot stat config path (${code})`, { cause: err });
-    throw new ConfigError('not_found', 'config path does not exist', { cause: err });
+    if (code !== 'ENOENT') {
+      throw new ConfigError(code === 'EACCES' ? 'permission_denied' : 'read_error', `cannot stat config path ${absolute} (${code})`, { cause: err });
+    }
+    throw new ConfigError('not_found', `config path ${absolute} does not exist`, { cause: err });
   }
   if (!isDirectory) return absolute;
   if (file !== undefined) return join(absolute, file);
   const entries = (await readdir(absolute)).filter((n) => !n.startsWith('.') && CONFIG_EXTENSIONS.has(extname(n)));
   if (entries.length !== 1) {
-    throw new ConfigError('not_found', `config directory holds ${entries.length} config files; name one with options.file`);
+    throw new ConfigError('not_found', `config directory ${absolute} holds ${entries.length} config files; name one with options.file`);
   }
   return join(absolute, entries[0]!);
 }
@@ -337,7 +340,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   async #switchTo(c: Candidate, ctx: StageContext): Promise<Version<T> | undefined> {
     const previous = this.#active;
     const next: Version<T> = { value: c.value as T, hash: c.hash, controller: new AbortController() };
-    const tx: Switch<T> = { previous, next, notified: [], undone: false };
+    const tx: Switch<T> = { previous, next, notified: [], undone: false, trigger: ctx.trigger };
     this.#switch = tx;
     this.#active = next;
     if (previous) {
@@ -364,7 +367,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     tx.next.controller.abort(new ConfigError('subscriber_failed', 'version rolled back'));
     const previous = tx.previous;
     if (!previous) return;
-    const info: ChangeInfo = { signal: previous.controller.signal, hash: previous.hash, previousHash: tx.next.hash, trigger: 'other' };
+    const info: ChangeInfo = { signal: previous.controller.signal, hash: previous.hash, previousHash: tx.next.hash, trigger: tx.trigger };
     for (const listener of tx.notified) {
       try {
         await listener(previous.value, tx.next.value, info);

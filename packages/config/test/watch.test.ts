@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { OUTCOMES } from '@reloadscope/core';
 import { type WatchConfigOptions, isFileMountPoint, watchConfig } from '../src/index.ts';
 import { eventually, sleep, telemetry, tempDir } from './harness.ts';
@@ -131,4 +134,21 @@ test('subPath detection: a file that is itself a mount point', () => {
   assert.equal(isFileMountPoint('/etc/with space/c.yaml', mountinfo), true);
   assert.equal(isFileMountPoint('/etc/other/config.yaml', mountinfo), false);
   assert.equal(isFileMountPoint('/etc/app', mountinfo), false);
+});
+
+test('a config file that is a bind mount of its own (what subPath does) is reported once', async (t) => {
+  const dir = await tempDir(t);
+  const source = join(dir, 'source.yaml');
+  const mounted = join(dir, 'config.yaml');
+  await writeFile(source, 'a: 1\n');
+  await writeFile(mounted, 'placeholder: true\n');
+  const child = fileURLToPath(new URL('./fixtures/subpath-child.ts', import.meta.url));
+  const run = promisify(execFile);
+  // A private mount namespace (unprivileged user namespace): the bind mount is visible only there.
+  const script = 'mount --bind "$1" "$2" && exec "$3" "$4" "$2"';
+  const { stdout } = await run('unshare', ['-rm', 'sh', '-c', script, 'sh', source, mounted, process.execPath, child], { timeout: 30_000 });
+  assert.deepEqual(JSON.parse(stdout), ['subpath_mount']);
+  // The same file without the mount: nothing to report.
+  const plain = await run(process.execPath, [child, mounted], { timeout: 30_000 });
+  assert.deepEqual(JSON.parse(plain.stdout), []);
 });
