@@ -5,16 +5,40 @@
  * off; instrumentation disabled) split the cost between the probes, the telemetry and the
  * orchestration (deadline, coalescing queue, result object).
  */
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { sha256Hex } from '@reloadscope/core';
 import { ratioOverRounds, runRounds, type Variant } from '../lib/bench.ts';
 import { handInstrumentedReloader, type PlainStages } from '../lib/hand-instrumented.ts';
 import { fullWiring } from '../lib/otel.ts';
-import { runSection, type SectionOptions, type SectionResult } from '../lib/section.ts';
+import { type Row, runSection, type SectionOptions, type SectionResult } from '../lib/section.ts';
 import { formatSummary, summarize } from '../lib/stats.ts';
 
 interface Candidate {
   readonly identity: { hash: string; version: string };
   readonly payload: { n: number };
+}
+
+const CONNECTIONS = 400;
+
+/** `n` idle loopback connections held open (the server side keeps them as active handles). */
+async function openConnections(n: number): Promise<{ close(): Promise<void> }> {
+  const accepted: Socket[] = [];
+  const server = createServer((socket) => accepted.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const clients = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Socket>((resolve, reject) => {
+      const c = connect(port, '127.0.0.1', () => resolve(c));
+      c.on('error', reject);
+    })),
+  );
+  return {
+    async close() {
+      for (const c of clients) c.destroy();
+      for (const a of accepted) a.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const VERSIONS: Candidate[] = ['a', 'b'].map((v, n) => ({ identity: { hash: sha256Hex(v), version: v }, payload: { n } }));
@@ -101,6 +125,16 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
     warmupMs: options.quick ? 50 : 250,
   });
 
+  // The same, in a process holding open connections, like a server with keep-alive clients:
+  // costs that scale with the number of active handles show up here.
+  const connections = await openConnections(CONNECTIONS);
+  const busy = await runRounds(
+    variants.filter((v) => v.name === NAMES.full || v.name === NAMES.noProbes || v.name === NAMES.hand),
+    { rounds: options.quick ? 1 : 3, batch, timeMs: options.quick ? 100 : 400, warmupMs: options.quick ? 30 : 100 },
+  );
+  const handles = process.getActiveResourcesInfo().length;
+  await connections.close();
+
   // Prove the instrumented variants really produced telemetry (the harness must be able to fail).
   await wiring.tracerProvider.forceFlush();
   const recorded = await wiring.reader.total('hotreload.reloads', { 'hotreload.target': 'bench-full', 'hotreload.outcome': 'success' });
@@ -117,7 +151,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   const vsHand = ratio(NAMES.full, NAMES.hand);
   const cpu = (name: string) => summarize(result.cpuPerRound[name]!);
   const cpuVsHand = summarize(result.cpuPerRound[NAMES.full]!.map((x, i) => x / result.cpuPerRound[NAMES.hand]![i]!));
-  const rows = [NAMES.full, NAMES.noProbes, NAMES.disabled, NAMES.hand, NAMES.bare].map((name) => ({
+  const rows: Row[] = [NAMES.full, NAMES.noProbes, NAMES.disabled, NAMES.hand, NAMES.bare].map((name) => ({
     measurement: name,
     value: `${formatSummary(s(name), 2)} µs`,
     vsBaseline:
@@ -131,6 +165,16 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   const probesCost = summarize(result.perRound[NAMES.full]!.map((x, i) => x - result.perRound[NAMES.noProbes]![i]!));
   const orchestration = summarize(result.perRound[NAMES.disabled]!.map((x, i) => x - result.perRound[NAMES.bare]![i]!));
   const telemetry = summarize(result.perRound[NAMES.noProbes]!.map((x, i) => x - result.perRound[NAMES.disabled]![i]!));
+  const b = (name: string) => summarize(busy.perRound[name]!);
+  const busyRatio = (name: string) => summarize(busy.perRound[name]!.map((x, i) => x / busy.perRound[NAMES.hand]![i]!));
+  for (const name of [NAMES.full, NAMES.noProbes, NAMES.hand]) {
+    rows.push({
+      measurement: `${name}, ${CONNECTIONS} open connections`,
+      value: `${formatSummary(b(name), 2)} µs`,
+      vsBaseline: name === NAMES.hand ? 'baseline (a)' : `${formatSummary(busyRatio(name), 2)}× (a)`,
+      note: `${handles} active handles in the process`,
+    });
+  }
   return {
     id: 'overhead',
     title: '1. Per-reload overhead (4 no-op stages, per reload)',
@@ -151,6 +195,12 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
       ratioNoProbesVsHand: ratio(NAMES.noProbes, NAMES.hand),
       ratioFullVsBare: ratio(NAMES.full, NAMES.bare),
       costSplitMicroseconds: { nodeProbes: probesCost, telemetry, orchestration },
+      withOpenConnections: {
+        connections: CONNECTIONS,
+        activeHandles: handles,
+        perReloadMicroseconds: Object.fromEntries(Object.keys(busy.perRound).map((k) => [k, b(k)])),
+        ratioFullVsHand: busyRatio(NAMES.full),
+      },
       withinRoundMadPct: result.madPct,
       samples: result.samples,
       reloadsPerVariant: counts,
