@@ -16,12 +16,17 @@ import { eventually, getJson, sample, scrape, start } from './child.ts';
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
 
-/** The commands of the README's quickstart block, comments stripped. */
-function quickstartCommands(readme: string): string[] {
+/** The README's quickstart code block. */
+function quickstartBlock(readme: string): string {
   const section = readme.split(/^## Quickstart\s*$/m)[1];
   assert.ok(section, 'README.md has no "## Quickstart" section');
   const block = /```(?:sh|bash|shell)\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(block, 'the Quickstart section has no sh code block');
+  return block;
+}
+
+/** Its commands, comments stripped. */
+function quickstartCommands(block: string): string[] {
   return block
     .split('\n')
     .map((line) => line.replace(/\s+#.*$/, '').trim())
@@ -34,7 +39,12 @@ test('README quickstart in a fresh clone: serves, reloads an edit, rejects a bro
   const clone = join(dir, 'reloadscope');
   await run('git', ['clone', '--quiet', repo, clone]);
 
-  const commands = quickstartCommands(await readFile(join(clone, 'README.md'), 'utf8'));
+  const block = quickstartBlock(await readFile(join(clone, 'README.md'), 'utf8'));
+  const commands = quickstartCommands(block);
+  // The URL the README promises is the one the example serves on by default.
+  const promised = [...block.matchAll(/http:\/\/localhost:(\d+)(?!\d|\/metrics)/g)].map((m) => Number(m[1]));
+  const configured = Number(/^\s+port: (\d+)/m.exec(await readFile(join(clone, 'examples/config-service/config.yaml'), 'utf8'))?.[1]);
+  assert.deepEqual(promised, [configured], `README quickstart promises ${promised.join(', ')}; config.yaml serves on ${configured}`);
   const startAt = commands.indexOf('npm start');
   assert.ok(startAt > 0, `the quickstart must set up, then run npm start; it says: ${JSON.stringify(commands)}`);
   for (const command of commands.slice(0, startAt)) {
