@@ -1,5 +1,4 @@
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, type StageContext } from '@reloadscope/core';
@@ -197,6 +196,9 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   #stopSignal: (() => void) | undefined;
   #http: ReloadListener | undefined;
   #closed = false;
+  /** False until the first load succeeded; triggers that arrive earlier are replayed once after it. */
+  #ready = false;
+  #deferred: ReloadTrigger | undefined;
 
   constructor(options: WatchConfigOptions<T>, settings: Settings, report: DiagnosticSink) {
     this.#options = options;
@@ -251,6 +253,9 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
         { cause: cause ?? error },
       );
     }
+    this.#ready = true;
+    // A signal that arrived during the first load may announce a newer file: reload before resolving.
+    if (this.#deferred) await this.reload({ trigger: this.#deferred });
     await this.#detectSubPath();
     const watch = options.watch ?? true;
     if (watch !== false) {
@@ -272,7 +277,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     if (process.platform !== 'linux') return;
     try {
       const real = await realpath(this.#file);
-      if (isFileMountPoint(real, readFileSync('/proc/self/mountinfo', 'utf8'))) {
+      if (isFileMountPoint(real, await readFile('/proc/self/mountinfo', 'utf8'))) {
         this.#report({
           code: 'subpath_mount',
           message: `${this.#target}: the config file is a mount point of its own (a Kubernetes subPath mount?); it will never see ConfigMap updates — mount the directory instead`,
@@ -283,9 +288,14 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     }
   }
 
+  /** Event-driven reloads (signal, watch): never throw into an event handler. */
   #trigger(trigger: ReloadTrigger): void {
     if (this.#closed) return;
-    void this.reload({ trigger });
+    if (!this.#ready) {
+      this.#deferred = trigger;
+      return;
+    }
+    this.reload({ trigger }).catch(() => {});
   }
 
   onChange(listener: ChangeListener<T>): () => void {

@@ -72,3 +72,21 @@ test('a failed start-up removes its signal listener', async (t) => {
   await assert.rejects(watchConfig({ path: join(dir, 'missing.yaml') }), { code: 'not_found' });
   assert.equal(process.listenerCount('SIGHUP'), before);
 });
+
+test('a SIGHUP during the first load neither kills the process nor is lost', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'early.json');
+  await writeFile(file, '{"v":1}');
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/early-signal-child.ts', import.meta.url)), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const events: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout }).on('line', (line) => events.push(JSON.parse(line)));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  await eventually(() => events.find((e) => e.event === 'loading'), 'the first load to be under way', 30_000);
+  await writeFile(file, '{"v":2}');
+  child.kill('SIGHUP');
+  const started = await eventually(() => events.find((e) => e.event === 'started'), 'start-up to finish', 30_000);
+  // The startup run read v1 (the file changed after it began); the replayed signal run took v2.
+  assert.deepEqual(started, { event: 'started', v: 2, runs: ['startup:success', 'signal:success'] });
+  assert.deepEqual(await exit, { code: 0, signal: null });
+});
