@@ -126,10 +126,14 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
     };
   }
 
-  /** Make a target's series exist (at 0) before its first reload. */
-  declareTarget(target: string, trigger: ReloadTrigger = 'startup'): void {
+  /**
+   * Make a target's series exist (at 0) before its first reload, for each trigger it will use,
+   * so `increase()` counts the first reload of every kind.
+   */
+  declareTarget(target: string, triggers: ReloadTrigger | readonly ReloadTrigger[] = 'startup'): void {
     validateOptions({ target });
-    this._noteTrigger(this._state(target), trigger);
+    const state = this._state(target);
+    for (const trigger of typeof triggers === 'string' ? [triggers] : triggers) this._noteTrigger(state, normaliseTrigger(trigger));
   }
 
   getActive(target: string): ActiveVersion | undefined {

@@ -87,8 +87,10 @@ test('observers see every run event; a throwing observer never breaks the reload
 
 test('activeVersions() reports state without content', async () => {
   const h = setup();
-  h.reloads.declareTarget('rules');
+  h.reloads.declareTarget('rules', ['startup', 'file']);
   assert.equal(await h.value('hotreload.reloads', { ...T, 'hotreload.trigger': 'startup', 'hotreload.outcome': 'success' }), 0);
+  assert.equal(await h.value('hotreload.reloads', { ...T, 'hotreload.trigger': 'file', 'hotreload.outcome': 'failure' }), 0);
+  assert.equal(await h.value('hotreload.reloads', { ...T, 'hotreload.trigger': 'signal', 'hotreload.outcome': 'failure' }), undefined);
   await h.reloads.reload({ target: 'rules', trigger: 'startup' }, { load: () => 'x', switch: () => undefined });
   assert.deepEqual(
     h.reloads.activeVersions().map((v) => [v.target, v.generation, v.hash, v.consecutiveFailures]),
