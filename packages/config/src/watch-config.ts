@@ -14,6 +14,13 @@ import { type DirectoryWatch, isFileMountPoint, type WatchOptions, watchFiles } 
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 
+// Abort reasons are created once, here: an Error made inside a reload captures a stack whose
+// frames reference that reload's closures, so anything still holding an old version's signal
+// would keep the whole old version (and its config value) alive through `signal.reason`.
+const UNLOADED = new DOMException('config version unloaded: a newer version replaced it', 'AbortError');
+const ROLLED_BACK = new DOMException('config version rolled back: an onChange listener rejected it', 'AbortError');
+const CLOSED = new DOMException('config watcher closed', 'AbortError');
+
 export interface WatchConfigOptions<T> {
   /** The config file, or a directory holding it (a Kubernetes ConfigMap volume). */
   path: string;
@@ -334,7 +341,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     if (!tx || tx.undone || this.#active !== tx.next) return;
     tx.undone = true;
     this.#active = tx.previous;
-    tx.next.controller.abort(new ConfigError('subscriber_failed', 'version rolled back'));
+    tx.next.controller.abort(ROLLED_BACK);
     const previous = tx.previous;
     if (!previous) return;
     const info: ChangeInfo = { signal: previous.controller.signal, hash: previous.hash, previousHash: tx.next.hash, trigger: tx.trigger };
@@ -349,7 +356,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
 
   #unload(previous: Version<T> | undefined): void {
     this.#switch = undefined;
-    previous?.controller.abort(new Error('config version unloaded'));
+    previous?.controller.abort(UNLOADED);
   }
 
   #reportRejection(result: ReloadResult): void {
@@ -368,6 +375,6 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     this.#watch?.close();
     await this.#http?.close();
     await Promise.allSettled([...this.#inFlight]);
-    this.#active?.controller.abort(new Error('config watcher closed'));
+    this.#active?.controller.abort(CLOSED);
   }
 }
