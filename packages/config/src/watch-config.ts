@@ -207,7 +207,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     this.#file = await resolveFile(options.path, options.file);
     this.#target = options.target ?? basename(this.#file);
     this.#format = options.format ?? (extname(this.#file) === '.json' ? 'json' : 'yaml');
-    this.#reloads.declareTarget(this.#target, 'startup');
+    // Every (trigger, outcome) series this watcher can produce exists at 0 from startup.
+    this.#reloads.declareTarget(this.#target, this.#triggers());
     // force: a reused instrumentation may already hold this hash from an earlier watcher.
     const result = await this.reload({ trigger: 'startup', force: true });
     if (result.outcome !== 'success' || !this.#active) {
@@ -230,6 +231,16 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
       this.#watch = watchFiles(files, (trigger) => this.#trigger(trigger), watch === true ? {} : watch, this.#report);
     }
     if (options.http) this.#http = await listenForReloads(this, options.http);
+  }
+
+  #triggers(): ReloadTrigger[] {
+    const o = this.#options;
+    const triggers: ReloadTrigger[] = ['startup', 'api'];
+    // 'poll' too: the watcher falls back to polling when fs.watch fails at runtime.
+    if (o.watch !== false) triggers.push('file', 'poll');
+    if (o.signal !== false) triggers.push('signal');
+    if (o.http) triggers.push('http');
+    return triggers;
   }
 
   #watchedFiles(): string[] {
