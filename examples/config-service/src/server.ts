@@ -11,6 +11,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { createReloadHandler, watchConfig } from '@reloadscope/config';
+import { ReloadError } from '@reloadscope/core';
 import { getReloadInstrumentation, getReloadscope } from '@reloadscope/register';
 import { ConfigSchema } from './config-schema.ts';
 import { minuteWindow } from './rate-limit.ts';
@@ -38,7 +39,8 @@ const config = await watchConfig({
 // they are the place for "valid YAML, but this process cannot apply it".
 const startupPort = config.current.server.port;
 config.onChange((next) => {
-  if (next.server.port !== startupPort) throw new Error('server.port cannot change while running; restart to apply it');
+  // A ReloadError's code reaches the span's error.type and the reload line: `restart_required`.
+  if (next.server.port !== startupPort) throw new ReloadError('restart_required', 'server.port cannot change while running; restart to apply it');
 });
 
 // Only switch to an upstream that answers. Compared with the upstream in use (not with the

@@ -1,7 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, type StageContext } from '@reloadscope/core';
+import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, type StageContext, isReloadError } from '@reloadscope/core';
 import { type DiagnosticSink, diagSink } from './diagnostics.ts';
 import { ConfigError } from './errors.ts';
 import { resolveFile, symlinkedAncestors } from './locate.ts';
@@ -339,6 +339,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
         try {
           await listener(next.value, previous.value, info);
         } catch (err) {
+          // A listener that explains itself with a ReloadError keeps its code (e.g. restart_required).
+          if (isReloadError(err)) throw err;
           throw new ConfigError('subscriber_failed', 'an onChange listener threw; the switch is rolled back', { cause: err, stage: 'switch' });
         }
       }

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { sha256Hex } from '@reloadscope/core';
+import { ReloadError, sha256Hex } from '@reloadscope/core';
 import { z } from 'zod';
 import { type WatchConfigOptions, watchConfig } from '../src/index.ts';
 import { telemetry, tempDir } from './harness.ts';
@@ -113,6 +113,20 @@ test('a throwing listener rolls the switch back for every listener', async (t) =
   assert.equal(ok.outcome, 'success');
   assert.deepEqual(config.current, { v: 2 });
   assert.equal(firstSignal.aborted, true);
+});
+
+test('a listener that throws a ReloadError keeps its own code on the rollback', async (t) => {
+  const { file, tel, config } = await setup(t, 'port: 1\n');
+  config.onChange((next) => {
+    if ((next as { port: number }).port !== 1) throw new ReloadError('restart_required', 'port changes need a restart');
+  });
+  await writeFile(file, 'port: 2\n');
+  const r = await config.reload();
+  assert.equal(r.outcome, 'rollback');
+  assert.equal(r.error?.code, 'restart_required');
+  assert.deepEqual(config.current, { port: 1 });
+  const root = (await tel.spans()).find((s) => s.attributes['hotreload.outcome'] === 'rollback');
+  assert.equal(root?.attributes['error.type'], 'restart_required');
 });
 
 test('observers are told which version was unloaded (what leak probes hold weakly)', async (t) => {
