@@ -116,15 +116,15 @@ test('a throwing listener rolls the switch back for every listener', async (t) =
 });
 
 test('a listener that throws a ReloadError keeps its own code on the rollback', async (t) => {
-  const { file, tel, config } = await setup(t, 'port: 1\n');
+  const { file, tel, config } = await setup(t, 'v: 1\n');
   config.onChange((next) => {
-    if ((next as { port: number }).port !== 1) throw new ReloadError('restart_required', 'port changes need a restart');
+    if (next.v !== 1) throw new ReloadError('restart_required', 'v changes need a restart');
   });
-  await writeFile(file, 'port: 2\n');
+  await writeFile(file, 'v: 2\n');
   const r = await config.reload();
   assert.equal(r.outcome, 'rollback');
   assert.equal(r.error?.code, 'restart_required');
-  assert.deepEqual(config.current, { port: 1 });
+  assert.deepEqual(config.current, { v: 1 });
   const root = (await tel.spans()).find((s) => s.attributes['hotreload.outcome'] === 'rollback');
   assert.equal(root?.attributes['error.type'], 'restart_required');
 });
