@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { METRIC_LIST } from '../../packages/core/src/catalogue.ts';
-import { END, START, renderMetricTable, withMetricTable } from '../../scripts/metrics-doc.ts';
+import { END, START, renderMetricTable, snippetPaths, withGenerated } from '../../scripts/readme-blocks.ts';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const root = new URL('../../', import.meta.url);
+const readme = readFileSync(new URL('README.md', root), 'utf8');
+const run = promisify(execFile);
 
-test('the README metric table is the one generated from the catalogue', () => {
-  assert.equal(withMetricTable(readme), readme, 'README.md is stale: run `npm run docs:metrics`');
+test('the README generated blocks (metric table, snippets) are up to date', () => {
+  assert.equal(withGenerated(readme, root), readme, 'README.md is stale: run `npm run docs`');
 });
 
 test('the generated table lists every catalogue instrument once', () => {
@@ -16,7 +20,26 @@ test('the generated table lists every catalogue instrument once', () => {
   assert.ok(readme.includes(START) && readme.includes(END));
 });
 
-test('a stale table is detected', () => {
+test('a stale table or snippet is detected', () => {
   const stale = readme.replace('hotreload_generation', 'hotreload_generations');
-  assert.notEqual(withMetricTable(stale), stale);
+  assert.notEqual(withGenerated(stale, root), stale);
+  const edited = readme.replace("return { greeting: 'bonjour' } satisfies Config;", "return { greeting: 'hola' } satisfies Config;");
+  assert.notEqual(edited, readme);
+  assert.notEqual(withGenerated(edited, root), edited);
+});
+
+// The README's snippets are programs: run each and check what it prints.
+const EXPECTED: Record<string, RegExp> = {
+  'packages/core/examples/reload.ts': /^unloaded hello\nsuccess 1 [0-9a-f]{12} bonjour\nunchanged\n$/,
+  'packages/core/examples/low-level.ts': /^rules success: generation 1, 1 rule\(s\)\nrules failure: SyntaxError; still 1 rule\(s\)\n$/,
+  'packages/config/examples/quick.ts': /^success bonjour\nfailure parse_error bonjour\nrollback subscriber_failed bonjour\n$/,
+};
+
+test('every README snippet runs and prints what the README says', async () => {
+  const paths = snippetPaths(readme);
+  assert.deepEqual(paths.sort(), Object.keys(EXPECTED).sort());
+  for (const path of paths) {
+    const { stdout } = await run(process.execPath, [new URL(path, root).pathname], { timeout: 30_000 });
+    assert.match(stdout, EXPECTED[path]!, path);
+  }
 });
