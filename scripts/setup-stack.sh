@@ -56,6 +56,8 @@ fi
 step "$(promtool --version 2>&1 | head -1)"
 
 # --- Go builds ---------------------------------------------------------------------------------------
+# The official Go tarball installs to /usr/local/go; CI shells do not always have it on PATH.
+command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null 2>&1 || die "go not found on PATH: install Go >= 1.24 (the Collector and Jaeger are built from source)"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 step "$(go version)"
@@ -81,7 +83,7 @@ build_jaeger() {
   rm -rf "$dir" && mkdir -p "$dir"
   (
     cd "$dir"
-    go mod init reloadscope.local/jaeger-build >/dev/null 2>&1
+    go mod init reloadscope.local/jaeger-build
     for r in "${JAEGER_REPLACES[@]}"; do go mod edit -replace "$r"; done
     go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_MODULE_VERSION"
     go build -trimpath -o "$BIN/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
@@ -117,7 +119,7 @@ for i in "${!pids[@]}"; do
   else
     echo "----- last lines of $BUILD/${names[$i]}.log -----" >&2
     tail -30 "$BUILD/${names[$i]}.log" >&2
-    printf '[setup-stack +%4ss] ERROR: building %s failed (full log above: %s)\n' \
+    printf '[setup-stack +%4ss] ERROR: building %s failed (last lines above; full log: %s)\n' \
       "$(($(date +%s) - START))" "${names[$i]}" "$BUILD/${names[$i]}.log" >&2
     failed=1
   fi
