@@ -9,7 +9,7 @@
 # The Collector build is keyed on a hash of the manifest, Jaeger on the pinned version: re-running is cheap.
 #
 # Needs: Go >= 1.24 on PATH (the builds fetch modules from the Go module proxy), apt-get as root.
-# A fresh build of both takes several minutes on 2 cores (see README); both compile in parallel.
+# A fresh build of both takes 10-15 minutes on 2 cores (collector/README.md); both compile in parallel.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
