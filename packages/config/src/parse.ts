@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { ConfigError } from './errors.ts';
 
 /** A user parser gets the raw bytes; throw to reject (the message is kept only as `cause`). */
@@ -47,14 +47,20 @@ function parseJson(text: string): unknown {
 }
 
 function parseYaml(text: string): unknown {
-  let doc: ReturnType<typeof parseDocument>;
+  let docs: ReturnType<typeof parseAllDocuments>;
   try {
     // silent: the yaml package otherwise calls process.emitWarning with snippets of the document,
     // which would put config content into logs.
-    doc = parseDocument(text, { uniqueKeys: true, logLevel: 'silent' });
+    docs = parseAllDocuments(text, { uniqueKeys: true, logLevel: 'silent' });
   } catch (err) {
     throw new ConfigError('parse_error', 'invalid YAML', { cause: err, stage: 'load' });
   }
+  // `parseDocument` would silently keep the first of several documents; a config is one document.
+  if (!Array.isArray(docs) || docs.length === 0) throw new ConfigError('empty', 'config holds no YAML document', { stage: 'load' });
+  if (docs.length > 1) {
+    throw new ConfigError('parse_error', `invalid YAML: ${docs.length} documents (---) where one config is expected`, { stage: 'load' });
+  }
+  const doc = docs[0]!;
   const first = doc.errors[0];
   if (first) {
     const at = first.linePos?.[0];
