@@ -102,7 +102,8 @@ export const METRICS = {
     attributes: [t],
     prometheus: 'hotreload_config_hash',
     owner: 'core',
-    promql: 'count by (hotreload_target) (count by (hotreload_target, hotreload_config_hash) (hotreload_config_hash))',
+    // Distinct active hashes per target across the fleet: > 1 means replicas run different configs.
+    promql: 'count by (hotreload_target) (count_values by (hotreload_target) ("hash", hotreload_config_hash))',
   },
   configInfo: {
     name: 'hotreload.config.info',
