@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { METRIC_LIST } from '../../packages/core/src/catalogue.ts';
-import { END, START, renderMetricTable, snippetPaths, withGenerated } from '../../scripts/readme-blocks.ts';
+import { END, RULES_PATH, START, renderAlertTable, renderMetricTable, snippetPaths, withGenerated } from '../../scripts/readme-blocks.ts';
 
 const root = new URL('../../', import.meta.url);
 const readme = readFileSync(new URL('README.md', root), 'utf8');
@@ -18,6 +18,15 @@ test('the generated table lists every catalogue instrument once', () => {
   const table = renderMetricTable();
   for (const d of METRIC_LIST) assert.equal(table.split(`\`${d.name}\``).length - 1, 1, d.name);
   assert.ok(readme.includes(START) && readme.includes(END));
+});
+
+test('the alert table lists every rule of the rules file', () => {
+  const rules = readFileSync(new URL(RULES_PATH, root), 'utf8');
+  const names = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]!);
+  assert.ok(names.length >= 7);
+  const table = renderAlertTable(rules);
+  for (const n of names) assert.ok(table.includes(`| \`${n}\` |`), n);
+  assert.ok(!table.includes('{{'), 'templates are rendered as placeholders');
 });
 
 test('a stale table or snippet is detected', () => {
