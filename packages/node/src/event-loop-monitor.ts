@@ -1,17 +1,26 @@
+interface OpenSpan {
+  startedAt: number;
+  worstMs: number;
+}
+
 /**
  * Worst event-loop delay seen while a span of work (a reload stage) is open.
  *
- * An unref'ed interval timer runs ONLY while at least one stage is open, so a service that is not
- * reloading pays nothing. Each tick measures how late it fired; each open stage keeps the worst
- * lateness seen since it began. When a stage ends, the lateness of the tick that is due but has
- * not run yet is counted too: a stage that blocks the loop synchronously ends before any tick can
- * observe the block. perf_hooks.monitorEventLoopDelay() is not used because its histogram is
- * process-global (one reset per stage would break overlapping stages of different targets) and it
- * only records a block when its own timer finally fires, after the stage has ended.
+ * An unref'ed interval timer samples how late it fires; each open stage keeps the worst lateness
+ * seen since it began. When a stage ends, the lateness of the tick that is due but has not run yet
+ * is counted too: a stage that blocks the loop synchronously ends before any tick can observe the
+ * block. perf_hooks.monitorEventLoopDelay() is not used because its histogram is process-global
+ * (one reset per stage would break overlapping stages of different targets) and it only records a
+ * block when its own timer finally fires, after the stage has ended.
+ *
+ * The timer is armed by the first stage to begin and disarms itself at the first tick that finds
+ * no stage open. Arming and clearing a timer per stage was the largest part of the probes' cost
+ * (four stages back to back all run within one turn of the loop); this way a burst of reloads
+ * shares one timer, and an idle service has none — at most one tick after its last stage.
  */
 export class EventLoopMonitor {
   readonly #resolutionMs: number;
-  readonly #open = new Map<number, { startedAt: number; worstMs: number }>();
+  readonly #open = new Map<number, OpenSpan>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastTick = 0;
 
@@ -22,7 +31,7 @@ export class EventLoopMonitor {
     this.#resolutionMs = resolutionMs;
   }
 
-  /** Whether the sampling timer is running (only while some stage is open). */
+  /** Whether the sampling timer is armed (while some stage is open, and until the next tick after). */
   get sampling(): boolean {
     return this.#timer !== undefined;
   }
@@ -44,9 +53,7 @@ export class EventLoopMonitor {
     this.#open.delete(key);
     const now = performance.now();
     const pending = Math.min(now - this.#lastTick - this.#resolutionMs, now - entry.startedAt);
-    const worst = Math.max(entry.worstMs, pending, 0);
-    if (this.#open.size === 0) this.stop();
-    return worst / 1000;
+    return Math.max(entry.worstMs, pending, 0) / 1000;
   }
 
   stop(): void {
@@ -56,6 +63,10 @@ export class EventLoopMonitor {
   }
 
   #tick(): void {
+    if (this.#open.size === 0) {
+      this.stop();
+      return;
+    }
     const now = performance.now();
     const lateMs = now - this.#lastTick - this.#resolutionMs;
     this.#lastTick = now;

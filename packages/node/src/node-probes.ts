@@ -50,7 +50,7 @@ interface RunProbe {
  * What a reload costs the process, per run of @reloadscope/core: heap delta, old versions still
  * alive after unload, change in active handles, and the worst event-loop delay of each stage.
  * Nothing runs per request: probes are sampled at run and stage boundaries only, and the one
- * timer (event loop) exists only while a stage is open.
+ * timer (event loop) exists only while reloads run.
  */
 export class ReloadNodeProbes extends InstrumentationBase<NodeProbesConfig> {
   // `declare` fields: InstrumentationBase's constructor calls _updateMetricInstruments() and

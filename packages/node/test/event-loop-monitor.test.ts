@@ -1,19 +1,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventLoopMonitor } from '../src/index.ts';
-import { busyWait } from './harness.ts';
+import { busyWait, eventually } from './harness.ts';
 
-test('samples only while something is open', () => {
+test('samples while something is open and disarms at the first tick after', async () => {
   const m = new EventLoopMonitor(5);
   assert.equal(m.sampling, false);
   m.begin(1);
   m.begin(2);
   assert.equal(m.sampling, true);
   m.end(1);
+  await new Promise((r) => setTimeout(r, 30)); // ticks run while stage 2 is still open
   assert.equal(m.sampling, true);
   m.end(2);
+  m.begin(3); // a stage right after another reuses the armed timer
+  m.end(3);
+  assert.equal(m.end(4), undefined, 'ending something never begun yields undefined');
+  await eventually(() => (m.sampling ? undefined : true), 'the timer disarmed once nothing is open', 5_000);
+  m.begin(5);
+  assert.equal(m.sampling, true, 'the next stage arms it again');
+  m.stop();
   assert.equal(m.sampling, false);
-  assert.equal(m.end(3), undefined, 'ending something never begun yields undefined');
 });
 
 test('a synchronous block that ends with the stage is counted', () => {
