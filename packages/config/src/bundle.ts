@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink, utim
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
 import { ConfigError, fsError } from './errors.ts';
-import { readCapped } from './read.ts';
+import { hashFile, readCapped } from './read.ts';
 
 /**
  * A versioned bundle directory:
@@ -107,9 +107,10 @@ export async function verifyBundleFiles(dir: string, manifest: BundleManifest, m
   let size = 0;
   const entries = Object.entries(manifest.files);
   for (const [path, expected] of entries) {
-    let actual: Awaited<ReturnType<typeof readCapped>>;
+    let actual: Awaited<ReturnType<typeof hashFile>>;
     try {
-      actual = await readCapped(join(dir, path), maxFileBytes);
+      // Only the digest matters here: stream it, never hold a (possibly large) release file.
+      actual = await hashFile(join(dir, path), { maxBytes: maxFileBytes });
     } catch (err) {
       if (err instanceof ConfigError && err.code === 'not_found') {
         throw new ConfigError('bundle_invalid', `bundle file listed in the manifest is missing`, { cause: err, stage: 'verify' });

@@ -47,7 +47,7 @@ export function fsErrorCode(err: unknown): ConfigErrorCode {
   return 'read_error';
 }
 
-export function fsError(err: unknown, what: string, stage: ReloadStage): ConfigError {
+export function fsError(err: unknown, what: string, stage?: ReloadStage): ConfigError {
   const code = fsErrorCode(err);
   const errno = (err as NodeJS.ErrnoException | undefined)?.code ?? 'unknown';
   return new ConfigError(code, `cannot read ${what} (${errno})`, { cause: err, stage });

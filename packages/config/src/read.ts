@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { ConfigError, fsError } from './errors.ts';
 
 export interface ReadResult {
@@ -9,50 +9,148 @@ export interface ReadResult {
   size: number;
 }
 
-const CHUNK = 64 * 1024;
+export interface HashFileOptions {
+  /** Refuse (`too_large`) a file larger than this. Default: no limit (memory stays bounded anyway). */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface FileDigest {
+  /** Lowercase hex sha256 of the file's bytes. */
+  hash: string;
+  size: number;
+}
+
+// 1 MiB: few enough reads (each one is a thread-pool round trip) that syscalls never dominate,
+// small enough that the read-ahead buffer of hashFile() stays negligible.
+const CHUNK = 1024 * 1024;
+const WHAT = 'config file';
 
 /**
- * Read a whole file, hashing as it streams, and stop as soon as it exceeds `maxBytes`
- * (the size from fstat is not trusted: the file can grow while we read).
+ * Read a whole file, hashing as it streams, and stop as soon as it exceeds `maxBytes`.
+ * The fstat size refuses an oversized file at once and sizes the one buffer the bytes land in,
+ * but it is not trusted: a file that grows while being read still ends at `maxBytes`, and one
+ * that shrinks ends at its new end.
  */
 export async function readCapped(path: string, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  signal?.throwIfAborted();
+  const { file, size: statSize } = await openRegular(path, WHAT, maxBytes, 'load');
+  // +1: a read that fills the last byte shows the file grew after fstat.
+  let buf: Buffer = Buffer.allocUnsafe(Math.min(statSize, maxBytes) + 1);
+  const hash = createHash('sha256');
+  let size = 0;
+  let ahead: Promise<number> | undefined;
   try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    throw fsError(err, 'config file', 'load');
-  }
-  try {
-    const stat = await handle.stat().catch((err: unknown) => {
-      throw fsError(err, 'config file', 'load');
-    });
-    if (!stat.isFile()) throw new ConfigError('read_error', 'config path is not a regular file', { stage: 'load' });
-    if (stat.size > maxBytes) throw tooLarge(maxBytes);
-    const hash = createHash('sha256');
-    const chunks: Buffer[] = [];
-    let size = 0;
+    let bytesRead = await readAt(file, buf, 0, Math.min(CHUNK, buf.length), 0, WHAT, 'load');
     for (;;) {
-      signal?.throwIfAborted();
-      const buf = Buffer.allocUnsafe(CHUNK);
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await handle.read(buf, 0, CHUNK, null));
-      } catch (err) {
-        throw fsError(err, 'config file', 'load');
-      }
-      if (bytesRead === 0) break;
+      const want = Math.min(CHUNK, buf.length - size);
+      const full = bytesRead === want;
+      const start = size;
       size += bytesRead;
-      if (size > maxBytes) throw tooLarge(maxBytes);
-      const chunk = buf.subarray(0, bytesRead);
-      hash.update(chunk);
-      chunks.push(chunk);
+      if (size > maxBytes) throw tooLarge(WHAT, maxBytes, 'load');
+      // A short read of a regular file is its end (fs.readFile relies on the same).
+      if (bytesRead === 0 || !full) {
+        hash.update(buf.subarray(start, size));
+        break;
+      }
+      if (size === buf.length) buf = grow(buf, size, maxBytes);
+      signal?.throwIfAborted();
+      // Read the next chunk on the thread pool while this one is hashed on the main thread.
+      ahead = readAt(file, buf, size, Math.min(CHUNK, buf.length - size), size, WHAT, 'load');
+      hash.update(buf.subarray(start, size));
+      bytesRead = await ahead;
+      ahead = undefined;
     }
-    return { bytes: Buffer.concat(chunks, size), hash: hash.digest('hex'), size };
+    return { bytes: buf.subarray(0, size), hash: hash.digest('hex'), size };
   } finally {
-    await handle.close().catch(() => {});
+    await ahead?.catch(() => {});
+    await file.close().catch(() => {});
   }
 }
 
-function tooLarge(maxBytes: number): ConfigError {
-  return new ConfigError('too_large', `config file exceeds maxBytes (${maxBytes})`, { stage: 'load' });
+/**
+ * The sha256 of a file, streamed through two reused 1 MiB buffers (one being hashed while the
+ * next is read), so memory stays bounded whatever the file's size. Use it wherever only the
+ * digest is needed; `readCapped()` is for bytes that will be parsed.
+ */
+export async function hashFile(path: string, options: HashFileOptions = {}): Promise<FileDigest> {
+  const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new TypeError('hashFile: options.maxBytes must be a non-negative integer');
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const { file } = await openRegular(path, 'file', maxBytes);
+  const hash = createHash('sha256');
+  const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
+  let size = 0;
+  let ahead: Promise<number> | undefined;
+  try {
+    let current = 0;
+    let bytesRead = await readAt(file, buffers[0], 0, CHUNK, 0, 'file');
+    while (bytesRead > 0) {
+      size += bytesRead;
+      if (size > maxBytes) throw tooLarge('file', maxBytes);
+      signal?.throwIfAborted();
+      const chunk = buffers[current]!.subarray(0, bytesRead);
+      const short = bytesRead < CHUNK;
+      current ^= 1;
+      // A short read is the end; otherwise fetch the next chunk into the other buffer meanwhile.
+      ahead = short ? undefined : readAt(file, buffers[current]!, 0, CHUNK, size, 'file');
+      hash.update(chunk);
+      bytesRead = ahead ? await ahead : 0;
+      ahead = undefined;
+    }
+    return { hash: hash.digest('hex'), size };
+  } finally {
+    await ahead?.catch(() => {});
+    await file.close().catch(() => {});
+  }
+}
+
+async function openRegular(
+  path: string,
+  what: string,
+  maxBytes: number,
+  stage?: 'load',
+): Promise<{ file: FileHandle; size: number }> {
+  let file: FileHandle;
+  try {
+    file = await open(path, 'r');
+  } catch (err) {
+    throw fsError(err, what, stage);
+  }
+  try {
+    let size: number;
+    try {
+      const stat = await file.stat();
+      if (!stat.isFile()) throw new ConfigError('read_error', `${what} path is not a regular file`, { stage });
+      size = stat.size;
+    } catch (err) {
+      throw err instanceof ConfigError ? err : fsError(err, what, stage);
+    }
+    if (size > maxBytes) throw tooLarge(what, maxBytes, stage);
+    return { file, size };
+  } catch (err) {
+    await file.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function readAt(file: FileHandle, buf: Buffer, offset: number, length: number, position: number, what: string, stage?: 'load'): Promise<number> {
+  try {
+    // Explicit positions: with a read-ahead in flight, the file position must not be shared state.
+    return (await file.read(buf, offset, length, position)).bytesRead;
+  } catch (err) {
+    throw fsError(err, what, stage);
+  }
+}
+
+/** Room for a file that grew after fstat: at least one more chunk, never past maxBytes + 1. */
+function grow(buf: Buffer, size: number, maxBytes: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(size * 2, size + CHUNK)));
+  buf.copy(bigger, 0, 0, size);
+  return bigger;
+}
+
+function tooLarge(what: string, maxBytes: number, stage?: 'load'): ConfigError {
+  return new ConfigError('too_large', `${what} exceeds maxBytes (${maxBytes})`, { stage });
 }

@@ -1,6 +1,7 @@
 /** The hashing paths compared in section 4 (labels shared by the section and its child). */
 export const HASH_METHODS = {
-  readCapped: '@reloadscope/config readCapped() (hash while reading, keeps the bytes)',
+  hashFile: '@reloadscope/config hashFile() (the digest-only path: streamed, two reused 1 MiB buffers)',
+  readCapped: '@reloadscope/config readCapped() (hash while reading, keeps the bytes for parsing)',
   preallocated: 'suggested fix: same contract, one preallocated buffer, 1 MiB reads',
   streamOnly: 'reference: hash-only stream, one reused 1 MiB buffer',
   wholeFile: '@reloadscope/core sha256Hex(await readFile())',

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
-import { readCapped } from '@reloadscope/config';
+import { hashFile, readCapped } from '@reloadscope/config';
 import { sha256Hex } from '@reloadscope/core';
 import { HASH_METHODS, type HashMethod as Method } from '../lib/hash-methods.ts';
 
@@ -57,6 +57,8 @@ async function hashOnly(path: string): Promise<string> {
 
 async function hashWith(method: Method, file: string): Promise<string> {
   switch (method) {
+    case 'hashFile':
+      return (await hashFile(file)).hash;
     case 'readCapped':
       return (await readCapped(file, 2 ** 30)).hash;
     case 'preallocated':

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { sha256Hex } from '@reloadscope/core';
+import { ConfigError } from '../src/errors.ts';
+import { hashFile, readCapped } from '../src/read.ts';
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'rs-read-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function rejectsWithCode(p: Promise<unknown>, code: string): Promise<void> {
+  return assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+// Sizes around the 1 MiB read chunk: empty, small, exactly one chunk, one byte over, several chunks.
+const SIZES = [0, 14 * 1024, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 17];
+
+test('readCapped and hashFile return the bytes / digest of files of every size around the chunk size', async (t) => {
+  const dir = await tempDir(t);
+  for (const size of SIZES) {
+    const file = join(dir, `f${size}`);
+    const content = randomBytes(size);
+    await writeFile(file, content);
+    const read = await readCapped(file, 10 * 1024 * 1024);
+    assert.equal(read.size, size);
+    assert.ok(read.bytes.equals(content), `readCapped bytes differ at size ${size}`);
+    assert.equal(read.hash, sha256Hex(content));
+    assert.deepEqual(await hashFile(file), { hash: sha256Hex(content), size });
+  }
+});
+
+test('a file over maxBytes is refused with too_large, by both paths', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'big');
+  await writeFile(file, randomBytes(2 * 1024 * 1024 + 5));
+  await rejectsWithCode(readCapped(file, 2 * 1024 * 1024 + 4), 'too_large');
+  await rejectsWithCode(hashFile(file, { maxBytes: 2 * 1024 * 1024 + 4 }), 'too_large');
+  // Exactly at the limit is fine.
+  assert.equal((await readCapped(file, 2 * 1024 * 1024 + 5)).size, 2 * 1024 * 1024 + 5);
+  assert.equal((await hashFile(file, { maxBytes: 2 * 1024 * 1024 + 5 })).size, 2 * 1024 * 1024 + 5);
+});
+
+// procfs files report size 0 in fstat but have content: the same situation as a file that grew
+// after fstat, reproducible without a race.
+test('content beyond the fstat size is read in full, and still capped by maxBytes', async () => {
+  const expected = await readFile('/proc/self/cmdline');
+  assert.ok(expected.length > 8, 'the node command line is longer than 8 bytes');
+  const read = await readCapped('/proc/self/cmdline', 1024 * 1024);
+  assert.ok(read.bytes.equals(expected));
+  assert.equal(read.hash, sha256Hex(expected));
+  assert.deepEqual(await hashFile('/proc/self/cmdline'), { hash: sha256Hex(expected), size: expected.length });
+  await rejectsWithCode(readCapped('/proc/self/cmdline', 8), 'too_large');
+  await rejectsWithCode(hashFile('/proc/self/cmdline', { maxBytes: 8 }), 'too_large');
+});
+
+test('missing files, directories and aborted reads fail with stable codes', async (t) => {
+  const dir = await tempDir(t);
+  await rejectsWithCode(readCapped(join(dir, 'nope'), 1024), 'not_found');
+  await rejectsWithCode(hashFile(join(dir, 'nope')), 'not_found');
+  await rejectsWithCode(readCapped(dir, 1024), 'read_error');
+  await rejectsWithCode(hashFile(dir), 'read_error');
+  const file = join(dir, 'f');
+  await writeFile(file, randomBytes(3 * 1024 * 1024));
+  const aborted = AbortSignal.abort();
+  await assert.rejects(readCapped(file, 10 * 1024 * 1024, aborted), { name: 'AbortError' });
+  await assert.rejects(hashFile(file, { signal: aborted }), { name: 'AbortError' });
+  await assert.rejects(hashFile(file, { maxBytes: -1 }), TypeError);
+});
