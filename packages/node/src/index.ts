@@ -1,5 +1,12 @@
 export { enableNodeProbes, type NodeProbesConfig, type ObservableReloads, ReloadNodeProbes } from './node-probes.ts';
 export { EventLoopMonitor } from './event-loop-monitor.ts';
 export { RetainedVersions } from './retained-versions.ts';
-export { countActiveResources, diffResources, type ResourceCounts } from './active-resources.ts';
+export {
+  countActiveResources,
+  diffResources,
+  diffSnapshots,
+  type ResourceCounts,
+  type ResourceSnapshot,
+  snapshotActiveResources,
+} from './active-resources.ts';
 export { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';

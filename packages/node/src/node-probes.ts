@@ -11,7 +11,7 @@ import {
   type ReloadStage,
   type RunInfo,
 } from '@reloadscope/core';
-import { countActiveResources, diffResources, type ResourceCounts } from './active-resources.ts';
+import { diffSnapshots, type ResourceSnapshot, snapshotActiveResources } from './active-resources.ts';
 import { EventLoopMonitor } from './event-loop-monitor.ts';
 import { exposedGc, heapUsedBytes } from './heap.ts';
 import { RetainedVersions } from './retained-versions.ts';
@@ -42,8 +42,8 @@ interface Instruments {
 
 interface RunProbe {
   heapBefore: number;
-  resourcesBefore: ResourceCounts | undefined;
-  resourcesAfter: ResourceCounts | undefined;
+  /** Raw, uncounted: it is only counted if the run reaches unload (failed and unchanged runs do not). */
+  resourcesBefore: ResourceSnapshot | undefined;
 }
 
 /**
@@ -151,8 +151,7 @@ class ProbeState implements ReloadObserver {
     this.retained.declareTarget(run.target);
     this.#runs.set(run.id, {
       heapBefore: heapUsedBytes(this.#collect),
-      resourcesBefore: countActiveResources(),
-      resourcesAfter: undefined,
+      resourcesBefore: snapshotActiveResources(),
     });
   }
 
@@ -172,8 +171,8 @@ class ProbeState implements ReloadObserver {
     // handles are in both snapshots and only what the reload left behind shows.
     const probe = this.#runs.get(run.id);
     if (probe?.resourcesBefore) {
-      const after = countActiveResources();
-      if (after) this.resourceDeltas.set(run.target, diffResources(probe.resourcesBefore, after));
+      const after = snapshotActiveResources();
+      if (after) this.resourceDeltas.set(run.target, diffSnapshots(probe.resourcesBefore, after));
     }
   }
 
