@@ -11,7 +11,7 @@ export { ConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './errors.
 export { parseConfig, type ConfigFormat, type ConfigParser } from './parse.ts';
 export { readCapped, hashFile, type ReadResult, type HashFileOptions, type FileDigest } from './read.ts';
 export { validateSchema, checkSha256File, checkSignature, type IntegrityOptions } from './verify.ts';
-export { watchFiles, debounce, isFileMountPoint, type WatchOptions, type DirectoryWatch } from './watch.ts';
+export { watchFiles, debounce, isFileMountPoint, type WatchOptions, type DirectoryWatch, type DebounceOptions } from './watch.ts';
 export { checkReloadSignal } from './signal.ts';
 export {
   createReloadHandler,

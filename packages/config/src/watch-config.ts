@@ -10,7 +10,7 @@ import { type ConfigFormat, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
 import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
-import { type DirectoryWatch, isFileMountPoint, type WatchOptions, watchFiles } from './watch.ts';
+import { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_WAIT_MS, type DirectoryWatch, debounce, isFileMountPoint, type WatchOptions, watchFiles } from './watch.ts';
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 
@@ -199,7 +199,18 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   }
 
   listenForSignal(signal: NodeJS.Signals): void {
-    this.#stopSignal = onReloadSignal(signal, () => this.#trigger('signal'), this.#report);
+    // Leading edge: one SIGHUP reloads at once; a storm (a loop of `kill -HUP`, a process manager
+    // signalling every child) is that run plus one trailing run, not one run per delivered signal.
+    const w = typeof this.#options.watch === 'object' ? this.#options.watch : {};
+    const debounced = debounce(() => this.#trigger('signal'), w.debounceMs ?? DEFAULT_DEBOUNCE_MS, w.maxWaitMs ?? DEFAULT_MAX_WAIT_MS, {
+      leading: true,
+    });
+    const stop = onReloadSignal(signal, debounced.trigger, this.#report);
+    if (!stop) return;
+    this.#stopSignal = () => {
+      stop();
+      debounced.cancel();
+    };
   }
 
   async start(): Promise<void> {

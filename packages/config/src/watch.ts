@@ -16,31 +16,70 @@ export interface DirectoryWatch {
   close(): void;
 }
 
+export const DEFAULT_DEBOUNCE_MS = 200;
+export const DEFAULT_MAX_WAIT_MS = 2_000;
+
+export interface DebounceOptions {
+  /**
+   * Call at once on the first trigger of a burst, then at most once more when it is over (or
+   * every `maxWaitMs` while it lasts). For explicit requests (SIGHUP) that mean "now"; file
+   * events stay trailing-only, since the first event of a save usually comes before the write ends.
+   */
+  leading?: boolean;
+}
+
 /**
  * A trailing debounce with a max wait: many events (editors, Kubernetes, chunked writes) become
  * one call once things are quiet, but a never-ending storm still gets a call every `maxWaitMs`.
+ * With `leading`, a burst is the leading call plus one trailing call, so a lone trigger is not delayed.
  */
-export function debounce(fn: () => void, debounceMs: number, maxWaitMs: number): { trigger(): void; cancel(): void } {
+export function debounce(
+  fn: () => void,
+  debounceMs: number,
+  maxWaitMs: number,
+  options: DebounceOptions = {},
+): { trigger(): void; cancel(): void } {
+  const leading = options.leading === true;
   let timer: NodeJS.Timeout | undefined;
   let firstAt: number | undefined;
+  // Only with `leading`: whether a trigger arrived since the window opened (else the window just closes).
+  let pending = false;
+  const schedule = (wait: number) => {
+    timer = setTimeout(fire, wait);
+    timer.unref();
+  };
   const fire = () => {
     timer = undefined;
     firstAt = undefined;
+    if (leading && !pending) return;
+    pending = false;
     fn();
+    // A trailing call opens a quiet window of its own, so a storm that goes on is not answered
+    // by a trailing call immediately followed by a leading one.
+    if (leading) {
+      firstAt = Date.now();
+      schedule(debounceMs);
+    }
   };
   return {
     trigger() {
       const now = Date.now();
+      if (leading && firstAt === undefined) {
+        firstAt = now;
+        schedule(debounceMs);
+        fn();
+        return;
+      }
       firstAt ??= now;
+      pending = true;
       if (timer) clearTimeout(timer);
-      const wait = Math.max(0, Math.min(debounceMs, firstAt + maxWaitMs - now));
-      timer = setTimeout(fire, wait);
-      timer.unref();
+      schedule(Math.max(0, Math.min(debounceMs, firstAt + maxWaitMs - now)));
     },
     cancel() {
       if (timer) clearTimeout(timer);
       timer = undefined;
       firstAt = undefined;
+      pending = false;
     },
   };
 }
@@ -59,7 +98,7 @@ export function watchFiles(
   report: DiagnosticSink,
 ): DirectoryWatch {
   let mode: 'file' | 'poll' = options.pollMs === undefined ? 'file' : 'poll';
-  const debounced = debounce(() => onChange(mode), options.debounceMs ?? 200, options.maxWaitMs ?? 2_000);
+  const debounced = debounce(() => onChange(mode), options.debounceMs ?? DEFAULT_DEBOUNCE_MS, options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
   const byDir = new Map<string, Set<string>>();
   for (const file of files) {
     const names = byDir.get(dirname(file)) ?? new Set<string>();

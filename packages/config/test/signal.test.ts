@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { checkReloadSignal, watchConfig } from '../src/index.ts';
-import { eventually, tempDir } from './harness.ts';
+import { eventually, sleep, tempDir } from './harness.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/signal-child.ts', import.meta.url));
 
@@ -54,6 +55,38 @@ test('a real child process reloads on SIGHUP and survives it; close() removes th
   // With no listener left, SIGHUP has its default effect again: the listener really is gone.
   child.kill('SIGHUP');
   assert.equal((await exit).signal, 'SIGHUP');
+});
+
+test('a storm of 200 SIGHUPs is one leading and at most a couple of trailing runs, ending on the last file content', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'storm.json');
+  await writeFile(file, '{"v":1}');
+  const { child, events, waitFor } = startChild(t, file);
+  await waitFor((e) => e.event === 'ready', 'child ready');
+  writeFileSync(file, '{"v":2}');
+  // Tight loops of kills (as from `while true; do kill -HUP $pid; done`), in 20 bursts with a short
+  // pause, so the child handles many of them: signals sent back to back are merged by the kernel.
+  // The content changes mid-storm.
+  for (let i = 0; i < 200; i++) {
+    if (i === 100) writeFileSync(file, '{"v":3}');
+    child.kill('SIGHUP');
+    if (i % 10 === 9) await sleep(5);
+  }
+  await waitFor((e) => e.event === 'changed' && e.v === 3, 'the last content to become active');
+  // Wait until no run has started for well over a debounce window (200 ms), so none is missed.
+  const signalRuns = () => events.filter((e) => e.event === 'run' && e.trigger === 'signal').length;
+  let seen = -1;
+  await eventually(async () => {
+    const now = signalRuns();
+    if (now === seen) return true;
+    seen = now;
+    await sleep(1_000);
+    return undefined;
+  }, 'signal runs to settle', 30_000);
+  assert.ok(seen >= 1 && seen <= 3, `expected 1–3 signal runs for 200 SIGHUPs, got ${seen}`);
+  const changes = events.filter((e) => e.event === 'changed');
+  assert.deepEqual(changes.at(-1), { event: 'changed', v: 3, trigger: 'signal' });
+  assert.equal(child.exitCode, null);
 });
 
 test('SIGUSR1 is refused at start-up, before the config is even read', async () => {

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { OUTCOMES } from '@reloadscope/core';
-import { type WatchConfigOptions, isFileMountPoint, watchConfig } from '../src/index.ts';
+import { type WatchConfigOptions, debounce, isFileMountPoint, watchConfig } from '../src/index.ts';
 import { eventually, sleep, telemetry, tempDir } from './harness.ts';
 
 async function fileRuns(tel: ReturnType<typeof telemetry>, target: string): Promise<Record<string, number>> {
@@ -151,4 +151,28 @@ test('a config file that is a bind mount of its own (what subPath does) is repor
   // The same file without the mount: nothing to report.
   const plain = await run(process.execPath, [child, mounted], { timeout: 30_000 });
   assert.deepEqual(JSON.parse(plain.stdout), []);
+});
+
+test('debounce with leading: a lone trigger calls at once, a burst is the leading call plus one trailing call', async (t) => {
+  let calls = 0;
+  const d = debounce(() => calls++, 50, 10_000, { leading: true });
+  t.after(() => d.cancel());
+  d.trigger();
+  assert.equal(calls, 1, 'the leading call is synchronous');
+  for (let i = 0; i < 500; i++) d.trigger();
+  assert.equal(calls, 1, 'the rest of the burst waits for the trailing call');
+  await eventually(() => calls === 2 || undefined, 'the trailing call');
+  await sleep(300);
+  assert.equal(calls, 2, 'one trailing call for the whole burst');
+  // After the quiet window, a new trigger is a leading call again.
+  d.trigger();
+  assert.equal(calls, 3);
+
+  // Trailing-only (the file-watch mode) never calls synchronously.
+  let trailingCalls = 0;
+  const trailing = debounce(() => trailingCalls++, 20, 10_000);
+  t.after(() => trailing.cancel());
+  for (let i = 0; i < 100; i++) trailing.trigger();
+  assert.equal(trailingCalls, 0);
+  await eventually(() => trailingCalls === 1 || undefined, 'the trailing-only call');
 });
