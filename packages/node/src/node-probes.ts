@@ -13,7 +13,7 @@ import {
 } from '@reloadscope/core';
 import { diffSnapshots, type ResourceSnapshot, snapshotActiveResources } from './active-resources.ts';
 import { EventLoopMonitor } from './event-loop-monitor.ts';
-import { exposedGc, heapUsedBytes } from './heap.ts';
+import { exactHeapWanted, heapUsedBytes } from './heap.ts';
 import { RetainedVersions } from './retained-versions.ts';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 
@@ -29,6 +29,12 @@ export interface NodeProbesConfig extends InstrumentationConfig {
   retainedGraceMs?: number;
   /** Sampling interval of the event-loop probe while a stage runs. Default 10 ms. */
   eventLoopResolutionMs?: number;
+  /**
+   * Run a full GC before each heap reading, so `hotreload.heap.delta` is what a reload kept rather
+   * than garbage not yet collected. Needs `node --expose-gc`; costs two full GCs (milliseconds)
+   * per reload, so it is for tests and investigations. Default: RELOADSCOPE_EXACT_HEAP=true, else off.
+   */
+  exactHeap?: boolean;
 }
 
 const DEFAULT_GRACE_MS = 10_000;
@@ -144,7 +150,7 @@ class ProbeState implements ReloadObserver {
     this.retained = new RetainedVersions(config.retainedGraceMs ?? DEFAULT_GRACE_MS);
     this.#loop = new EventLoopMonitor(config.eventLoopResolutionMs ?? 10);
     this.#instruments = instruments;
-    this.#collect = exposedGc() !== undefined;
+    this.#collect = exactHeapWanted(config.exactHeap);
   }
 
   runStarted(run: RunInfo): void {

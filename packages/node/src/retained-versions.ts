@@ -2,6 +2,8 @@ import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { diagOnce } from './diagnostics.ts';
 import { exposedGc } from './heap.ts';
 
+const MIN_FORCED_GC_SPACING_MS = 1_000;
+
 interface Entry {
   readonly target: string;
   readonly ref: WeakRef<object>;
@@ -17,8 +19,9 @@ interface Entry {
  * Waiting for a full GC is what makes the count honest without --expose-gc: in a quiet process
  * "not collected yet" usually means "V8 has not needed a major GC yet", not a leak. Major GCs are
  * seen through a `gc` PerformanceObserver that is connected only while versions are watched.
- * When `gc` is already exposed, one full GC is run after each grace period, so the count is
- * exact and prompt; reloadscope never exposes it itself.
+ * When `gc` is already exposed, a full GC is run once a grace period has passed, so the count is
+ * exact and prompt — at most one per grace period (and per second), however often the target
+ * reloads; reloadscope never exposes `gc` itself.
  */
 export class RetainedVersions {
   readonly #graceMs: number;
@@ -29,6 +32,7 @@ export class RetainedVersions {
   #lastFullGcAt = Number.NEGATIVE_INFINITY;
   #nextId = 1;
   #gcTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastForcedGcAt = Number.NEGATIVE_INFINITY;
 
   constructor(graceMs: number) {
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new TypeError('RetainedVersions: graceMs must be a number >= 0');
@@ -114,7 +118,11 @@ export class RetainedVersions {
     }
   }
 
-  /** With `gc` exposed: one full GC once the earliest pending grace period has passed. */
+  /**
+   * With `gc` exposed: one full GC once the earliest pending grace period has passed, spaced at
+   * least a grace period (and a second) from the previous one. Without the spacing, a target
+   * reloading every 100 ms would get a full GC every 100 ms.
+   */
   #scheduleGc(): void {
     const gc = exposedGc();
     if (this.#gcTimer || !gc) return;
@@ -122,11 +130,13 @@ export class RetainedVersions {
     let due = Number.POSITIVE_INFINITY;
     for (const entry of this.#entries.values()) if (entry.dueAt > this.#lastFullGcAt) due = Math.min(due, entry.dueAt);
     if (due === Number.POSITIVE_INFINITY) return;
+    due = Math.max(due, this.#lastForcedGcAt + Math.max(this.#graceMs, MIN_FORCED_GC_SPACING_MS));
     this.#gcTimer = setTimeout(
       () => {
         this.#gcTimer = undefined;
         const startedAt = performance.now();
         gc();
+        this.#lastForcedGcAt = startedAt;
         this.#lastFullGcAt = Math.max(this.#lastFullGcAt, startedAt);
         this.#scheduleGc();
       },
