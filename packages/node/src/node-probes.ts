@@ -136,6 +136,30 @@ export class ReloadNodeProbes extends InstrumentationBase<NodeProbesConfig> {
   }
 }
 
+interface PendingHeap {
+  before: number;
+  attributes: Attributes;
+}
+
+/** The probes' metric attributes of one target: `{target}` and `{target, stage}` per stage. */
+class TargetAttributes {
+  readonly target: Attributes;
+  readonly #byStage = new Map<ReloadStage, Attributes>();
+
+  constructor(target: string) {
+    this.target = Object.freeze({ [ATTR_TARGET]: target });
+  }
+
+  stage(stage: ReloadStage): Attributes {
+    let attributes = this.#byStage.get(stage);
+    if (!attributes) {
+      attributes = Object.freeze({ [ATTR_TARGET]: this.target[ATTR_TARGET], [ATTR_STAGE]: stage });
+      this.#byStage.set(stage, attributes);
+    }
+    return attributes;
+  }
+}
+
 /** The observer: per-run bookkeeping shared by every observed ReloadInstrumentation. */
 class ProbeState implements ReloadObserver {
   readonly retained: RetainedVersions;
@@ -145,6 +169,15 @@ class ProbeState implements ReloadObserver {
   readonly #runs = new Map<number, RunProbe>();
   readonly #instruments: () => Instruments | undefined;
   readonly #collect: boolean;
+  /**
+   * Attribute objects per target, built once: the SDK hashes whatever object it gets, but
+   * building a fresh one per point was garbage on every stage. Frozen, because the SDK keeps the
+   * first object it saw for a series as that series' attributes.
+   */
+  readonly #attributes = new Map<string, TargetAttributes>();
+  /** Runs whose heap "after" reading is due once the current turn's stacks have unwound. */
+  #heapPending: PendingHeap[] = [];
+  #heapImmediate: ReturnType<typeof setImmediate> | undefined;
 
   constructor(config: NodeProbesConfig, instruments: () => Instruments | undefined) {
     this.retained = new RetainedVersions(config.retainedGraceMs ?? DEFAULT_GRACE_MS);
@@ -168,7 +201,7 @@ class ProbeState implements ReloadObserver {
   stageEnded(run: RunInfo, stage: ReloadStage): void {
     const seconds = this.#loop.end(run.id);
     if (seconds === undefined) return;
-    this.#instruments()?.blocked.record(seconds, { [ATTR_TARGET]: run.target, [ATTR_STAGE]: stage });
+    this.#instruments()?.blocked.record(seconds, this.#attributesOf(run.target).stage(stage));
   }
 
   versionUnloaded(run: RunInfo, previous: unknown): void {
@@ -187,20 +220,43 @@ class ProbeState implements ReloadObserver {
     this.#runs.delete(run.id);
     if (!probe) return;
     // Measured once the run's stack has unwound: locals of the finished run would otherwise
-    // still hold the old version and count as growth.
-    const attrs: Attributes = { [ATTR_TARGET]: run.target };
-    setImmediate(() => {
-      const delta = heapUsedBytes(this.#collect) - probe.heapBefore;
-      // OTel histograms take non-negative values only (the SDK drops negatives): a run that
-      // freed memory is recorded as 0 growth.
-      this.#instruments()?.heapDelta.record(Math.max(0, delta), attrs);
-    }).unref();
+    // still hold the old version and count as growth. Runs ending in the same turn share one
+    // reading (and, in exact mode, one GC) instead of one immediate each.
+    this.#heapPending.push({ before: probe.heapBefore, attributes: this.#attributesOf(run.target).target });
+    if (!this.#heapImmediate) {
+      this.#heapImmediate = setImmediate(() => this.#recordHeap());
+      this.#heapImmediate.unref();
+    }
   }
 
   stop(): void {
     this.#loop.stop();
     this.retained.stop();
     this.#runs.clear();
+    if (this.#heapImmediate) clearImmediate(this.#heapImmediate);
+    this.#heapImmediate = undefined;
+    this.#heapPending = [];
+  }
+
+  #recordHeap(): void {
+    this.#heapImmediate = undefined;
+    const pending = this.#heapPending;
+    this.#heapPending = [];
+    const after = heapUsedBytes(this.#collect);
+    const histogram = this.#instruments()?.heapDelta;
+    if (!histogram) return;
+    // OTel histograms take non-negative values only (the SDK drops negatives): a run that freed
+    // memory is recorded as 0 growth.
+    for (const run of pending) histogram.record(Math.max(0, after - run.before), run.attributes);
+  }
+
+  #attributesOf(target: string): TargetAttributes {
+    let attributes = this.#attributes.get(target);
+    if (!attributes) {
+      attributes = new TargetAttributes(target);
+      this.#attributes.set(target, attributes);
+    }
+    return attributes;
   }
 }
 

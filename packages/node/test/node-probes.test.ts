@@ -126,3 +126,22 @@ test('probes stop observing when disabled and do not break reloads', async (t) =
   const after = await h.metric('hotreload.eventloop.blocked');
   assert.equal(after?.points.filter((p) => p.attributes['hotreload.target'] === 'quiet').length, 2);
 });
+
+test('runs ending in the same turn each get their heap-delta point', async (t) => {
+  const h = setup();
+  t.after(() => h.close());
+  const targets = ['a', 'b', 'c'];
+  const results = await Promise.all(
+    targets.map((target) => h.reloads.reload({ target }, { load: () => ({ target }), switch: () => ({ target: 'old' }), identify: () => undefined })),
+  );
+  assert.deepEqual(
+    results.map((r) => r.outcome),
+    ['success', 'success', 'success'],
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  const heap = await h.metric('hotreload.heap.delta');
+  assert.deepEqual(
+    heap?.points.map((p) => [p.attributes['hotreload.target'], p.value]).sort(),
+    targets.map((target) => [target, 1]),
+  );
+});
