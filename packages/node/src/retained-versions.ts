@@ -4,17 +4,19 @@ import { exposedGc } from './heap.ts';
 
 const MIN_FORCED_GC_SPACING_MS = 1_000;
 
+/**
+ * One watched version. The entry itself is the object the weak references point at (see
+ * `track`); it is kept alive only by the WeakMap entry keyed by its version.
+ */
 interface Entry {
-  readonly target: string;
-  /** To the version's sentinel, not to the version itself (see `track`). */
-  readonly ref: WeakRef<object>;
+  target: string;
   /** performance.now() at which the version counts as retained if it survives a full GC. */
-  readonly dueAt: number;
+  dueAt: number;
 }
 
 /**
  * Old versions handed to `unload` that are still alive after a grace period AND a full
- * (mark-compact) garbage collection that ran after it. Each is watched through a sentinel that
+ * (mark-compact) garbage collection that ran after it. Each is watched through an entry that
  * lives exactly as long as the version (see `track`), held by a WeakRef, which never keeps it
  * alive, and a FinalizationRegistry entry that forgets it once V8 collects it.
  *
@@ -27,11 +29,11 @@ interface Entry {
  */
 export class RetainedVersions {
   readonly #graceMs: number;
-  readonly #entries = new Map<number, Entry>();
+  readonly #entries = new Map<number, WeakRef<Entry>>();
   readonly #targets = new Set<string>();
   readonly #registry: FinalizationRegistry<number> | undefined;
-  /** version → its sentinel: an ephemeron, so the sentinel lives exactly as long as the version. */
-  readonly #sentinels = new WeakMap<object, object>();
+  /** version → its entry: an ephemeron, so the entry lives exactly as long as the version. */
+  readonly #byVersion = new WeakMap<object, Entry>();
   #observer: PerformanceObserver | undefined;
   #lastFullGcAt = Number.NEGATIVE_INFINITY;
   #nextId = 1;
@@ -53,7 +55,11 @@ export class RetainedVersions {
     this.#targets.add(target);
   }
 
-  /** Start watching an unloaded version; false when it cannot be watched (a primitive value). */
+  /**
+   * Start watching an unloaded version; false when it cannot be watched (a primitive value).
+   * A version unloaded again (a target switching between long-lived objects) is one version:
+   * its grace period restarts, it is not counted twice.
+   */
   track(target: string, version: unknown): boolean {
     this.#targets.add(target);
     if (!this.#registry) return false;
@@ -65,20 +71,23 @@ export class RetainedVersions {
       );
       return false;
     }
-    // V8's minor GC treats the target of a WeakRef or FinalizationRegistry cell as strong, so
-    // watching the version directly would promote every unloaded config graph to old space
-    // (GC per reload of a 14 KB config: 34–59 µs instead of 11–14 µs). The weak references go to
-    // a tiny sentinel instead, kept alive only by a WeakMap entry keyed by the version: the
-    // version can die young, and the sentinel dies with it at the next full GC. Counting stays
-    // exact: one entry per unload, alive exactly as long as the version is.
-    let sentinel = this.#sentinels.get(version);
-    if (!sentinel) {
-      sentinel = {};
-      this.#sentinels.set(version, sentinel);
+    const dueAt = performance.now() + this.#graceMs;
+    const known = this.#byVersion.get(version);
+    if (known) {
+      known.target = target;
+      known.dueAt = dueAt;
+    } else {
+      // V8's minor GC treats the target of a WeakRef or FinalizationRegistry cell as strong, so
+      // watching the version directly would promote every unloaded config graph to old space
+      // (GC per reload of a 14 KB config: 34–59 µs instead of 11–14 µs). The weak references go
+      // to the small entry instead, kept alive only by a WeakMap entry keyed by the version: the
+      // version can die young, and the entry dies with it at the next full GC.
+      const entry: Entry = { target, dueAt };
+      this.#byVersion.set(version, entry);
+      const id = this.#nextId++;
+      this.#entries.set(id, new WeakRef(entry));
+      this.#registry.register(entry, id);
     }
-    const id = this.#nextId++;
-    this.#entries.set(id, { target, ref: new WeakRef(sentinel), dueAt: performance.now() + this.#graceMs });
-    this.#registry.register(sentinel, id);
     this.#observeGc();
     this.#scheduleGc();
     return true;
@@ -88,8 +97,9 @@ export class RetainedVersions {
   counts(): Map<string, number> {
     const counts = new Map<string, number>();
     for (const target of this.#targets) counts.set(target, 0);
-    for (const [id, entry] of this.#entries) {
-      if (entry.ref.deref() === undefined) {
+    for (const [id, ref] of this.#entries) {
+      const entry = ref.deref();
+      if (entry === undefined) {
         this.#forget(id);
         continue;
       }
@@ -143,7 +153,10 @@ export class RetainedVersions {
     if (this.#gcTimer || !gc) return;
     const now = performance.now();
     let due = Number.POSITIVE_INFINITY;
-    for (const entry of this.#entries.values()) if (entry.dueAt > this.#lastFullGcAt) due = Math.min(due, entry.dueAt);
+    for (const ref of this.#entries.values()) {
+      const entry = ref.deref();
+      if (entry && entry.dueAt > this.#lastFullGcAt) due = Math.min(due, entry.dueAt);
+    }
     if (due === Number.POSITIVE_INFINITY) return;
     due = Math.max(due, this.#lastForcedGcAt + Math.max(this.#graceMs, MIN_FORCED_GC_SPACING_MS));
     this.#gcTimer = setTimeout(

@@ -94,3 +94,15 @@ test('through core: an unload that leaves a listener closing over the old versio
   fullGc();
   await eventually(async () => ((await retainedNow()) === 0 ? true : undefined), 'retained back to 0 after the listeners are removed');
 });
+
+test('a version unloaded again is one version: watched once, counted once', async () => {
+  const retained = new RetainedVersions(0);
+  const a = { name: 'a' };
+  const b = { name: 'b' };
+  for (let i = 0; i < 50; i++) retained.track('toggle', i % 2 ? a : b); // a target switching between two cached objects
+  assert.equal(retained.watching, 2, 'the probe itself does not grow with the number of unloads');
+  await new Promise((r) => setTimeout(r, 5));
+  fullGc();
+  await eventually(() => (retained.counts().get('toggle') === 2 ? true : undefined), 'both objects counted once');
+  retained.stop();
+});
