@@ -8,10 +8,10 @@ const CHILD = fileURLToPath(new URL('./fixtures/exact-heap-child.ts', import.met
 const RELOADS = 20;
 
 /** Major GCs seen during RELOADS reloads in a fresh process, and heap-delta points recorded. */
-async function run(nodeArgs: string[], mode: 'on' | 'off' | 'default', env: Record<string, string> = {}) {
+async function run(nodeArgs: string[], mode: 'on' | 'off' | 'default', env: Record<string, string> = {}, graceMs?: number) {
   const childEnv = { ...process.env, ...env };
   if (!('RELOADSCOPE_EXACT_HEAP' in env)) delete childEnv.RELOADSCOPE_EXACT_HEAP;
-  const { stdout } = await promisify(execFile)(process.execPath, [...nodeArgs, CHILD, mode, String(RELOADS)], { env: childEnv, timeout: 30_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [...nodeArgs, CHILD, mode, String(RELOADS), ...(graceMs === undefined ? [] : [String(graceMs)])], { env: childEnv, timeout: 30_000 });
   return JSON.parse(stdout) as { majors: number; points: number };
 }
 
@@ -38,4 +38,11 @@ test('exactHeap without --expose-gc degrades to plain readings; reloads and heap
   const r = await run([], 'on');
   assert.equal(r.points, RELOADS);
   assert.ok(r.majors < RELOADS, `${r.majors} major GCs in ${RELOADS} reloads`);
+});
+
+test('with gc exposed, retention forces at most one full GC per second, however fast the target reloads', async () => {
+  // 20 reloads 5+ ms apart with a 0 ms grace period: one forced GC per unload would be ~20.
+  const r = await run(['--expose-gc'], 'default', {}, 0);
+  assert.equal(r.points, RELOADS);
+  assert.ok(r.majors <= 3, `${r.majors} major GCs in ${RELOADS} reloads`);
 });
