@@ -58,9 +58,13 @@ export function countActiveResources(): ResourceCounts | undefined {
   return counts;
 }
 
-/** after − before for every type present in either snapshot (0 included, so a fixed leak reads 0). */
-export function diffSnapshots(before: ResourceSnapshot, after: ResourceSnapshot): Map<string, number> {
-  const delta = new Map<string, number>();
+/**
+ * after − before for every type present in either snapshot (0 included, so a fixed leak reads 0),
+ * written into `into` (cleared first) when given.
+ */
+export function diffSnapshots(before: ResourceSnapshot, after: ResourceSnapshot, into?: Map<string, number>): Map<string, number> {
+  const delta = into ?? new Map<string, number>();
+  delta.clear();
   accumulate(delta, after, 1);
   accumulate(delta, before, -1);
   return delta;

@@ -211,7 +211,8 @@ class ProbeState implements ReloadObserver {
     const probe = this.#runs.get(run.id);
     if (probe?.resourcesBefore) {
       const after = snapshotActiveResources();
-      if (after) this.resourceDeltas.set(run.target, diffSnapshots(probe.resourcesBefore, after));
+      // The target's previous delta map is reused: the gauge only ever shows the latest one.
+      if (after) this.resourceDeltas.set(run.target, diffSnapshots(probe.resourcesBefore, after, this.resourceDeltas.get(run.target)));
     }
   }
 

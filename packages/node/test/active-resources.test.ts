@@ -15,6 +15,9 @@ test('a delta lists every type of either snapshot, 0 included', () => {
   const delta = diffSnapshots(['Timeout', 'TCPServerWrap', 'Timeout'], ['TCPServerWrap', 'Timeout', 'FSReqCallback', 'TCPServerWrap']);
   assert.deepEqual(Object.fromEntries(delta), { Timeout: -1, TCPServerWrap: 1, FSReqCallback: 1 });
   assert.deepEqual(Object.fromEntries(diffSnapshots(['X', 'Y'], ['Y', 'X'])), { X: 0, Y: 0 });
+  const reused = new Map([['Stale', 7]]);
+  assert.equal(diffSnapshots(['X'], ['X', 'X'], reused), reused);
+  assert.deepEqual(Object.fromEntries(reused), { X: 1 }, 'a reused map keeps nothing of its previous delta');
   assert.deepEqual(
     Object.fromEntries(diffResources(new Map([['X', 2], ['Y', 1]]), new Map([['X', 2], ['Z', 4]]))),
     { X: 0, Y: -1, Z: 4 },
