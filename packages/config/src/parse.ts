@@ -25,9 +25,14 @@ export async function parseConfig(bytes: Uint8Array, format: ConfigFormat): Prom
       throw new ConfigError('parse_error', 'custom parser rejected the config', { cause: err, stage: 'load' });
     }
   }
+  return parseBuiltin(bytes, format);
+}
+
+/** The built-in formats, synchronously: the reload path calls this without a promise per parse. */
+export function parseBuiltin(bytes: Uint8Array, format: 'json' | 'yaml'): unknown {
   const text = decode(bytes);
   // An empty file is usually a half-written one (truncate, then write): never a valid config.
-  if (text.trim() === '') throw new ConfigError('empty', 'config file is empty', { stage: 'load' });
+  if (!/\S/.test(text)) throw new ConfigError('empty', 'config file is empty', { stage: 'load' });
   if (format === 'json') return parseJson(text);
   if (format === 'yaml') return parseYaml(text);
   throw new TypeError(`unknown config format ${JSON.stringify(format)}`);

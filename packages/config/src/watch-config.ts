@@ -1,12 +1,19 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, type StageContext, isReloadError } from '@reloadscope/core';
+import {
+  ReloadInstrumentation,
+  type ReloadResult,
+  type ReloadStages,
+  type ReloadTrigger,
+  type StageContext,
+  isReloadError,
+} from '@reloadscope/core';
 import { type DiagnosticSink, diagSink } from './diagnostics.ts';
 import { ConfigError } from './errors.ts';
 import { resolveFile, symlinkedAncestors } from './locate.ts';
 import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
-import { type ConfigFormat, parseConfig } from './parse.ts';
+import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
 import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
@@ -153,7 +160,18 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   readonly #maxBytes: number;
   readonly #report: DiagnosticSink;
   readonly #listeners: ChangeListener<T>[] = [];
-  readonly #inFlight = new Set<Promise<ReloadResult>>();
+  // Core serialises runs per target and settles coalesced requests with the run that served them,
+  // so the latest request settles last: close() only needs to wait for it.
+  #latest: Promise<ReloadResult> | undefined;
+  // Built once: the reload path allocates no closures per run.
+  readonly #stages: ReloadStages<Candidate, Version<T> | undefined> = {
+    load: (ctx) => this.#load(ctx),
+    identify: (c) => ({ hash: c.hash, size: c.size }),
+    verify: (c) => this.#verify(c),
+    switch: (c, ctx) => this.#switchTo(c, ctx),
+    rollback: () => this.#rollback(),
+    unload: (previous) => this.#unload(previous),
+  };
   #file = '';
   #target = '';
   #format: ConfigFormat = 'yaml';
@@ -305,55 +323,56 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
       force: request.force,
       timeoutMs: request.timeoutMs ?? this.#options.timeoutMs,
     };
-    const p = this.#reloads
-      .reload<Candidate, Version<T> | undefined>(options, {
-        load: (ctx) => this.#load(ctx),
-        identify: (c) => ({ hash: c.hash, size: c.size }),
-        verify: (c) => this.#verify(c),
-        switch: (c, ctx) => this.#switchTo(c, ctx),
-        rollback: () => this.#rollback(),
-        unload: (previous) => this.#unload(previous),
-      })
-      .then((result) => {
-        this.#reportRejection(result);
-        return result;
-      });
-    this.#inFlight.add(p);
-    void p.finally(() => this.#inFlight.delete(p));
+    const p = this.#reloads.reload(options, this.#stages).then((result) => {
+      this.#reportRejection(result);
+      return result;
+    });
+    this.#latest = p;
     return p;
   }
 
   async #load(ctx: StageContext): Promise<Candidate> {
     const { bytes, hash, size } = await readCapped(this.#file, this.#maxBytes, ctx.signal);
-    const value = await parseConfig(bytes, this.#format);
+    const format = this.#format;
+    const value = typeof format === 'function' ? await parseConfig(bytes, format) : parseBuiltin(bytes, format);
     return { bytes, hash, size, value };
   }
 
-  async #verify(c: Candidate): Promise<void> {
+  /** Synchronous (no promise) when there is nothing to check. */
+  #verify(c: Candidate): Promise<void> | undefined {
     const v = this.#options.verify;
+    if (!v?.sha256File && v?.publicKey === undefined && !this.#options.schema) return undefined;
+    return this.#verifyWith(c, v);
+  }
+
+  async #verifyWith(c: Candidate, v: IntegrityOptions | undefined): Promise<void> {
     if (v?.sha256File) await checkSha256File(v.sha256File, c.hash);
     if (v?.publicKey !== undefined) await checkSignature(c.bytes, v.signatureFile ?? `${this.#file}.sig`, toPublicKey(v.publicKey));
     if (this.#options.schema) c.value = await validateSchema(this.#options.schema, c.value);
   }
 
-  async #switchTo(c: Candidate, ctx: StageContext): Promise<Version<T> | undefined> {
+  /** Synchronous when no listener has to be told (the first load, or no onChange subscribers). */
+  #switchTo(c: Candidate, ctx: StageContext): Version<T> | undefined | Promise<Version<T> | undefined> {
     const previous = this.#active;
     const next: Version<T> = { value: c.value as T, hash: c.hash, controller: new AbortController() };
     const tx: Switch<T> = { previous, next, notified: [], undone: false, trigger: ctx.trigger };
     this.#switch = tx;
     this.#active = next;
-    if (previous) {
-      const info: ChangeInfo = { signal: next.controller.signal, hash: next.hash, previousHash: previous.hash, trigger: ctx.trigger };
-      for (const listener of [...this.#listeners]) {
-        if (tx.undone) break;
-        tx.notified.push(listener);
-        try {
-          await listener(next.value, previous.value, info);
-        } catch (err) {
-          // A listener that explains itself with a ReloadError keeps its code (e.g. restart_required).
-          if (isReloadError(err)) throw err;
-          throw new ConfigError('subscriber_failed', 'an onChange listener threw; the switch is rolled back', { cause: err, stage: 'switch' });
-        }
+    if (!previous || this.#listeners.length === 0) return previous;
+    return this.#notify(tx, previous, next, ctx.trigger);
+  }
+
+  async #notify(tx: Switch<T>, previous: Version<T>, next: Version<T>, trigger: ReloadTrigger): Promise<Version<T>> {
+    const info: ChangeInfo = { signal: next.controller.signal, hash: next.hash, previousHash: previous.hash, trigger };
+    for (const listener of [...this.#listeners]) {
+      if (tx.undone) break;
+      tx.notified.push(listener);
+      try {
+        await listener(next.value, previous.value, info);
+      } catch (err) {
+        // A listener that explains itself with a ReloadError keeps its code (e.g. restart_required).
+        if (isReloadError(err)) throw err;
+        throw new ConfigError('subscriber_failed', 'an onChange listener threw; the switch is rolled back', { cause: err, stage: 'switch' });
       }
     }
     return previous;
@@ -398,7 +417,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     this.#stopSignal?.();
     this.#watch?.close();
     await this.#http?.close();
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#latest?.catch(() => {});
     this.#active?.controller.abort(CLOSED);
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -75,4 +75,23 @@ test('missing files, directories and aborted reads fail with stable codes', asyn
   await assert.rejects(readCapped(file, 10 * 1024 * 1024, aborted), { name: 'AbortError' });
   await assert.rejects(hashFile(file, { signal: aborted }), { name: 'AbortError' });
   await assert.rejects(hashFile(file, { maxBytes: -1 }), TypeError);
+});
+
+// The reads use plain fds (no FileHandle to close them on GC): every path must close its fd.
+test('no file descriptor is left open, whether the read succeeds or fails', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'f');
+  await writeFile(file, randomBytes(2 * 1024 * 1024 + 3));
+  const openFds = async () => (await readdir('/proc/self/fd')).length;
+  const before = await openFds();
+  for (let i = 0; i < 20; i++) {
+    await readCapped(file, 10 * 1024 * 1024);
+    await hashFile(file);
+    await rejectsWithCode(readCapped(file, 1024), 'too_large'); // refused after fstat
+    await rejectsWithCode(hashFile(file, { maxBytes: 1024 }), 'too_large');
+    await rejectsWithCode(readCapped('/proc/self/cmdline', 8), 'too_large'); // refused while reading
+    await rejectsWithCode(hashFile('/proc/self/cmdline', { maxBytes: 8 }), 'too_large');
+    await rejectsWithCode(readCapped(dir, 1024), 'read_error'); // not a regular file
+  }
+  assert.equal(await openFds(), before);
 });
