@@ -9,6 +9,8 @@ const ENV = {
   OTEL_EXPORTER_PROMETHEUS_PORT: '0',
   OTEL_TRACES_EXPORTER: 'none',
   RELOADSCOPE_RETAINED_GRACE_MS: '200',
+  // Exact heap deltas (a full GC around each reading; the child runs with --expose-gc).
+  RELOADSCOPE_EXACT_HEAP: 'true',
 };
 
 async function reloadTimes(app: RunningApp, target: string, kind: string, times: number): Promise<void> {

@@ -134,7 +134,7 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
     },
     notes: [
       'the share is judged on process CPU time (all threads, incl. GC and the libuv pool): the wall time of an I/O-bound reload is dominated by scheduler waits when other processes load the machine, CPU time is not',
-      `everything @reloadscope/config adds over the hand-written reload (instrumentation + reloader: capped 64 KiB-chunk read, strict UTF-8, listeners, rollback bookkeeping): ${formatSummary(packageCpuShare, 1)} % of CPU, ${formatSummary(packageShare, 1)} % of wall`,
+      `everything @reloadscope/config adds over the hand-written reload (instrumentation + reloader: capped streamed read, strict UTF-8, listeners, rollback bookkeeping): ${formatSummary(packageCpuShare, 1)} % of CPU, ${formatSummary(packageShare, 1)} % of wall`,
     ],
   };
 }
