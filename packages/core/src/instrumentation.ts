@@ -204,28 +204,29 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
       get errorMessages(): ErrorMessagePolicy {
         return self.getConfig().errorMessages ?? 'safe';
       },
-      recordStage(target: string, stage: ReloadStage, outcome: StageOutcome, seconds: number) {
+      recordStage(state: TargetState, stage: ReloadStage, outcome: StageOutcome, seconds: number) {
         if (!self.isEnabled()) return;
-        self._instruments?.stageDuration.record(seconds, {
-          [ATTR_TARGET]: target,
-          [ATTR_STAGE]: stage,
-          [ATTR_OUTCOME]: outcome,
-        });
+        self._instruments?.stageDuration.record(
+          seconds,
+          state.attributes(`s|${stage}|${outcome}`, () => ({ [ATTR_TARGET]: state.target, [ATTR_STAGE]: stage, [ATTR_OUTCOME]: outcome })),
+        );
       },
       runStarted(state: TargetState, trigger: ReloadTrigger) {
         self._noteTrigger(state, trigger);
-        if (self.isEnabled()) self._instruments?.inProgress.add(1, { [ATTR_TARGET]: state.target });
+        if (self.isEnabled()) self._instruments?.inProgress.add(1, state.targetAttributes);
       },
       runFinished(state: TargetState, trigger: ReloadTrigger, outcome: ReloadOutcome, seconds: number) {
         const inst = self._instruments;
         if (!inst || !self.isEnabled()) return;
-        const target = { [ATTR_TARGET]: state.target };
-        inst.inProgress.add(-1, target);
-        inst.reloads.add(1, { ...target, [ATTR_TRIGGER]: trigger, [ATTR_OUTCOME]: outcome });
-        inst.duration.record(seconds, { ...target, [ATTR_OUTCOME]: outcome });
+        // Attribute objects are reused per target: building them was a visible share of each run.
+        inst.inProgress.add(-1, state.targetAttributes);
+        inst.reloads.add(1, state.attributes(`r|${trigger}|${outcome}`, () => ({ [ATTR_TARGET]: state.target, [ATTR_TRIGGER]: trigger, [ATTR_OUTCOME]: outcome })));
+        inst.duration.record(seconds, state.attributes(`d|${outcome}`, () => ({ [ATTR_TARGET]: state.target, [ATTR_OUTCOME]: outcome })));
       },
       notify(hook, ...args) {
-        for (const observer of self._observers()) {
+        const observers = self._observers();
+        if (observers.length === 0) return;
+        for (const observer of observers) {
           const fn = observer[hook] as ((...a: unknown[]) => void) | undefined;
           if (!fn) continue;
           try {
@@ -314,8 +315,9 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
       let previous: P;
       try {
         previous = await run.stage('switch', (ctx) => {
-          rawSwitch = Promise.resolve().then(() => stages.switch(candidate, ctx));
-          return rawSwitch;
+          const value = stages.switch(candidate, ctx);
+          if (value instanceof Promise) rawSwitch = value;
+          return value;
         });
       } catch (err) {
         if (run.signal.aborted && rawSwitch && stages.rollback) {

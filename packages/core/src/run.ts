@@ -46,7 +46,7 @@ export interface RunHost {
   readonly tracer: Tracer;
   readonly recording: boolean;
   readonly errorMessages: ErrorMessagePolicy;
-  recordStage(target: string, stage: ReloadStage, outcome: StageOutcome, seconds: number): void;
+  recordStage(state: TargetState, stage: ReloadStage, outcome: StageOutcome, seconds: number): void;
   runStarted(state: TargetState, trigger: ReloadTrigger): void;
   runFinished(state: TargetState, trigger: ReloadTrigger, outcome: ReloadOutcome, seconds: number): void;
   notify<K extends keyof ReloadObserver>(hook: K, ...args: Parameters<NonNullable<ReloadObserver[K]>>): void;
@@ -84,6 +84,7 @@ export class ReloadRun {
   readonly #state: TargetState;
   readonly #settings: RunSettings;
   readonly #controller = new AbortController();
+  #watch: AbortWatch | undefined;
   readonly #rootContext: Context;
   readonly #started = performance.now();
   readonly #stages: ReloadResult['stages'] = [];
@@ -117,6 +118,7 @@ export class ReloadRun {
     if (settings.timeoutMs !== undefined) {
       const ms = settings.timeoutMs;
       this.#timer = setTimeout(() => this.#controller.abort(new ReloadTimeoutError(this.#lastStage ?? 'load', ms)), ms);
+      this.#watch = new AbortWatch(this.signal);
     }
     host.runStarted(state, settings.trigger);
     host.notify('runStarted', this.info);
@@ -147,7 +149,8 @@ export class ReloadRun {
   async stage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): Promise<T> {
     if (this.#result) throw new Error(`reloadscope: stage '${stage}' called after the run ended`);
     // A rollback must be able to run after the deadline that caused it, so it gets a fresh budget.
-    const { signal, dispose } = stage === 'rollback' ? this.#rollbackSignal() : { signal: this.signal, dispose: () => {} };
+    const { watch, dispose } = stage === 'rollback' ? this.#rollbackWatch() : { watch: this.#watch, dispose: noop };
+    const signal = watch?.signal ?? this.signal;
     this.#lastStage = stage;
     const span = this.#host.recording
       ? this.#host.tracer.startSpan(
@@ -162,8 +165,9 @@ export class ReloadRun {
     let outcome: StageOutcome = 'success';
     try {
       if (signal.aborted) throw signal.reason;
-      const value = context.with(trace.setSpan(this.#rootContext, span), () => fn(ctx));
-      return await untilAborted(value, signal);
+      // Without recording there is no span to make current: skip the context switch.
+      const value = this.#host.recording ? context.with(trace.setSpan(this.#rootContext, span), fn, undefined, ctx) : fn(ctx);
+      return await (watch ? watch.until(value) : value);
     } catch (err) {
       const timedOut = signal.aborted;
       outcome = timedOut ? 'timeout' : 'failure';
@@ -175,7 +179,7 @@ export class ReloadRun {
       const ms = performance.now() - t0;
       if (this.#host.recording) span.end();
       this.#stages.push({ stage, outcome, durationMs: ms });
-      this.#host.recordStage(this.info.target, stage, outcome, ms / 1000);
+      this.#host.recordStage(this.#state, stage, outcome, ms / 1000);
       this.#host.notify('stageEnded', this.info, stage, outcome, ms);
     }
   }
@@ -256,38 +260,59 @@ export class ReloadRun {
     return this.#result;
   }
 
-  #rollbackSignal(): { signal: AbortSignal; dispose: () => void } {
+  #rollbackWatch(): { watch: AbortWatch | undefined; dispose: () => void } {
     const ms = this.#settings.timeoutMs;
-    if (ms === undefined) return { signal: new AbortController().signal, dispose: () => {} };
+    if (ms === undefined) return { watch: undefined, dispose: noop };
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new ReloadTimeoutError('rollback', ms)), ms);
-    return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+    return { watch: new AbortWatch(controller.signal), dispose: () => clearTimeout(timer) };
   }
 }
+
+const noop = () => {};
 
 function asTimeout(reason: unknown, stage: ReloadStage, timeoutMs: number | undefined): unknown {
   if (reason instanceof ReloadTimeoutError && reason.stage === stage) return reason;
   return new ReloadTimeoutError(stage, timeoutMs ?? 0);
 }
 
-/** Await a stage's value, but give up when the signal aborts (the stage may ignore it). */
-function untilAborted<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
-  if (!(value instanceof Promise) && !isThenable(value)) return Promise.resolve(value);
-  const promise = Promise.resolve(value);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
+/**
+ * Awaits stage values but gives up when the signal aborts (a stage may ignore its signal).
+ * One abort listener per signal, shared by every await: adding and removing an EventTarget
+ * listener per stage showed up in the per-reload profile.
+ */
+class AbortWatch {
+  readonly signal: AbortSignal;
+  readonly #waiters = new Set<(reason: unknown) => void>();
+
+  constructor(signal: AbortSignal) {
+    this.signal = signal;
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const reject of this.#waiters) reject(signal.reason);
       },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
+      { once: true },
     );
-  });
+  }
+
+  until<T>(value: T | Promise<T>): T | Promise<T> {
+    if (!isThenable(value)) return value;
+    const promise = value as PromiseLike<T>;
+    return new Promise<T>((resolve, reject) => {
+      this.#waiters.add(reject);
+      promise.then(
+        (v) => {
+          this.#waiters.delete(reject);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.#waiters.delete(reject);
+          reject(e);
+        },
+      );
+    });
+  }
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

@@ -1,4 +1,5 @@
-import type { SpanContext } from '@opentelemetry/api';
+import type { Attributes, SpanContext } from '@opentelemetry/api';
+import { ATTR_TARGET } from './semconv.ts';
 import type { ActiveVersion, ReloadStages, ReloadOptions, ReloadResult } from './types.ts';
 
 export interface QueuedRequest {
@@ -24,8 +25,23 @@ export class TargetState {
   busy = false;
   queued: QueuedRequest | undefined;
 
+  /** `{ hotreload.target }`, shared by every per-target point. */
+  readonly targetAttributes: Attributes;
+  readonly #attributes = new Map<string, Attributes>();
+
   constructor(target: string) {
     this.target = target;
+    this.targetAttributes = Object.freeze({ [ATTR_TARGET]: target });
+  }
+
+  /** A cached attribute set for this target (closed value sets keep the cache small). */
+  attributes(key: string, build: () => Attributes): Attributes {
+    let attrs = this.#attributes.get(key);
+    if (!attrs) {
+      attrs = Object.freeze(build());
+      this.#attributes.set(key, attrs);
+    }
+    return attrs;
   }
 
   snapshot(): ActiveVersion {
