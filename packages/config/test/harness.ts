@@ -3,18 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Attributes } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { TestMetricReader, seriesValue } from '../../../test/support/metrics.ts';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReloadInstrumentation } from '@reloadscope/core';
-
-/** A pull reader the test collects from on demand (the real SDK aggregation path). */
-export class TestMetricReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
 
 /** A ReloadInstrumentation wired to real SDK providers with an in-memory span exporter and a pull reader. */
 export function telemetry() {
@@ -27,20 +19,7 @@ export function telemetry() {
   reloads.setMeterProvider(meterProvider);
 
   /** Value of one series (a counter's value, a histogram's count); undefined when absent. */
-  async function metric(name: string, attributes: Attributes): Promise<number | undefined> {
-    const { resourceMetrics, errors } = await reader.collect();
-    if (errors.length) throw errors[0];
-    for (const sm of resourceMetrics.scopeMetrics) {
-      for (const m of sm.metrics) {
-        if (m.descriptor.name !== name) continue;
-        for (const dp of m.dataPoints) {
-          if (!sameAttributes(dp.attributes, attributes)) continue;
-          return m.dataPointType === DataPointType.HISTOGRAM ? (dp.value as { count: number }).count : (dp.value as number);
-        }
-      }
-    }
-    return undefined;
-  }
+  const metric = (name: string, attributes: Attributes) => seriesValue(reader, name, attributes);
 
   async function spans(): Promise<ReadableSpan[]> {
     await tracerProvider.forceFlush();
@@ -55,11 +34,6 @@ export function telemetry() {
   return { reloads, exporter, reader, metric, spans, shutdown };
 }
 
-export function sameAttributes(actual: Attributes, expected: Attributes): boolean {
-  const a = Object.keys(actual).sort();
-  const e = Object.keys(expected).sort();
-  return a.length === e.length && a.every((k, i) => k === e[i] && actual[k] === expected[k]);
-}
 
 /** A fresh temp dir removed after the test. */
 export async function tempDir(t: TestContext, prefix = 'rs-config-'): Promise<string> {

@@ -84,5 +84,5 @@ test('core instruments are created with the catalogue name, unit, type and scope
     for (const p of m.points) assert.deepEqual(Object.keys(p.attributes).sort(), [...def.attributes].sort(), def.name);
   }
   const hist = got.find((x) => x.name === 'hotreload.duration');
-  assert.deepEqual(hist?.points[0]?.buckets?.boundaries, [...(METRICS.duration.buckets ?? [])]);
+  assert.deepEqual(hist?.points[0]?.boundaries, [...(METRICS.duration.buckets ?? [])]);
 });

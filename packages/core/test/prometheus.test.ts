@@ -7,27 +7,8 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { METRIC_LIST, prometheusSeries, prometheusViews } from '../src/catalogue.ts';
 import { hashToGauge, sha256Hex } from '../src/hash.ts';
 import { ReloadInstrumentation } from '../src/index.ts';
+import { parsePrometheus } from '../../../test/support/prometheus.ts';
 import { makeTarget } from './harness.ts';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parse the Prometheus text exposition format (enough of it for these series). */
-export function parseExposition(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
 
 test('the real exporter-prometheus endpoint shows the DESIGN.md names and label sets', async (t) => {
   const exporter = new PrometheusExporter({ preventServerStart: true });
@@ -53,7 +34,7 @@ test('the real exporter-prometheus endpoint shows the DESIGN.md names and label 
   const { port } = server.address() as AddressInfo;
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(res.status, 200);
-  const samples = parseExposition(await res.text()).filter((s) => s.name.startsWith('hotreload_'));
+  const samples = parsePrometheus(await res.text()).filter((s) => s.name.startsWith('hotreload_'));
   const names = new Set(samples.map((s) => s.name));
 
   for (const def of METRIC_LIST.filter((d) => d.owner === 'core')) {

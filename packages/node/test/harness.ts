@@ -1,33 +1,9 @@
-import type { Attributes } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ReloadInstrumentation } from '@reloadscope/core';
+import { type CollectedMetric, TestMetricReader, collect } from '../../../test/support/metrics.ts';
 import { type NodeProbesConfig, ReloadNodeProbes } from '../src/index.ts';
 
-/** A real SDK pull reader that the test collects from on demand. */
-export class TestMetricReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
-export interface Point {
-  attributes: Attributes;
-  /** Number for gauges; for histograms the count. */
-  value: number;
-  sum?: number;
-  max?: number;
-  boundaries?: number[];
-}
-
-export interface CollectedMetric {
-  name: string;
-  unit: string;
-  type: string;
-  scope: string;
-  points: Point[];
-}
+export type { CollectedMetric, Point } from '../../../test/support/metrics.ts';
 
 export function setup(config: Omit<NodeProbesConfig, 'instrumentation'> = {}) {
   const reader = new TestMetricReader();
@@ -37,28 +13,7 @@ export function setup(config: Omit<NodeProbesConfig, 'instrumentation'> = {}) {
   const probes = new ReloadNodeProbes({ ...config, instrumentation: reloads });
   probes.setMeterProvider(meterProvider);
 
-  async function metrics(): Promise<CollectedMetric[]> {
-    const { resourceMetrics, errors } = await reader.collect();
-    if (errors.length) throw errors[0];
-    const out: CollectedMetric[] = [];
-    for (const sm of resourceMetrics.scopeMetrics) {
-      for (const m of sm.metrics) {
-        out.push({
-          name: m.descriptor.name,
-          unit: m.descriptor.unit,
-          type: DataPointType[m.dataPointType] ?? String(m.dataPointType),
-          scope: sm.scope.name,
-          points: m.dataPoints.map((dp) => {
-            const v = dp.value as unknown;
-            if (typeof v === 'number') return { attributes: dp.attributes, value: v };
-            const h = v as { count: number; sum?: number; max?: number; buckets: { boundaries: number[] } };
-            return { attributes: dp.attributes, value: h.count, sum: h.sum, max: h.max, boundaries: h.buckets.boundaries };
-          }),
-        });
-      }
-    }
-    return out;
-  }
+  const metrics = () => collect(reader);
 
   async function metric(name: string): Promise<CollectedMetric | undefined> {
     return (await metrics()).find((m) => m.name === name);
