@@ -189,7 +189,7 @@ export const METRICS = {
     name: 'hotreload.heap.delta',
     kind: 'Histogram',
     unit: 'By',
-    description: 'Heap used after a run minus before it, floored at 0 (after GC only when gc is already exposed).',
+    description: 'Heap used after a run minus before it, floored at 0 (after a full GC only in the opt-in exact mode, which needs --expose-gc).',
     attributes: [t],
     prometheus: 'hotreload_heap_delta_bytes',
     buckets: HEAP_DELTA_BUCKETS_BYTES,
