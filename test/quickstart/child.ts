@@ -90,21 +90,7 @@ export function start(t: TestContext, command: string, args: string[], options: 
   };
 }
 
-/** Poll `probe` until it returns a value other than undefined; generous deadline, no timing claims. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-}
+export { eventually } from '../support/eventually.ts';
 
 /**
  * The value of one Prometheus sample, selected by metric name and label values; undefined when the

@@ -39,10 +39,10 @@ test('config-service: a reloaded rate limit and feature flag apply at once; HTTP
   const from = service.lines.length;
   await writeFile(configPath, withLimit(1000, true));
   await service.waitFor(/^reload app-config: success \(file\)/, { from });
-  const answer = await eventually('the raised limit', async () => {
+  const answer = await eventually(async () => {
     const r = await get();
     return r.status === 200 ? r.body : undefined;
-  });
+  }, 'the raised limit');
   assert.equal(answer.message, 'HELLO, TESTER!');
 
   // The HTTP trigger: POST only, bearer token, answers with the result and never with config content.

@@ -78,19 +78,17 @@ test('README quickstart in a fresh clone: serves, reloads an edit, rejects a bro
   assert.match(original, /^greeting: .+$/m);
   const greeting = `Quickstart ${randomBytes(4).toString('hex')}`;
   await writeFile(configPath, original.replace(/^greeting: .+$/m, `greeting: ${greeting}`));
-  const edited = await eventually('the edited greeting', async () => {
+  const edited = await eventually(async () => {
     const answer = await getJson<Answer>(url);
     return answer.body.message.startsWith(`${greeting}, `) ? answer.body : undefined;
-  });
+  }, 'the edited greeting');
   assert.notEqual(edited.config, first.body.config);
-  await eventually('hotreload_reloads_total{outcome="success"} to count the edit', async () => ((await reloads('success')) === 1 ? true : undefined));
+  await eventually(async () => (await reloads('success')) === 1, 'hotreload_reloads_total{outcome="success"} to count the edit');
   await service.waitFor(/^reload app-config: success \(file\) .* · gen 2$/);
 
   // A broken edit: counted as a failure, and the service keeps answering with the edited version.
   await writeFile(configPath, `${original.replace(/^greeting: .+$/m, 'greeting: [unclosed')}`);
-  await eventually('hotreload_reloads_total{outcome="failure"} to count the broken edit', async () =>
-    (await reloads('failure')) >= 1 ? true : undefined,
-  );
+  await eventually(async () => (await reloads('failure')) >= 1, 'hotreload_reloads_total{outcome="failure"} to count the broken edit');
   await service.waitFor(/^reload app-config: failure \(file\) .*parse_error: .* · hash ([0-9a-f]{12}) · gen 2$/);
   const after = await getJson<Answer>(url);
   assert.deepEqual(after, { status: 200, body: edited });

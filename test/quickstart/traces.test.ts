@@ -74,7 +74,7 @@ test('config-service exports one trace per reload to the OTLP endpoint, without 
   // SIGTERM: register flushes the batch, then the process ends by the signal as usual.
   process.kill(pid, 'SIGTERM');
   await service.exited;
-  await eventually('the exported spans', async () => (bodies.length > 0 ? true : undefined), 10_000);
+  await eventually(() => bodies.length > 0, 'the exported spans', 10_000);
 
   for (const body of bodies) assert.ok(!body.includes(secret), 'a config value reached the exported spans');
   const exports = bodies.map((b) => JSON.parse(b) as OtlpExport);

@@ -44,16 +44,7 @@ export async function tempDir(t: TestContext, prefix = 'rs-config-'): Promise<st
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Poll until `check` returns truthy; generous deadline for a loaded CI machine. */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+export { eventually } from '../../../test/support/eventually.ts';
 
 /** Collect every diagnostic for assertions (and for the secret-leak check). */
 export function diagnostics() {

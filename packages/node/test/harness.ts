@@ -27,16 +27,7 @@ export function setup(config: Omit<NodeProbesConfig, 'instrumentation'> = {}) {
   return { reloads, probes, reader, meterProvider, metrics, metric, close };
 }
 
-/** Poll until `check` returns a value, or fail after `timeoutMs` (a generous "eventually"). */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { eventually } from '../../../test/support/eventually.ts';
 
 export function busyWait(ms: number): void {
   const end = performance.now() + ms;

@@ -103,21 +103,7 @@ export function value(samples: Sample[], name: string, labels: Record<string, st
   return hits[0]?.value;
 }
 
-/** Poll until `check` returns a value, or fail after `timeoutMs` (a generous "eventually"). */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually } from '../../../test/support/eventually.ts';
 
 /** A port that was free a moment ago (for "nothing listens here" and "port is taken" cases). */
 export async function freePort(): Promise<number> {
