@@ -18,6 +18,11 @@ export interface MetricDefinition {
   /** OTel instrument name. */
   readonly name: string;
   readonly kind: InstrumentKind;
+  /**
+   * Reported from state reloadscope keeps anyway, at collection time (an asynchronous Counter or
+   * UpDownCounter): same type on the wire, nothing recorded per reload. Gauges always are.
+   */
+  readonly observed?: boolean;
   /** UCUM unit, '' for none. */
   readonly unit: string;
   readonly description: string;
@@ -62,6 +67,7 @@ export const METRICS = {
   reloads: {
     name: 'hotreload.reloads',
     kind: 'Counter',
+    observed: true,
     unit: '{reload}',
     description: 'Reload runs by outcome. Every outcome series exists from first use at 0.',
     attributes: [t, ATTR_TRIGGER, ATTR_OUTCOME],
@@ -148,6 +154,7 @@ export const METRICS = {
   inProgress: {
     name: 'hotreload.in_progress',
     kind: 'UpDownCounter',
+    observed: true,
     unit: '{reload}',
     description: 'Runs executing now (0 or 1 per target).',
     attributes: [t],
@@ -158,6 +165,7 @@ export const METRICS = {
   pending: {
     name: 'hotreload.pending',
     kind: 'UpDownCounter',
+    observed: true,
     unit: '{request}',
     description: 'Requests waiting behind a running reload; they are coalesced into one follow-up run.',
     attributes: [t],

@@ -1,4 +1,4 @@
-import { type Attributes, type BatchObservableResult, context, diag } from '@opentelemetry/api';
+import { type BatchObservableResult, context, diag } from '@opentelemetry/api';
 import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { METRICS } from './catalogue.ts';
 import { errorType } from './errors.ts';
@@ -9,12 +9,7 @@ import { ReloadRun, type RunHost } from './run.ts';
 import {
   ATTR_CONFIG_HASH,
   ATTR_CONFIG_VERSION,
-  ATTR_OUTCOME,
-  ATTR_STAGE,
-  ATTR_TARGET,
-  ATTR_TRIGGER,
   ERROR_TYPE_ROLLBACK_FAILED,
-  OUTCOMES,
   type ReloadOutcome,
   type ReloadStage,
   type ReloadTrigger,
@@ -30,6 +25,7 @@ import type {
   ReloadOptions,
   ReloadResult,
   ReloadStages,
+  RunInfo,
   VersionIdentity,
 } from './types.ts';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
@@ -47,7 +43,7 @@ const CORE_METRICS = {
   pending: METRICS.pending,
   generation: METRICS.generation,
 };
-type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof CORE_METRICS)[K]['kind']> };
+type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof CORE_METRICS)[K]> };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const TRIGGER_SET: ReadonlySet<string> = new Set(TRIGGERS);
@@ -79,6 +75,9 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
     this.meter.addBatchObservableCallback(
       (result) => this._observeGauges(result, instruments),
       [
+        instruments.reloads,
+        instruments.inProgress,
+        instruments.pending,
         instruments.configHash,
         instruments.configInfo,
         instruments.lastSuccessTimestamp,
@@ -87,8 +86,6 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
         instruments.generation,
       ],
     );
-    // A new MeterProvider starts empty: give known targets their zero series again.
-    for (const state of this._targets().values()) this._precreate(state, instruments);
   }
 
   /**
@@ -133,7 +130,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
   declareTarget(target: string, triggers: ReloadTrigger | readonly ReloadTrigger[] = 'startup'): void {
     validateOptions({ target });
     const state = this._state(target);
-    for (const trigger of typeof triggers === 'string' ? [triggers] : triggers) this._noteTrigger(state, normaliseTrigger(trigger));
+    for (const trigger of typeof triggers === 'string' ? [triggers] : triggers) state.noteTrigger(normaliseTrigger(trigger));
   }
 
   getActive(target: string): ActiveVersion | undefined {
@@ -162,33 +159,8 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
     if (!state) {
       state = new TargetState(target);
       map.set(target, state);
-      const inst = this._instruments;
-      if (inst) {
-        inst.inProgress.add(0, { [ATTR_TARGET]: target });
-        inst.pending.add(0, { [ATTR_TARGET]: target });
-      }
     }
     return state;
-  }
-
-  _noteTrigger(state: TargetState, trigger: string): void {
-    if (state.triggers.has(trigger)) return;
-    state.triggers.add(trigger);
-    const inst = this._instruments;
-    if (inst) this._zeroSeries(state.target, trigger, inst);
-  }
-
-  _precreate(state: TargetState, inst: CoreInstruments): void {
-    inst.inProgress.add(0, { [ATTR_TARGET]: state.target });
-    inst.pending.add(0, { [ATTR_TARGET]: state.target });
-    for (const trigger of state.triggers) this._zeroSeries(state.target, trigger, inst);
-  }
-
-  /** Every outcome series at 0, so increase() and ratios work before the first failure. */
-  _zeroSeries(target: string, trigger: string, inst: CoreInstruments): void {
-    for (const outcome of OUTCOMES) {
-      inst.reloads.add(0, { [ATTR_TARGET]: target, [ATTR_TRIGGER]: trigger, [ATTR_OUTCOME]: outcome });
-    }
   }
 
   _runHost(): RunHost {
@@ -205,32 +177,28 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
         return self.getConfig().errorMessages ?? 'safe';
       },
       recordStage(state: TargetState, stage: ReloadStage, outcome: StageOutcome, seconds: number) {
-        if (!self.isEnabled()) return;
-        self._instruments?.stageDuration.record(
-          seconds,
-          state.attributes(`s|${stage}|${outcome}`, () => ({ [ATTR_TARGET]: state.target, [ATTR_STAGE]: stage, [ATTR_OUTCOME]: outcome })),
-        );
+        if (self.isEnabled()) self._instruments?.stageDuration.record(seconds, state.stageAttributes(stage, outcome));
       },
       runStarted(state: TargetState, trigger: ReloadTrigger) {
-        self._noteTrigger(state, trigger);
-        if (self.isEnabled()) self._instruments?.inProgress.add(1, state.targetAttributes);
+        // Counts and in-progress are state read at collection time (observed instruments), so a
+        // run records only its histogram points.
+        state.noteTrigger(trigger);
+        state.inProgress += 1;
       },
       runFinished(state: TargetState, trigger: ReloadTrigger, outcome: ReloadOutcome, seconds: number) {
-        const inst = self._instruments;
-        if (!inst || !self.isEnabled()) return;
-        // Attribute objects are reused per target: building them was a visible share of each run.
-        inst.inProgress.add(-1, state.targetAttributes);
-        inst.reloads.add(1, state.attributes(`r|${trigger}|${outcome}`, () => ({ [ATTR_TARGET]: state.target, [ATTR_TRIGGER]: trigger, [ATTR_OUTCOME]: outcome })));
-        inst.duration.record(seconds, state.attributes(`d|${outcome}`, () => ({ [ATTR_TARGET]: state.target, [ATTR_OUTCOME]: outcome })));
+        state.inProgress -= 1;
+        if (!self.isEnabled()) return;
+        state.countRun(trigger, outcome);
+        self._instruments?.duration.record(seconds, state.outcomeAttributes(outcome));
       },
-      notify(hook, ...args) {
+      notify(hook: keyof ReloadObserver, run: RunInfo, a?: unknown, b?: unknown, c?: unknown) {
         const observers = self._observers();
         if (observers.length === 0) return;
         for (const observer of observers) {
-          const fn = observer[hook] as ((...a: unknown[]) => void) | undefined;
+          const fn = observer[hook] as ((run: RunInfo, a: unknown, b: unknown, c: unknown) => void) | undefined;
           if (!fn) continue;
           try {
-            fn.apply(observer, args);
+            fn.call(observer, run, a, b, c);
           } catch (err) {
             self._brokenObservers ??= new WeakSet();
             const broken = self._brokenObservers;
@@ -245,8 +213,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
     return this._host;
   }
 
-  _startRun(state: TargetState, options: ReloadOptions, coalesced: number): ReloadRun {
-    const timeoutMs = options.timeoutMs;
+  _startRun(state: TargetState, options: ReloadOptions, coalesced: number, timeoutMs = options.timeoutMs): ReloadRun {
     return new ReloadRun(this._runHost(), state, {
       trigger: normaliseTrigger(options.trigger),
       timeoutMs,
@@ -263,7 +230,6 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
       q.stages = stages;
       q.count += 1;
       q.resolvers.push(resolve);
-      if (this.isEnabled()) this._instruments?.pending.add(1, { [ATTR_TARGET]: state.target });
     });
   }
 
@@ -281,7 +247,6 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
       return;
     }
     state.queued = undefined;
-    if (this.isEnabled()) this._instruments?.pending.add(-q.count, { [ATTR_TARGET]: state.target });
     void this._execute(state, q.options, q.stages, q.count).then((r) => {
       for (const resolve of q.resolvers) resolve(r);
     });
@@ -289,7 +254,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
 
   /** The structured form. Never rejects: every failure becomes an outcome. */
   private async _runStages<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>, coalesced: number): Promise<ReloadResult> {
-    const run = this._startRun(state, { ...options, timeoutMs: options.timeoutMs ?? this.getConfig().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS }, coalesced);
+    const run = this._startRun(state, options, coalesced, options.timeoutMs ?? this.getConfig().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS);
     try {
       let candidate: C;
       let identity: VersionIdentity | undefined;
@@ -320,7 +285,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
           return value;
         });
       } catch (err) {
-        if (run.signal.aborted && rawSwitch && stages.rollback) {
+        if (run.deadlinePassed && rawSwitch && stages.rollback) {
           // The switch may still complete after the deadline: undo it when it does.
           const rollback = stages.rollback;
           rawSwitch.then(
@@ -352,7 +317,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
    * a failed switch is assumed not to have taken effect, a failed unload to have.
    */
   private async _rollback<C, P>(run: ReloadRun, stages: ReloadStages<C, P>, previous: P | undefined, cause: unknown, switched: boolean): Promise<ReloadResult> {
-    const timedOut = run.signal.aborted;
+    const timedOut = run.deadlinePassed;
     if (!stages.rollback) {
       return run.finish({ outcome: timedOut ? 'timeout' : 'failure', error: cause, activate: switched });
     }
@@ -367,7 +332,13 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
 
   _observeGauges(result: BatchObservableResult, inst: CoreInstruments): void {
     for (const state of this._targets().values()) {
-      const attrs: Attributes = { [ATTR_TARGET]: state.target };
+      const attrs = state.targetAttributes;
+      for (const [trigger, counts] of state.reloadCounts) {
+        const attributes = state.countAttributes(trigger);
+        for (let i = 0; i < counts.length; i++) result.observe(inst.reloads, counts[i]!, attributes[i]);
+      }
+      result.observe(inst.inProgress, state.inProgress, attrs);
+      result.observe(inst.pending, state.queued?.count ?? 0, attrs);
       result.observe(inst.generation, state.generation, attrs);
       result.observe(inst.consecutiveFailures, state.consecutiveFailures, attrs);
       if (state.hash !== undefined) {

@@ -3,36 +3,49 @@ import type {
   Histogram,
   Meter,
   MetricOptions,
+  ObservableCounter,
   ObservableGauge,
+  ObservableUpDownCounter,
   UpDownCounter,
 } from '@opentelemetry/api';
-import type { InstrumentKind, MetricDefinition } from './catalogue.ts';
+import type { MetricDefinition } from './catalogue.ts';
 
-export type InstrumentFor<K extends InstrumentKind> = K extends 'Counter'
-  ? Counter
-  : K extends 'Histogram'
-    ? Histogram
-    : K extends 'UpDownCounter'
-      ? UpDownCounter
-      : ObservableGauge;
+/** The API type of the instrument a catalogue row creates. */
+export type InstrumentFor<D extends MetricDefinition> = D['kind'] extends 'Gauge'
+  ? ObservableGauge
+  : D extends { readonly observed: true }
+    ? D['kind'] extends 'Counter'
+      ? ObservableCounter
+      : ObservableUpDownCounter
+    : D['kind'] extends 'Counter'
+      ? Counter
+      : D['kind'] extends 'Histogram'
+        ? Histogram
+        : UpDownCounter;
 
 /**
  * Create one instrument from its catalogue row: name, unit, description and bucket edges all come
- * from the table, so code, docs and tests cannot drift apart. Gauges are observable: they report
- * state at collection time and need a callback (see Meter.addBatchObservableCallback).
+ * from the table, so code, docs and tests cannot drift apart. Gauges and `observed` rows are
+ * asynchronous: they report state at collection time and need a callback (see
+ * Meter.addBatchObservableCallback).
  */
-export function createInstrument<D extends MetricDefinition>(meter: Meter, def: D): InstrumentFor<D['kind']> {
+export function createInstrument<D extends MetricDefinition>(meter: Meter, def: D): InstrumentFor<D> {
   const options: MetricOptions = { description: def.description, unit: def.unit };
   if (def.buckets) options.advice = { explicitBucketBoundaries: [...def.buckets] };
+  return make(meter, def, options) as InstrumentFor<D>;
+}
+
+function make(meter: Meter, def: MetricDefinition, options: MetricOptions) {
   switch (def.kind) {
     case 'Counter':
-      return meter.createCounter(def.name, options) as InstrumentFor<D['kind']>;
-    case 'Histogram':
-      return meter.createHistogram(def.name, options) as InstrumentFor<D['kind']>;
+      return def.observed ? meter.createObservableCounter(def.name, options) : meter.createCounter(def.name, options);
     case 'UpDownCounter':
-      return meter.createUpDownCounter(def.name, options) as InstrumentFor<D['kind']>;
+      return def.observed ? meter.createObservableUpDownCounter(def.name, options) : meter.createUpDownCounter(def.name, options);
+    case 'Histogram':
+      if (def.observed) throw new TypeError(`${def.name}: a histogram cannot be observed`);
+      return meter.createHistogram(def.name, options);
     case 'Gauge':
-      return meter.createObservableGauge(def.name, options) as InstrumentFor<D['kind']>;
+      return meter.createObservableGauge(def.name, options);
   }
 }
 
@@ -40,8 +53,8 @@ export function createInstrument<D extends MetricDefinition>(meter: Meter, def: 
 export function createInstruments<T extends Record<string, MetricDefinition>>(
   meter: Meter,
   defs: T,
-): { [K in keyof T]: InstrumentFor<T[K]['kind']> } {
-  const out = {} as { [K in keyof T]: InstrumentFor<T[K]['kind']> };
+): { [K in keyof T]: InstrumentFor<T[K]> } {
+  const out = {} as { [K in keyof T]: InstrumentFor<T[K]> };
   for (const key of Object.keys(defs) as Array<keyof T>) out[key] = createInstrument(meter, defs[key]);
   return out;
 }

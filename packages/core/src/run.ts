@@ -75,21 +75,19 @@ let nextRunId = 1;
  */
 export class ReloadRun {
   readonly info: RunInfo;
-  /** Aborted when the run's deadline passes. */
-  readonly signal: AbortSignal;
   /** The root span (non-recording when the instrumentation is disabled). */
   readonly span: Span;
 
   readonly #host: RunHost;
   readonly #state: TargetState;
   readonly #settings: RunSettings;
-  readonly #controller = new AbortController();
-  #watch: AbortWatch | undefined;
+  readonly #deadline: Deadline | undefined;
+  /** The signal of a run without deadline: never aborts, created only if asked for. */
+  #neverAborted: AbortSignal | undefined;
   readonly #rootContext: Context;
   readonly #started = performance.now();
   readonly #stages: ReloadResult['stages'] = [];
   readonly #previousHash: string | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #lastStage: ReloadStage | undefined;
   #candidate: VersionIdentity | undefined;
   #result: ReloadResult | undefined;
@@ -100,7 +98,6 @@ export class ReloadRun {
     this.#settings = settings;
     this.#previousHash = state.hash;
     this.info = Object.freeze({ id: nextRunId++, target: state.target, trigger: settings.trigger });
-    this.signal = this.#controller.signal;
 
     const links: Link[] = state.lastSpanContext ? [{ context: state.lastSpanContext }] : [];
     const attributes: Attributes = {
@@ -117,8 +114,7 @@ export class ReloadRun {
 
     if (settings.timeoutMs !== undefined) {
       const ms = settings.timeoutMs;
-      this.#timer = setTimeout(() => this.#controller.abort(new ReloadTimeoutError(this.#lastStage ?? 'load', ms)), ms);
-      this.#watch = new AbortWatch(this.signal);
+      this.#deadline = new Deadline(ms, () => new ReloadTimeoutError(this.#lastStage ?? 'load', ms));
     }
     host.runStarted(state, settings.trigger);
     host.notify('runStarted', this.info);
@@ -126,6 +122,18 @@ export class ReloadRun {
 
   get ended(): boolean {
     return this.#result !== undefined;
+  }
+
+  /** Aborted when the run's deadline passes. */
+  get signal(): AbortSignal {
+    if (this.#deadline) return this.#deadline.signal;
+    this.#neverAborted ??= new AbortController().signal;
+    return this.#neverAborted;
+  }
+
+  /** Whether the run's deadline has passed (without creating the signal). */
+  get deadlinePassed(): boolean {
+    return this.#deadline?.passed ?? false;
   }
 
   /** Identity of the version this run loaded; becomes the active identity on success. */
@@ -149,35 +157,38 @@ export class ReloadRun {
   async stage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): Promise<T> {
     if (this.#result) throw new Error(`reloadscope: stage '${stage}' called after the run ended`);
     // A rollback must be able to run after the deadline that caused it, so it gets a fresh budget.
-    const { watch, dispose } = stage === 'rollback' ? this.#rollbackWatch() : { watch: this.#watch, dispose: noop };
-    const signal = watch?.signal ?? this.signal;
+    const timeoutMs = this.#settings.timeoutMs;
+    const rollback =
+      stage === 'rollback' && timeoutMs !== undefined ? new Deadline(timeoutMs, () => new ReloadTimeoutError('rollback', timeoutMs)) : undefined;
+    const deadline = rollback ?? this.#deadline;
     this.#lastStage = stage;
-    const span = this.#host.recording
+    const recording = this.#host.recording;
+    const span = recording
       ? this.#host.tracer.startSpan(
           spanNameForStage(stage),
           { kind: SpanKind.INTERNAL, attributes: { [ATTR_TARGET]: this.info.target, [ATTR_STAGE]: stage } },
           this.#rootContext,
         )
       : this.span;
-    const ctx: StageContext = { signal, target: this.info.target, trigger: this.info.trigger, stage, span };
+    const ctx = new RunStageContext(deadline ?? this, this.info, stage, span);
     this.#host.notify('stageStarted', this.info, stage);
     const t0 = performance.now();
     let outcome: StageOutcome = 'success';
     try {
-      if (signal.aborted) throw signal.reason;
+      if (deadline?.passed) throw deadline.reason;
       // Without recording there is no span to make current: skip the context switch.
-      const value = this.#host.recording ? context.with(trace.setSpan(this.#rootContext, span), fn, undefined, ctx) : fn(ctx);
-      return await (watch ? watch.until(value) : value);
+      const value = recording ? context.with(trace.setSpan(this.#rootContext, span), fn, undefined, ctx) : fn(ctx);
+      return await (deadline ? deadline.until(value) : value);
     } catch (err) {
-      const timedOut = signal.aborted;
+      const timedOut = deadline?.passed ?? false;
       outcome = timedOut ? 'timeout' : 'failure';
-      const reported = timedOut ? asTimeout(signal.reason, stage, this.#settings.timeoutMs) : err;
-      if (this.#host.recording) recordError(span, reported, this.#host.errorMessages);
+      const reported = timedOut ? asTimeout(deadline?.reason, stage, timeoutMs) : err;
+      if (recording) recordError(span, reported, this.#host.errorMessages);
       throw reported;
     } finally {
-      dispose();
+      rollback?.dispose();
       const ms = performance.now() - t0;
-      if (this.#host.recording) span.end();
+      if (recording) span.end();
       this.#stages.push({ stage, outcome, durationMs: ms });
       this.#host.recordStage(this.#state, stage, outcome, ms / 1000);
       this.#host.notify('stageEnded', this.info, stage, outcome, ms);
@@ -202,7 +213,7 @@ export class ReloadRun {
   /** @internal used by reload(): full control over activation and error.type. */
   finish(f: Finish): ReloadResult {
     if (this.#result) return this.#result;
-    clearTimeout(this.#timer);
+    this.#deadline?.dispose();
     const state = this.#state;
     const seconds = (performance.now() - this.#started) / 1000;
 
@@ -260,59 +271,98 @@ export class ReloadRun {
     return this.#result;
   }
 
-  #rollbackWatch(): { watch: AbortWatch | undefined; dispose: () => void } {
-    const ms = this.#settings.timeoutMs;
-    if (ms === undefined) return { watch: undefined, dispose: noop };
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new ReloadTimeoutError('rollback', ms)), ms);
-    return { watch: new AbortWatch(controller.signal), dispose: () => clearTimeout(timer) };
-  }
 }
 
-const noop = () => {};
+/** The StageContext handed to stage functions; `signal` is resolved only when read. */
+class RunStageContext implements StageContext {
+  readonly target: string;
+  readonly trigger: ReloadTrigger;
+  readonly stage: ReloadStage;
+  readonly span: Span;
+  readonly #source: { readonly signal: AbortSignal };
 
-function asTimeout(reason: unknown, stage: ReloadStage, timeoutMs: number | undefined): unknown {
-  if (reason instanceof ReloadTimeoutError && reason.stage === stage) return reason;
-  return new ReloadTimeoutError(stage, timeoutMs ?? 0);
+  constructor(source: { readonly signal: AbortSignal }, info: RunInfo, stage: ReloadStage, span: Span) {
+    this.#source = source;
+    this.target = info.target;
+    this.trigger = info.trigger;
+    this.stage = stage;
+    this.span = span;
+  }
+
+  get signal(): AbortSignal {
+    return this.#source.signal;
+  }
 }
 
 /**
- * Awaits stage values but gives up when the signal aborts (a stage may ignore its signal).
- * One abort listener per signal, shared by every await: adding and removing an EventTarget
- * listener per stage showed up in the per-reload profile.
+ * A run's (or a rollback's) deadline. The AbortSignal is created on first use: most stages never
+ * read it, and an AbortController plus its listener was a visible share of a fast reload. Stage
+ * awaits are released through the waiters instead, so a stage that ignores its signal cannot
+ * hold the run.
  */
-class AbortWatch {
-  readonly signal: AbortSignal;
+class Deadline {
+  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #reasonAt: () => unknown;
   readonly #waiters = new Set<(reason: unknown) => void>();
+  #controller: AbortController | undefined;
+  #passed = false;
+  #reason: unknown;
 
-  constructor(signal: AbortSignal) {
-    this.signal = signal;
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const reject of this.#waiters) reject(signal.reason);
-      },
-      { once: true },
-    );
+  constructor(ms: number, reasonAt: () => unknown) {
+    this.#reasonAt = reasonAt;
+    this.#timer = setTimeout(() => this.#expire(), ms);
   }
 
+  get passed(): boolean {
+    return this.#passed;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#passed) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** The value, or a promise that also rejects when the deadline passes first. */
   until<T>(value: T | Promise<T>): T | Promise<T> {
     if (!isThenable(value)) return value;
-    const promise = value as PromiseLike<T>;
+    const waiters = this.#waiters;
     return new Promise<T>((resolve, reject) => {
-      this.#waiters.add(reject);
-      promise.then(
+      waiters.add(reject);
+      (value as PromiseLike<T>).then(
         (v) => {
-          this.#waiters.delete(reject);
+          waiters.delete(reject);
           resolve(v);
         },
         (e: unknown) => {
-          this.#waiters.delete(reject);
+          waiters.delete(reject);
           reject(e);
         },
       );
     });
   }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #expire(): void {
+    this.#passed = true;
+    this.#reason = this.#reasonAt();
+    this.#controller?.abort(this.#reason);
+    for (const reject of this.#waiters) reject(this.#reason);
+  }
+}
+
+function asTimeout(reason: unknown, stage: ReloadStage, timeoutMs: number | undefined): unknown {
+  if (reason instanceof ReloadTimeoutError && reason.stage === stage) return reason;
+  return new ReloadTimeoutError(stage, timeoutMs ?? 0);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

@@ -1,5 +1,5 @@
 import type { Attributes, SpanContext } from '@opentelemetry/api';
-import { ATTR_TARGET } from './semconv.ts';
+import { ATTR_OUTCOME, ATTR_STAGE, ATTR_TARGET, ATTR_TRIGGER, OUTCOMES, type ReloadOutcome, type ReloadStage, type StageOutcome } from './semconv.ts';
 import type { ActiveVersion, ReloadStages, ReloadOptions, ReloadResult } from './types.ts';
 
 export interface QueuedRequest {
@@ -10,6 +10,8 @@ export interface QueuedRequest {
   resolvers: Array<(r: ReloadResult) => void>;
 }
 
+const OUTCOME_INDEX: Readonly<Record<ReloadOutcome, number>> = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<ReloadOutcome, number>;
+
 /** Everything reloadscope remembers about one target. Never holds a config value. */
 export class TargetState {
   readonly target: string;
@@ -19,29 +21,75 @@ export class TargetState {
   lastSuccessEpochMs: number | undefined;
   lastReloadSucceeded: boolean | undefined;
   consecutiveFailures = 0;
-  /** Triggers seen, so each (trigger, outcome) counter series can be created at 0. */
-  readonly triggers = new Set<string>();
+  /**
+   * Completed runs per trigger, one count per entry of OUTCOMES. A trigger's row exists (at 0)
+   * from its first use or declaration, so every (trigger, outcome) series is exported from then on.
+   */
+  readonly reloadCounts = new Map<string, number[]>();
+  /** Runs open right now (reload() runs one at a time; the low-level API may open more). */
+  inProgress = 0;
   lastSpanContext: SpanContext | undefined;
   busy = false;
   queued: QueuedRequest | undefined;
 
   /** `{ hotreload.target }`, shared by every per-target point. */
   readonly targetAttributes: Attributes;
-  readonly #attributes = new Map<string, Attributes>();
+  /**
+   * Attribute sets of the per-run histogram points, built once per (stage, outcome): the SDK
+   * hashes whatever object it gets, so building a fresh one per point was pure garbage. Frozen,
+   * because the SDK keeps the first object it saw for a series as that series' attributes.
+   */
+  readonly #stageAttributes = new Map<ReloadStage, Map<StageOutcome, Attributes>>();
+  readonly #outcomeAttributes = new Map<ReloadOutcome, Attributes>();
+  readonly #countAttributes = new Map<string, Attributes[]>();
 
   constructor(target: string) {
     this.target = target;
     this.targetAttributes = Object.freeze({ [ATTR_TARGET]: target });
   }
 
-  /** A cached attribute set for this target (closed value sets keep the cache small). */
-  attributes(key: string, build: () => Attributes): Attributes {
-    let attrs = this.#attributes.get(key);
+  noteTrigger(trigger: string): void {
+    if (!this.reloadCounts.has(trigger)) this.reloadCounts.set(trigger, OUTCOMES.map(() => 0));
+  }
+
+  countRun(trigger: string, outcome: ReloadOutcome): void {
+    this.noteTrigger(trigger);
+    this.reloadCounts.get(trigger)![OUTCOME_INDEX[outcome]]! += 1;
+  }
+
+  /** `{ target, stage, outcome }` of hotreload.stage.duration. */
+  stageAttributes(stage: ReloadStage, outcome: StageOutcome): Attributes {
+    let byOutcome = this.#stageAttributes.get(stage);
+    if (!byOutcome) {
+      byOutcome = new Map();
+      this.#stageAttributes.set(stage, byOutcome);
+    }
+    let attrs = byOutcome.get(outcome);
     if (!attrs) {
-      attrs = Object.freeze(build());
-      this.#attributes.set(key, attrs);
+      attrs = Object.freeze({ [ATTR_TARGET]: this.target, [ATTR_STAGE]: stage, [ATTR_OUTCOME]: outcome });
+      byOutcome.set(outcome, attrs);
     }
     return attrs;
+  }
+
+  /** `{ target, outcome }` of hotreload.duration. */
+  outcomeAttributes(outcome: ReloadOutcome): Attributes {
+    let attrs = this.#outcomeAttributes.get(outcome);
+    if (!attrs) {
+      attrs = Object.freeze({ [ATTR_TARGET]: this.target, [ATTR_OUTCOME]: outcome });
+      this.#outcomeAttributes.set(outcome, attrs);
+    }
+    return attrs;
+  }
+
+  /** `{ target, trigger, outcome }` of hotreload.reloads, indexed like OUTCOMES. */
+  countAttributes(trigger: string): readonly Attributes[] {
+    let list = this.#countAttributes.get(trigger);
+    if (!list) {
+      list = OUTCOMES.map((outcome) => Object.freeze({ [ATTR_TARGET]: this.target, [ATTR_TRIGGER]: trigger, [ATTR_OUTCOME]: outcome }));
+      this.#countAttributes.set(trigger, list);
+    }
+    return list;
   }
 
   snapshot(): ActiveVersion {
