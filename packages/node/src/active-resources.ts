@@ -33,7 +33,7 @@ export function snapshotActiveResources(): ResourceSnapshot | undefined {
  * into the Map costs more than the API call itself; counting runs of equal neighbours first
  * touches the Map once per run instead of once per handle.
  */
-function accumulate(into: Map<string, number>, snapshot: ResourceSnapshot, sign: 1 | -1): void {
+function accumulate(into: Map<string, number>, snapshot: ResourceSnapshot, sign: 1 | 0 | -1): void {
   let current: string | undefined;
   let run = 0;
   for (let i = 0; i < snapshot.length; i++) {
@@ -65,9 +65,20 @@ export function countActiveResources(): ResourceCounts | undefined {
 export function diffSnapshots(before: ResourceSnapshot, after: ResourceSnapshot, into?: Map<string, number>): Map<string, number> {
   const delta = into ?? new Map<string, number>();
   delta.clear();
+  // The common case, a reload that left nothing behind: the same list, every type at 0.
+  if (sameList(before, after)) {
+    accumulate(delta, after, 0);
+    return delta;
+  }
   accumulate(delta, after, 1);
   accumulate(delta, before, -1);
   return delta;
+}
+
+function sameList(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** after − before for every type present in either count (0 included, so a fixed leak reads 0). */

@@ -1,4 +1,5 @@
-interface OpenSpan {
+/** One span of work being watched; the caller may reuse it for consecutive spans. */
+export interface LoopSpan {
   startedAt: number;
   worstMs: number;
 }
@@ -20,7 +21,8 @@ interface OpenSpan {
  */
 export class EventLoopMonitor {
   readonly #resolutionMs: number;
-  readonly #open = new Map<number, OpenSpan>();
+  readonly #open = new Set<LoopSpan>();
+  readonly #byKey = new Map<number, LoopSpan>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastTick = 0;
 
@@ -37,29 +39,45 @@ export class EventLoopMonitor {
   }
 
   begin(key: number): void {
+    const span = { startedAt: 0, worstMs: 0 };
+    this.#byKey.set(key, span);
+    this.open(span);
+  }
+
+  /** Close a span of work; returns its worst loop delay in seconds (undefined if never begun). */
+  end(key: number): number | undefined {
+    const span = this.#byKey.get(key);
+    if (!span) return undefined;
+    this.#byKey.delete(key);
+    return this.close(span);
+  }
+
+  /** Start watching `span` (resetting it): the allocation-free form of begin(). */
+  open(span: LoopSpan): void {
     const now = performance.now();
     if (!this.#timer) {
       this.#lastTick = now;
       this.#timer = setInterval(() => this.#tick(), this.#resolutionMs);
       this.#timer.unref();
     }
-    this.#open.set(key, { startedAt: now, worstMs: 0 });
+    span.startedAt = now;
+    span.worstMs = 0;
+    this.#open.add(span);
   }
 
-  /** Close a span of work; returns its worst loop delay in seconds (undefined if never begun). */
-  end(key: number): number | undefined {
-    const entry = this.#open.get(key);
-    if (!entry) return undefined;
-    this.#open.delete(key);
+  /** Stop watching `span`; its worst loop delay in seconds, undefined if it was not open. */
+  close(span: LoopSpan): number | undefined {
+    if (!this.#open.delete(span)) return undefined;
     const now = performance.now();
-    const pending = Math.min(now - this.#lastTick - this.#resolutionMs, now - entry.startedAt);
-    return Math.max(entry.worstMs, pending, 0) / 1000;
+    const pending = Math.min(now - this.#lastTick - this.#resolutionMs, now - span.startedAt);
+    return Math.max(span.worstMs, pending, 0) / 1000;
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#open.clear();
+    this.#byKey.clear();
   }
 
   #tick(): void {
@@ -71,7 +89,7 @@ export class EventLoopMonitor {
     const lateMs = now - this.#lastTick - this.#resolutionMs;
     this.#lastTick = now;
     if (lateMs <= 0) return;
-    for (const entry of this.#open.values()) {
+    for (const entry of this.#open) {
       const withinStage = Math.min(lateMs, now - entry.startedAt);
       if (withinStage > entry.worstMs) entry.worstMs = withinStage;
     }

@@ -12,7 +12,7 @@ import {
   type RunInfo,
 } from '@reloadscope/core';
 import { diffSnapshots, type ResourceSnapshot, snapshotActiveResources } from './active-resources.ts';
-import { EventLoopMonitor } from './event-loop-monitor.ts';
+import { EventLoopMonitor, type LoopSpan } from './event-loop-monitor.ts';
 import { exactHeapWanted, heapUsedBytes } from './heap.ts';
 import { RetainedVersions } from './retained-versions.ts';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
@@ -35,7 +35,15 @@ export interface NodeProbesConfig extends InstrumentationConfig {
    * per reload, so it is for tests and investigations. Default: RELOADSCOPE_EXACT_HEAP=true, else off.
    */
   exactHeap?: boolean;
+  /**
+   * Which probes run; each defaults to true. A probe turned off records nothing and costs
+   * nothing per reload (the README's performance section lists what each one costs).
+   */
+  probes?: Partial<Record<ProbeName, boolean>>;
 }
+
+/** The probes of a run, each behind its own switch in `NodeProbesConfig.probes`. */
+export type ProbeName = 'heap' | 'eventLoop' | 'resources' | 'retainedVersions';
 
 const DEFAULT_GRACE_MS = 10_000;
 
@@ -46,10 +54,14 @@ interface Instruments {
   blocked: Histogram;
 }
 
+/** One run's readings, kept from its start to its end. */
 interface RunProbe {
+  readonly attributes: TargetAttributes;
   heapBefore: number;
   /** Raw, uncounted: it is only counted if the run reaches unload (failed and unchanged runs do not). */
   resourcesBefore: ResourceSnapshot | undefined;
+  /** The open stage's event-loop span, reused by each stage of the run. */
+  readonly loop: LoopSpan;
 }
 
 /**
@@ -169,6 +181,10 @@ class ProbeState implements ReloadObserver {
   readonly #runs = new Map<number, RunProbe>();
   readonly #instruments: () => Instruments | undefined;
   readonly #collect: boolean;
+  readonly #heap: boolean;
+  readonly #eventLoop: boolean;
+  readonly #resources: boolean;
+  readonly #retainedVersions: boolean;
   /**
    * Attribute objects per target, built once: the SDK hashes whatever object it gets, but
    * building a fresh one per point was garbage on every stage. Frozen, because the SDK keeps the
@@ -183,29 +199,40 @@ class ProbeState implements ReloadObserver {
     this.retained = new RetainedVersions(config.retainedGraceMs ?? DEFAULT_GRACE_MS);
     this.#loop = new EventLoopMonitor(config.eventLoopResolutionMs ?? 10);
     this.#instruments = instruments;
-    this.#collect = exactHeapWanted(config.exactHeap);
+    const on = config.probes ?? {};
+    this.#heap = on.heap ?? true;
+    this.#eventLoop = on.eventLoop ?? true;
+    this.#resources = on.resources ?? true;
+    this.#retainedVersions = on.retainedVersions ?? true;
+    this.#collect = this.#heap && exactHeapWanted(config.exactHeap);
   }
 
   runStarted(run: RunInfo): void {
-    this.retained.declareTarget(run.target);
+    if (this.#retainedVersions) this.retained.declareTarget(run.target);
     this.#runs.set(run.id, {
-      heapBefore: heapUsedBytes(this.#collect),
-      resourcesBefore: snapshotActiveResources(),
+      attributes: this.#attributesOf(run.target),
+      heapBefore: this.#heap ? heapUsedBytes(this.#collect) : 0,
+      resourcesBefore: this.#resources ? snapshotActiveResources() : undefined,
+      loop: { startedAt: 0, worstMs: 0 },
     });
   }
 
   stageStarted(run: RunInfo, _stage: ReloadStage): void {
-    this.#loop.begin(run.id);
+    if (!this.#eventLoop) return;
+    const probe = this.#runs.get(run.id);
+    if (probe) this.#loop.open(probe.loop);
   }
 
   stageEnded(run: RunInfo, stage: ReloadStage): void {
-    const seconds = this.#loop.end(run.id);
-    if (seconds === undefined) return;
-    this.#instruments()?.blocked.record(seconds, this.#attributesOf(run.target).stage(stage));
+    if (!this.#eventLoop) return;
+    const probe = this.#runs.get(run.id);
+    if (!probe) return;
+    const seconds = this.#loop.close(probe.loop);
+    if (seconds !== undefined) this.#instruments()?.blocked.record(seconds, probe.attributes.stage(stage));
   }
 
   versionUnloaded(run: RunInfo, previous: unknown): void {
-    this.retained.track(run.target, previous);
+    if (this.#retainedVersions) this.retained.track(run.target, previous);
     // Taken here, while the run (and its deadline timer) is still open, so that the run's own
     // handles are in both snapshots and only what the reload left behind shows.
     const probe = this.#runs.get(run.id);
@@ -220,10 +247,12 @@ class ProbeState implements ReloadObserver {
     const probe = this.#runs.get(run.id);
     this.#runs.delete(run.id);
     if (!probe) return;
+    this.#loop.close(probe.loop); // a stage still open when its run ended (low-level API misuse)
+    if (!this.#heap) return;
     // Measured once the run's stack has unwound: locals of the finished run would otherwise
     // still hold the old version and count as growth. Runs ending in the same turn share one
     // reading (and, in exact mode, one GC) instead of one immediate each.
-    this.#heapPending.push({ before: probe.heapBefore, attributes: this.#attributesOf(run.target).target });
+    this.#heapPending.push({ before: probe.heapBefore, attributes: probe.attributes.target });
     if (!this.#heapImmediate) {
       this.#heapImmediate = setImmediate(() => this.#recordHeap());
       this.#heapImmediate.unref();

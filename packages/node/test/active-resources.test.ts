@@ -18,6 +18,8 @@ test('a delta lists every type of either snapshot, 0 included', () => {
   const reused = new Map([['Stale', 7]]);
   assert.equal(diffSnapshots(['X'], ['X', 'X'], reused), reused);
   assert.deepEqual(Object.fromEntries(reused), { X: 1 }, 'a reused map keeps nothing of its previous delta');
+  // Unchanged lists (the usual clean reload) take a shortcut that must give the same answer.
+  assert.deepEqual(Object.fromEntries(diffSnapshots(['A', 'B', 'A'], ['A', 'B', 'A'], reused)), { A: 0, B: 0 });
   assert.deepEqual(
     Object.fromEntries(diffResources(new Map([['X', 2], ['Y', 1]]), new Map([['X', 2], ['Z', 4]]))),
     { X: 0, Y: -1, Z: 4 },

@@ -145,3 +145,13 @@ test('runs ending in the same turn each get their heap-delta point', async (t) =
     targets.map((target) => [target, 1]),
   );
 });
+
+test('probes can be switched off one by one: an off probe records nothing, the others still do', async (t) => {
+  const h = setup({ probes: { eventLoop: false, resources: false } });
+  t.after(() => h.close());
+  const r = await h.reloads.reload({ target: TARGET }, { load: () => ({ v: 1 }), switch: () => ({ v: 0 }), unload: () => {} });
+  assert.equal(r.outcome, 'success');
+  await new Promise((resolve) => setImmediate(resolve));
+  const names = (await h.metrics()).filter((m) => m.scope === '@reloadscope/node' && m.points.length > 0).map((m) => m.name);
+  assert.deepEqual(names.sort(), [METRICS.heapDelta.name, METRICS.retainedVersions.name].sort());
+});
