@@ -24,12 +24,15 @@ export function renderMetricTable(): string {
     const series = prometheusSeries(d);
     const shown = d.kind === 'Histogram' ? `\`${d.prometheus}_bucket/_sum/_count\`` : `\`${series[0]}\``;
     const buckets = d.buckets ? `<br>buckets: ${d.buckets.join(' ')}` : '';
-    return `| ${shown} | ${TYPE[d.kind]} | \`${d.name}\` | ${d.unit ? `\`${d.unit}\`` : '—'} | ${d.attributes.map(label).join(', ')} | ${d.owner} | ${d.description}${buckets} | \`${d.promql.replaceAll('|', '\\|')}\` |`;
+    const type = d.observed ? `${TYPE[d.kind]}, observed¹` : TYPE[d.kind];
+    return `| ${shown} | ${type} | \`${d.name}\` | ${d.unit ? `\`${d.unit}\`` : '—'} | ${d.attributes.map(label).join(', ')} | ${d.owner} | ${d.description}${buckets} | \`${d.promql.replaceAll('|', '\\|')}\` |`;
   });
   return [
     '| Prometheus series | type | OTel instrument | unit | labels | from | meaning | PromQL example |',
     '|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    '¹ An asynchronous instrument: the value is read from state reloadscope keeps anyway when the metrics are collected, so a reload records nothing for it. Same type on the wire as its synchronous form.',
   ].join('\n');
 }
 

@@ -5,7 +5,7 @@
  * observers, no probes: exactly "spans + metrics by hand".
  */
 import { type Attributes, context, type Meter, SpanKind, type Tracer, trace } from '@opentelemetry/api';
-import { DURATION_BUCKETS_SECONDS } from '@reloadscope/core';
+import { DURATION_BUCKETS_SECONDS, EVENTLOOP_BUCKETS_SECONDS, HEAP_DELTA_BUCKETS_BYTES } from '@reloadscope/core';
 
 export interface PlainStages<C, P> {
   load: () => Promise<C>;
@@ -18,13 +18,20 @@ export interface Identity {
   hash: string;
 }
 
-export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: string) {
+/**
+ * `withProbePoints` adds the five histogram points the node probes record per run (four
+ * `eventloop.blocked`, one `heap.delta`) with constant values, measuring nothing: a decomposition
+ * row that shows what emitting those points costs in the SDK, apart from taking the readings.
+ */
+export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: string, withProbePoints = false) {
   const advice = { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] };
   const reloadsCounter = meter.createCounter('hand.reloads', { unit: '{reload}' });
   const duration = meter.createHistogram('hand.duration', { unit: 's', advice });
   const stageDuration = meter.createHistogram('hand.stage.duration', { unit: 's', advice });
   const inProgress = meter.createUpDownCounter('hand.in_progress', { unit: '{reload}' });
   const targetAttrs: Attributes = { 'hotreload.target': target };
+  const blocked = meter.createHistogram('hand.eventloop.blocked', { unit: 's', advice: { explicitBucketBoundaries: [...EVENTLOOP_BUCKETS_SECONDS] } });
+  const heapDelta = meter.createHistogram('hand.heap.delta', { unit: 'By', advice: { explicitBucketBoundaries: [...HEAP_DELTA_BUCKETS_BYTES] } });
   let activeHash: string | undefined;
   let generation = 0;
 
@@ -50,6 +57,7 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
       } finally {
         span.end();
         stageDuration.record((performance.now() - s0) / 1000, { ...targetAttrs, 'hotreload.stage': name, 'hotreload.outcome': 'success' });
+        if (withProbePoints) blocked.record(0, { ...targetAttrs, 'hotreload.stage': name });
       }
     };
     const candidate = await stage('load', stages.load);
@@ -67,5 +75,6 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
     inProgress.add(-1, targetAttrs);
     reloadsCounter.add(1, { ...targetAttrs, 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' });
     duration.record((performance.now() - t0) / 1000, { ...targetAttrs, 'hotreload.outcome': 'success' });
+    if (withProbePoints) heapDelta.record(0, targetAttrs);
   };
 }

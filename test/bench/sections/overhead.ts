@@ -65,6 +65,7 @@ export const NAMES = {
   noProbes: 'reloadscope reload(), full wiring, probes off',
   disabled: 'reloadscope reload(), instrumentation disabled',
   hand: '(a) hand-instrumented, bare OTel API',
+  handProbePoints: '(a) + the probes\' 5 histogram points (constant values)',
   bare: '(b) uninstrumented',
 } as const;
 
@@ -92,6 +93,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   };
 
   const hand = handInstrumentedReloader(wiring.tracer('bench-hand'), wiring.meter('bench-hand'), 'bench-hand');
+  const handPoints = handInstrumentedReloader(wiring.tracer('bench-hand-points'), wiring.meter('bench-hand-points'), 'bench-hand-points', true);
   const handStages = noopStages();
   const bareStages = noopStages().stages;
 
@@ -103,6 +105,12 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
       name: NAMES.hand,
       fn: async () => {
         for (let k = 0; k < batch; k++) await hand(handStages.stages, handStages.identify);
+      },
+    },
+    {
+      name: NAMES.handProbePoints,
+      fn: async () => {
+        for (let k = 0; k < batch; k++) await handPoints(handStages.stages, handStages.identify);
       },
     },
     {
@@ -151,7 +159,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   const vsHand = ratio(NAMES.full, NAMES.hand);
   const cpu = (name: string) => summarize(result.cpuPerRound[name]!);
   const cpuVsHand = summarize(result.cpuPerRound[NAMES.full]!.map((x, i) => x / result.cpuPerRound[NAMES.hand]![i]!));
-  const rows: Row[] = [NAMES.full, NAMES.noProbes, NAMES.disabled, NAMES.hand, NAMES.bare].map((name) => ({
+  const rows: Row[] = [NAMES.full, NAMES.noProbes, NAMES.disabled, NAMES.hand, NAMES.handProbePoints, NAMES.bare].map((name) => ({
     measurement: name,
     value: `${formatSummary(s(name), 2)} µs`,
     vsBaseline:
@@ -165,6 +173,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   const probesCost = summarize(result.perRound[NAMES.full]!.map((x, i) => x - result.perRound[NAMES.noProbes]![i]!));
   const orchestration = summarize(result.perRound[NAMES.disabled]!.map((x, i) => x - result.perRound[NAMES.bare]![i]!));
   const telemetry = summarize(result.perRound[NAMES.noProbes]!.map((x, i) => x - result.perRound[NAMES.disabled]![i]!));
+  const probePointsCost = summarize(result.perRound[NAMES.handProbePoints]!.map((x, i) => x - result.perRound[NAMES.hand]![i]!));
   const b = (name: string) => summarize(busy.perRound[name]!);
   const busyRatio = (name: string) => summarize(busy.perRound[name]!.map((x, i) => x / busy.perRound[NAMES.hand]![i]!));
   for (const name of [NAMES.full, NAMES.noProbes, NAMES.hand]) {
@@ -194,7 +203,8 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
       perReloadCpuMicroseconds: Object.fromEntries(Object.keys(result.cpuPerRound).map((k) => [k, cpu(k)])),
       ratioNoProbesVsHand: ratio(NAMES.noProbes, NAMES.hand),
       ratioFullVsBare: ratio(NAMES.full, NAMES.bare),
-      costSplitMicroseconds: { nodeProbes: probesCost, telemetry, orchestration },
+      costSplitMicroseconds: { nodeProbes: probesCost, telemetry, orchestration, probePointsInSdk: probePointsCost },
+      ratioFullVsHandWithProbePoints: ratio(NAMES.full, NAMES.handProbePoints),
       withOpenConnections: {
         connections: CONNECTIONS,
         activeHandles: handles,
@@ -209,6 +219,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
     },
     notes: [
       `cost split per reload (median over rounds): node probes ${probesCost.median.toFixed(2)} µs, spans+metrics ${telemetry.median.toFixed(2)} µs, orchestration (deadline timer, queue, result) ${orchestration.median.toFixed(2)} µs`,
+      `of the probes' cost, recording their 5 histogram points in the SDK alone (constant values, no readings) is ${probePointsCost.median.toFixed(2)} µs; full wiring vs (a) with those points: ${formatSummary(ratio(NAMES.full, NAMES.handProbePoints), 2)}×`,
     ],
   };
 }
