@@ -56,9 +56,14 @@ export const HEAP_DELTA_BUCKETS_BYTES: readonly number[] = [
   0, 65536, 262144, 1048576, 4194304, 16777216, 67108864, 268435456,
 ];
 
-/** Seconds of event-loop blockage; starts at 1 ms because the probe's resolution is ~1 ms. */
+/**
+ * Seconds of event-loop blockage. The 0 edge keeps the many stages that did not block at all
+ * apart: without it they share the (0, 1 ms] bucket and histogram_quantile() interpolates them
+ * to about 1 ms, so a dashboard showed ~1 ms "p99 blocked" for stages that never blocked. Above
+ * that, 1 ms is the probe's resolution.
+ */
 export const EVENTLOOP_BUCKETS_SECONDS: readonly number[] = [
-  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+  0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
 const t = ATTR_TARGET;

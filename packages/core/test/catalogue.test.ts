@@ -40,6 +40,13 @@ test('duration buckets have an exact 3 s edge', () => {
   assert.deepEqual(METRICS.stageDuration.buckets, METRICS.duration.buckets);
 });
 
+test('heap and event-loop buckets start at 0, so "did not grow / did not block" is its own bucket', () => {
+  // Without a 0 edge, all-zero observations share (0, first edge] and histogram_quantile()
+  // interpolates them to just under that edge (promtool: p99 of all-zero points = 0.00099 s).
+  assert.equal(METRICS.heapDelta.buckets[0], 0);
+  assert.equal(METRICS.eventloopBlocked.buckets[0], 0);
+});
+
 test('prometheusViews renames exactly the unit-suffixed instruments', () => {
   const views = prometheusViews();
   assert.deepEqual(
