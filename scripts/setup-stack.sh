@@ -95,22 +95,22 @@ build_jaeger() {
 
 pids=()
 names=()
-if [ -x "$BIN/otelcol-reloadscope" ] && [ "$(cat "$otelcol_stamp" 2>/dev/null)" = "$manifest_key" ]; then
-  step "Collector up to date (manifest $manifest_key): $BIN/otelcol-reloadscope"
-else
-  step "building the Collector with ocb $OCB_VERSION (manifest $manifest_key), log: $BUILD/otelcol.log"
-  build_otelcol >"$BUILD/otelcol.log" 2>&1 &
-  pids+=($!)
-  names+=(otelcol)
-fi
-if [ -x "$BIN/jaeger" ] && [ "$(cat "$jaeger_stamp" 2>/dev/null)" = "$JAEGER_MODULE_VERSION" ]; then
-  step "Jaeger up to date ($JAEGER_RELEASE = module $JAEGER_MODULE_VERSION): $BIN/jaeger"
-else
-  step "building Jaeger $JAEGER_RELEASE (module $JAEGER_MODULE_VERSION), log: $BUILD/jaeger.log"
-  build_jaeger >"$BUILD/jaeger.log" 2>&1 &
-  pids+=($!)
-  names+=(jaeger)
-fi
+# Starts a build in the background unless its binary exists and its stamp names the wanted version.
+build_unless_current() {
+  local name=$1 binary=$2 stamp=$3 key=$4 what=$5 builder=$6
+  if [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
+    step "$what: up to date, $binary"
+  else
+    step "building $what, log: $BUILD/$name.log"
+    "$builder" >"$BUILD/$name.log" 2>&1 &
+    pids+=($!)
+    names+=("$name")
+  fi
+}
+build_unless_current otelcol "$BIN/otelcol-reloadscope" "$otelcol_stamp" "$manifest_key" \
+  "the Collector (ocb $OCB_VERSION, manifest $manifest_key)" build_otelcol
+build_unless_current jaeger "$BIN/jaeger" "$jaeger_stamp" "$JAEGER_MODULE_VERSION" \
+  "Jaeger $JAEGER_RELEASE (module $JAEGER_MODULE_VERSION)" build_jaeger
 
 failed=0
 for i in "${!pids[@]}"; do

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
 import { ConfigError, fsError } from './errors.ts';
@@ -251,19 +251,40 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
   );
 }
 
-/** Write a release directory and its manifest (a helper for build/deploy scripts and tests). */
+/**
+ * Write a release directory and its manifest (a helper for build/deploy scripts and tests).
+ * Every file and directory is fsynced before the manifest is renamed in, and the manifest before
+ * the function returns: after a power loss a release either has no manifest (incomplete, never
+ * activated) or has all of its files.
+ */
 export async function writeRelease(root: string, version: string, files: Record<string, string | Uint8Array>): Promise<string> {
   checkVersion(version);
   const dir = join(root, RELEASES, version);
   const manifest: BundleManifest = { files: {} };
+  const dirs = new Set<string>([dir]);
   for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), content);
+    const file = join(dir, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeDurably(file, content);
+    for (let d = dirname(file); d.startsWith(dir); d = dirname(d)) dirs.add(d);
     manifest.files[path] = sha256Hex(content);
   }
+  for (const d of dirs) await fsyncDir(d);
   // The manifest goes last: a release without one is incomplete by definition.
   const tmp = join(dir, `.${MANIFEST}.tmp`);
-  await writeFile(tmp, JSON.stringify(manifest, null, 2));
+  await writeDurably(tmp, JSON.stringify(manifest, null, 2));
   await rename(tmp, join(dir, MANIFEST));
+  await fsyncDir(dir);
+  await fsyncDir(join(root, RELEASES));
   return dir;
+}
+
+async function writeDurably(path: string, content: string | Uint8Array): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
