@@ -27,7 +27,11 @@ export interface ReloadOptions {
 
 /** Handed to every stage function. */
 export interface StageContext {
-  /** Aborted when the run's deadline passes. */
+  /**
+   * Aborted when the run's deadline passes. An accessor: the AbortController behind it is created
+   * on first read, so stages that never look pay nothing. Object spread does not copy accessors:
+   * pass `ctx` itself or `ctx.signal`, not `{ ...ctx }`.
+   */
   readonly signal: AbortSignal;
   readonly target: string;
   readonly trigger: ReloadTrigger;
