@@ -265,7 +265,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
         return run.fail(err);
       }
       if (identity) run.candidate(identity);
-      if (!options.force && identity && state.hash !== undefined && identity.hash === state.hash) {
+      if (!options.force && !state.uncertain && identity && state.hash !== undefined && identity.hash === state.hash) {
         return run.end('unchanged');
       }
       if (stages.verify) {
@@ -289,7 +289,10 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
           // The switch may still complete after the deadline: undo it when it does.
           const rollback = stages.rollback;
           rawSwitch.then(
-            (late) => Promise.resolve(rollback(late, lateContext(run))).catch(() => {}),
+            (late) =>
+              Promise.resolve(rollback(late, lateContext(run))).catch(() => {
+                state.uncertain = true; // the late switch stays in effect: what runs is not what is reported
+              }),
             () => {},
           );
         }

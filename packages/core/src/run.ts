@@ -23,6 +23,7 @@ import {
   ATTR_STAGE,
   ATTR_TARGET,
   ATTR_TRIGGER,
+  ERROR_TYPE_ROLLBACK_FAILED,
   type ReloadOutcome,
   type ReloadStage,
   type ReloadTrigger,
@@ -221,6 +222,9 @@ export class ReloadRun {
       state.hash = this.#candidate?.hash;
       state.version = this.#candidate?.version;
       state.generation += 1;
+      state.uncertain = false;
+    } else if (f.errorType === ERROR_TYPE_ROLLBACK_FAILED) {
+      state.uncertain = true;
     }
     if (f.outcome === 'success') {
       state.lastSuccessEpochMs = Date.now();

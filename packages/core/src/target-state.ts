@@ -22,6 +22,12 @@ export class TargetState {
   lastReloadSucceeded: boolean | undefined;
   consecutiveFailures = 0;
   /**
+   * Whether what is active may differ from `hash`: a rollback failed after a switch was attempted,
+   * so the service may run the candidate, the old version, or a mix. The next run must then not
+   * be skipped as `unchanged`; a switch that takes effect clears it.
+   */
+  uncertain = false;
+  /**
    * Completed runs per trigger, one count per entry of OUTCOMES. A trigger's row exists (at 0)
    * from its first use or declaration, so every (trigger, outcome) series is exported from then on.
    */

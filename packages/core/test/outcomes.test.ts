@@ -183,6 +183,33 @@ describe('failure in each stage', () => {
   });
 });
 
+describe('after a failed rollback', () => {
+  test('the next reload of the last reported version is not skipped as unchanged', async () => {
+    const h = setup();
+    const t = makeTarget('v0');
+    assert.equal((await h.reloads.reload({ target: 'app-config' }, t.stages('v1'))).outcome, 'success');
+    // v2 is switched in, unload fails, and the rollback throws: the service now runs v2 while
+    // reloadscope still reports v1.
+    const broken = await h.reloads.reload({ target: 'app-config' }, {
+      ...t.stages('v2'),
+      unload: async () => {
+        throw new Error('unload broke');
+      },
+      rollback: async () => {
+        throw new Error('rollback broke too');
+      },
+    });
+    assert.equal(broken.error?.code, 'rollback_failed');
+    assert.equal(t.box.active, 'v2');
+    assert.equal(broken.hash, sha256Hex('v1'));
+    const again = await h.reloads.reload({ target: 'app-config' }, t.stages('v1'));
+    assert.equal(again.outcome, 'success', 'v1 hashes like the reported version, but v2 is what runs');
+    assert.equal(t.box.active, 'v1');
+    // Known again: the same content is unchanged from now on.
+    assert.equal((await h.reloads.reload({ target: 'app-config' }, t.stages('v1'))).outcome, 'unchanged');
+  });
+});
+
 describe('timeout in each stage', () => {
   for (const stage of ['load', 'verify', 'switch', 'unload'] as const satisfies readonly ReloadStage[]) {
     test(`${stage} hangs and ignores the signal: outcome timeout, in_progress 0`, async () => {
