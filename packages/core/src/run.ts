@@ -274,7 +274,6 @@ export class ReloadRun {
     this.#host.notify('runEnded', this.info, this.#result);
     return this.#result;
   }
-
 }
 
 /** The StageContext handed to stage functions; `signal` is resolved only when read. */

@@ -36,8 +36,8 @@ export interface NodeProbesConfig extends InstrumentationConfig {
    */
   exactHeap?: boolean;
   /**
-   * Which probes run; each defaults to true. A probe turned off records nothing and costs
-   * nothing per reload (the README's performance section lists what each one costs).
+   * Which probes run; each defaults to true. A probe turned off records nothing and takes no
+   * readings (the package README's "Cost and safety" section says what the probes cost).
    */
   probes?: Partial<Record<ProbeName, boolean>>;
 }
