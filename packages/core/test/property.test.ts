@@ -34,6 +34,9 @@ test('property: any mix of resolving, throwing, hanging and slow stages keeps th
       const box = { active: 'initial' };
       const results: ReloadResult[] = [];
       let activeHash: string | undefined;
+      // After rollback_failed what runs is unknown (documented): until a switch takes effect again,
+      // no later run can make the service match what reloadscope reports.
+      let uncertain = false;
       for (const s of specs) {
         const r = await h.reloads.reload({ target: 't', timeoutMs: TIMEOUT_MS }, {
           load: () => act(s.load, s.slowMs, () => s.content),
@@ -55,13 +58,15 @@ test('property: any mix of resolving, throwing, hanging and slow stages keeps th
         assert.ok((OUTCOMES as readonly string[]).includes(r.outcome));
         // The active version changes only on success.
         if (r.outcome === 'success') activeHash = sha256Hex(s.content);
+        if (r.outcome === 'success') uncertain = false;
+        if (r.error?.code === 'rollback_failed') uncertain = true;
         assert.equal(r.hash, activeHash, `outcome ${r.outcome} changed the active hash`);
         // in_progress is back to 0 whatever happened.
         assert.equal(await h.value('hotreload.in_progress', { 'hotreload.target': 't' }), 0);
         // Once late stages settle, the service runs what reloadscope reports (unless the rollback itself failed).
         await sleep(2 * TIMEOUT_MS + 20);
         if (s.rollback === 'resolve' || s.rollback === 'slow' || r.outcome === 'success' || r.outcome === 'unchanged' || r.stage === 'load' || r.stage === 'verify') {
-          if (r.error?.code !== 'rollback_failed' && activeHash !== undefined) assert.equal(sha256Hex(box.active), activeHash);
+          if (!uncertain && activeHash !== undefined) assert.equal(sha256Hex(box.active), activeHash);
         }
       }
       // Counters add up: one count per run, per outcome.
