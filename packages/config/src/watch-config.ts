@@ -247,7 +247,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     if (result.outcome !== 'success' || !this.#active) {
       const error = result.error;
       const cause = error?.cause;
-      if (cause instanceof ConfigError) throw cause;
+      if (isReloadError(cause) && cause instanceof ConfigError) throw cause;
       throw new ConfigError(
         'read_error',
         `initial config load ended with ${result.outcome}${error ? ` (${error.code})` : ''}`,

@@ -49,7 +49,7 @@ const CORE_METRICS = {
 type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof CORE_METRICS)[K]> };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** Each target is ~15 series per trigger on every scrape; a hundred is already a lot of reloaders. */
+/** Each target is some 60 exposition lines on every scrape; a hundred is already a lot of reloaders. */
 export const DEFAULT_MAX_TARGETS = 100;
 const MAX_TARGET_CHARS = 128;
 const ERROR_MESSAGE_POLICIES = ['safe', 'all', 'none'] as const;
@@ -67,7 +67,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
   declare private _observerList: ReloadObserver[] | undefined;
   declare private _brokenObservers: WeakSet<ReloadObserver> | undefined;
   declare private _host: RunHost | undefined;
-  declare private _claims: Map<string, object> | undefined;
+  declare private _claims: Map<string, { owner: string | undefined }> | undefined;
   declare private _limitReported: boolean | undefined;
 
   constructor(config: ReloadInstrumentationConfig = {}) {
@@ -145,9 +145,9 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
   claimTarget(target: string, owner?: string): TargetClaim {
     validateOptions({ target });
     if (owner !== undefined && typeof owner !== 'string') throw new TypeError('reloadscope: claimTarget owner must be a string');
-    this._claims ??= new Map<string, object>();
+    this._claims ??= new Map();
     const claims = this._claims;
-    const held = claims.get(target) as { owner?: string } | undefined;
+    const held = claims.get(target);
     if (held) {
       const by = held.owner === undefined ? 'another reloader' : held.owner.slice(0, 256);
       throw new ReloadError(
@@ -184,7 +184,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
     validateOptions({ target });
     const list = typeof triggers === 'string' ? [triggers] : triggers;
     if (!Array.isArray(list)) throw new TypeError('reloadscope: declareTarget triggers must be a trigger or an array of triggers');
-    const normalised = list.map((t) => normaliseTrigger(checkTrigger('declareTarget triggers[]', t)));
+    const normalised = list.map((t) => normaliseTrigger(checkTrigger('reloadscope: declareTarget triggers[]', t)));
     const state = this._state(target);
     for (const trigger of normalised) state.noteTrigger(trigger);
   }

@@ -86,6 +86,13 @@ export function safeInstanceOf(value: unknown, ctor: abstract new (...args: neve
   }
 }
 
+// Error.isError (Node 24+) reads the internal brand: it sees Errors of other realms and never
+// runs a Proxy trap.
+const errorBrand = (Error as { isError?: (value: unknown) => boolean }).isError;
+function isErrorBrand(value: unknown): boolean {
+  return errorBrand?.(value) === true;
+}
+
 /** A string property, or undefined when it is missing, not a string or throws. */
 export function safeString(value: unknown, key: PropertyKey): string | undefined {
   const v = safeGet(value, key);
@@ -109,7 +116,7 @@ export function inspectThrown(err: unknown): ThrownInfo {
 
 function readThrown(err: object): ThrownInfo {
   const reloadError = GENUINE.has(err);
-  const isError = reloadError || safeInstanceOf(err, Error);
+  const isError = reloadError || isErrorBrand(err) || safeInstanceOf(err, Error);
   if (!isError) return PRIMITIVE;
   let type: string;
   if (reloadError) {

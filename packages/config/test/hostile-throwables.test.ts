@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { watchConfig } from '../src/index.ts';
+import { ConfigError, watchConfig } from '../src/index.ts';
 import { telemetry, tempDir } from './harness.ts';
 
 test('an onChange listener that throws a hostile value rolls back with subscriber_failed; nothing escapes', async (t) => {
@@ -51,4 +51,39 @@ test('an onChange listener that throws a hostile value rolls back with subscribe
   assert.equal((await config.reload()).outcome, 'success', 'the target is free');
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(escaped, []);
+});
+
+test('a custom parser or schema that throws a Proxy: watchConfig rejects with a ConfigError, not the Proxy', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'app.yaml');
+  await writeFile(file, 'v: 1\n');
+  const trapsThrow = () =>
+    new Proxy(
+      {},
+      {
+        get: () => {
+          throw 1;
+        },
+        getPrototypeOf: () => {
+          throw 2;
+        },
+      },
+    );
+  await assert.rejects(
+    watchConfig({
+      path: file,
+      signal: false,
+      watch: false,
+      format: () => {
+        throw trapsThrow();
+      },
+    }),
+    (err: Error & { code?: string }) => err instanceof ConfigError && err.code === 'parse_error',
+  );
+  // A schema whose result object throws on every read: the rejection is still a ConfigError.
+  const schema = { '~standard': { version: 1 as const, vendor: 'evil', validate: () => trapsThrow() as never } };
+  await assert.rejects(
+    watchConfig({ path: file, signal: false, watch: false, schema }),
+    (err: unknown) => err instanceof ConfigError,
+  );
 });
