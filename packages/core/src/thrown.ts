@@ -99,14 +99,14 @@ export function safeString(value: unknown, key: PropertyKey): string | undefined
   return typeof v === 'string' ? v : undefined;
 }
 
-const PRIMITIVE: ThrownInfo = Object.freeze({ type: ERROR_TYPE_OTHER, reloadError: false, message: undefined, stage: undefined, frames: undefined });
+const NOT_AN_ERROR: ThrownInfo = Object.freeze({ type: ERROR_TYPE_OTHER, reloadError: false, message: undefined, stage: undefined, frames: undefined });
 
 // Getters may answer differently on every read; one snapshot per thrown object keeps the span,
 // the metric and result.error in agreement.
 const SNAPSHOTS = new WeakMap<object, ThrownInfo>();
 
 export function inspectThrown(err: unknown): ThrownInfo {
-  if (!isObject(err)) return PRIMITIVE;
+  if (!isObject(err)) return NOT_AN_ERROR;
   const known = SNAPSHOTS.get(err);
   if (known) return known;
   const info = Object.freeze(readThrown(err));
@@ -117,7 +117,7 @@ export function inspectThrown(err: unknown): ThrownInfo {
 function readThrown(err: object): ThrownInfo {
   const reloadError = GENUINE.has(err);
   const isError = reloadError || isErrorBrand(err) || safeInstanceOf(err, Error);
-  if (!isError) return PRIMITIVE;
+  if (!isError) return NOT_AN_ERROR;
   let type: string;
   if (reloadError) {
     const code = safeString(err, 'code');

@@ -136,3 +136,16 @@ describe('option validation', () => {
     assert.equal((await h.reloads.reload({ target: 'x', timeoutMs: 2 ** 31 - 1 }, slow)).outcome, 'success');
   });
 });
+
+test('the exported option checks name the option and show what they got', async () => {
+  const { checkPositiveInteger, checkDurationMs, checkOneOf, checkBoolean, checkObject } = await import('../src/index.ts');
+  assert.throws(() => checkPositiveInteger('watchConfig: options.maxBytes', Number.NaN), /^TypeError: watchConfig: options\.maxBytes must be an integer from 1 to \d+, got NaN$/);
+  assert.throws(() => checkPositiveInteger('x', 5, { max: 4 }), /from 1 to 4, got 5/);
+  assert.equal(checkPositiveInteger('x', 0, { min: 0 }), 0);
+  assert.throws(() => checkDurationMs('watch.pollMs', 0, { min: 10 }), /watch\.pollMs must be a number of milliseconds from 10 to 2147483647, got 0/);
+  assert.equal(checkDurationMs('t', 1.5), 1.5);
+  assert.throws(() => checkOneOf('format', 'toml', ['json', 'yaml']), /format must be one of "json", "yaml", got "toml"/);
+  assert.throws(() => checkBoolean('leading', 'true'), /leading must be true or false, got "true"/);
+  assert.throws(() => checkObject('opts', 5 as unknown as object), /opts must be an object, got 5/);
+  assert.deepEqual(checkObject('opts', undefined), {});
+});
