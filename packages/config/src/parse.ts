@@ -1,3 +1,4 @@
+import { isReloadError } from '@reloadscope/core';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError } from './errors.ts';
 
@@ -21,7 +22,8 @@ export async function parseConfig(bytes: Uint8Array, format: ConfigFormat): Prom
     try {
       return await format(bytes);
     } catch (err) {
-      if (err instanceof ConfigError) throw err;
+      // isReloadError first: it never touches the value, and `instanceof` on a Proxy can throw.
+      if (isReloadError(err) && err instanceof ConfigError) throw err;
       throw new ConfigError('parse_error', 'custom parser rejected the config', { cause: err, stage: 'load' });
     }
   }

@@ -7,6 +7,7 @@ import {
   type ReloadStages,
   type ReloadTrigger,
   type StageContext,
+  type TargetClaim,
   isReloadError,
 } from '@reloadscope/core';
 import { type DiagnosticSink, diagSink } from './diagnostics.ts';
@@ -180,6 +181,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   #watch: DirectoryWatch | undefined;
   #stopSignal: (() => void) | undefined;
   #http: ReloadListener | undefined;
+  #claim: TargetClaim | undefined;
   #closed = false;
   /** False until the first load succeeded; triggers that arrive earlier are replayed once after it. */
   #ready = false;
@@ -235,6 +237,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     const options = this.#options;
     this.#file = await resolveFile(options.path, options.file);
     this.#target = options.target ?? basename(this.#file);
+    // Two watchers on one target would share its state: one's change skipped as `unchanged`.
+    this.#claim = this.#reloads.claimTarget(this.#target, `watchConfig(${this.#file})`);
     this.#format = options.format ?? (extname(this.#file) === '.json' ? 'json' : 'yaml');
     // Every (trigger, outcome) series this watcher can produce exists at 0 from startup.
     this.#reloads.declareTarget(this.#target, this.#triggers());
@@ -243,7 +247,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     if (result.outcome !== 'success' || !this.#active) {
       const error = result.error;
       const cause = error?.cause;
-      if (cause instanceof ConfigError) throw cause;
+      if (isReloadError(cause) && cause instanceof ConfigError) throw cause;
       throw new ConfigError(
         'read_error',
         `initial config load ended with ${result.outcome}${error ? ` (${error.code})` : ''}`,
@@ -419,5 +423,6 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     await this.#http?.close();
     await this.#latest?.catch(() => {});
     this.#active?.controller.abort(CLOSED);
+    this.#claim?.release();
   }
 }

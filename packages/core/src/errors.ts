@@ -1,6 +1,13 @@
 import type { ReloadStage } from './semconv.ts';
+import { STAGES } from './semconv.ts';
+import { CODE_PATTERN, describeValue, inspectThrown, isGenuine, markGenuine } from './thrown.ts';
 
-const CODE = /^[a-z][a-z0-9_]*$/;
+/**
+ * The codes core itself produces. User and add-on codes (e.g. @reloadscope/config's
+ * CONFIG_ERROR_CODES) come from their own ReloadErrors; every code is snake_case, at most 64 chars.
+ */
+export const CORE_ERROR_CODES = ['timeout', 'reload_failed', 'rollback_failed', 'target_limit', 'target_in_use'] as const;
+export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
 
 /**
  * An error that is a value: a stable `code` (becomes the span's `error.type`) and a message
@@ -12,10 +19,16 @@ export class ReloadError extends Error {
 
   constructor(code: string, message: string, options: { cause?: unknown; stage?: ReloadStage } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    if (!CODE.test(code)) throw new TypeError(`ReloadError code must be snake_case, got ${JSON.stringify(code)}`);
+    if (typeof code !== 'string' || !CODE_PATTERN.test(code)) {
+      throw new TypeError(`ReloadError code must be snake_case of at most 64 characters, got ${describeValue(code)}`);
+    }
+    if (options.stage !== undefined && !(STAGES as readonly unknown[]).includes(options.stage)) {
+      throw new TypeError(`ReloadError options.stage must be one of ${STAGES.join(', ')}, got ${describeValue(options.stage)}`);
+    }
     this.name = 'ReloadError';
     this.code = code;
     this.stage = options.stage;
+    markGenuine(this);
   }
 }
 
@@ -27,16 +40,19 @@ export class ReloadTimeoutError extends ReloadError {
   }
 }
 
+/**
+ * Whether `err` was built by a ReloadError constructor — of this or any other copy of
+ * @reloadscope/core in the process. An object that only looks like one (`name: 'ReloadError'`
+ * and a `code`) is not: its code could be any text.
+ */
 export function isReloadError(err: unknown): err is ReloadError {
-  return err instanceof ReloadError || (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'ReloadError' && typeof (err as { code?: unknown }).code === 'string');
+  return isGenuine(err);
 }
 
 /**
- * error.type for any thrown value: a ReloadError's code, else the error class name
- * (`TypeError`, `SyntaxError`…), which is safe and low-cardinality.
+ * error.type for any thrown value: a genuine ReloadError's code, else an Error's class name
+ * (`TypeError`, `SyntaxError`…), else `_OTHER`. Never throws, whatever `err` is.
  */
 export function errorType(err: unknown): string {
-  if (isReloadError(err)) return err.code;
-  if (err instanceof Error) return err.name || 'Error';
-  return '_OTHER';
+  return inspectThrown(err).type;
 }

@@ -1,6 +1,6 @@
 import { type Span, SpanStatusCode } from '@opentelemetry/api';
-import { errorType, isReloadError } from './errors.ts';
 import { ATTR_ERROR_TYPE } from './semconv.ts';
+import { inspectThrown } from './thrown.ts';
 import type { ErrorMessagePolicy } from './types.ts';
 
 /**
@@ -10,22 +10,15 @@ import type { ErrorMessagePolicy } from './types.ts';
  */
 export function exportableMessage(err: unknown, policy: ErrorMessagePolicy): string | undefined {
   if (policy === 'none') return undefined;
-  if (policy === 'safe' && !isReloadError(err)) return undefined;
-  if (err instanceof Error) return err.message;
-  return undefined;
-}
-
-/** Stack frames only: the first line of `stack` repeats the message. */
-function framesOnly(err: unknown): string | undefined {
-  if (!(err instanceof Error) || typeof err.stack !== 'string') return undefined;
-  const frames = err.stack.split('\n').filter((l) => l.startsWith('    at '));
-  return frames.length > 0 ? frames.join('\n') : undefined;
+  const info = inspectThrown(err);
+  if (policy === 'safe' && !info.reloadError) return undefined;
+  return info.message;
 }
 
 /** Record an exception event, error.type and ERROR status without leaking config content. */
-export function recordError(span: Span, err: unknown, policy: ErrorMessagePolicy, type = errorType(err)): void {
+export function recordError(span: Span, err: unknown, policy: ErrorMessagePolicy, type = inspectThrown(err).type): void {
   const message = exportableMessage(err, policy);
-  const stack = framesOnly(err);
+  const stack = inspectThrown(err).frames;
   span.addEvent('exception', {
     'exception.type': type,
     ...(message === undefined ? {} : { 'exception.message': message }),

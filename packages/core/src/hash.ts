@@ -41,10 +41,11 @@ export function defaultIdentity(candidate: unknown): VersionIdentity | undefined
   if (typeof candidate === 'string') {
     return { hash: sha256Hex(candidate), size: Buffer.byteLength(candidate) };
   }
-  if (candidate instanceof Uint8Array) {
-    return { hash: sha256Hex(candidate), size: candidate.byteLength };
-  }
   try {
+    // Inside the try: `instanceof` walks the prototype chain, which a Proxy candidate can make throw.
+    if (candidate instanceof Uint8Array) {
+      return { hash: sha256Hex(candidate), size: candidate.byteLength };
+    }
     const text = stableStringify(candidate);
     if (text === undefined) return undefined;
     return { hash: sha256Hex(text) };

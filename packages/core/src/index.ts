@@ -1,6 +1,8 @@
-export { ReloadInstrumentation } from './instrumentation.ts';
+export { ReloadInstrumentation, DEFAULT_MAX_TARGETS } from './instrumentation.ts';
 export { ReloadRun } from './run.ts';
-export { ReloadError, ReloadTimeoutError, isReloadError, errorType } from './errors.ts';
+export { ReloadError, ReloadTimeoutError, isReloadError, errorType, CORE_ERROR_CODES, type CoreErrorCode } from './errors.ts';
+export { inspectThrown, describeValue, type ThrownInfo } from './thrown.ts';
+export { checkPositiveInteger, checkDurationMs, checkOneOf, checkBoolean, checkObject, MAX_TIMER_MS, type RangeOptions } from './options.ts';
 export { sha256Hex, hashToGauge, defaultIdentity } from './hash.ts';
 export {
   METRICS,

@@ -1,10 +1,11 @@
 import { type BatchObservableResult, context, diag } from '@opentelemetry/api';
 import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { METRICS } from './catalogue.ts';
-import { errorType } from './errors.ts';
+import { ReloadError, errorType } from './errors.ts';
 import { defaultIdentity } from './hash.ts';
 import { hashToGauge } from './hash.ts';
 import { createInstruments, type InstrumentFor } from './instruments.ts';
+import { checkBoolean, checkDurationMs, checkObject, checkOneOf, checkPositiveInteger } from './options.ts';
 import { ReloadRun, type RunHost } from './run.ts';
 import {
   ATTR_CONFIG_HASH,
@@ -17,6 +18,7 @@ import {
   TRIGGERS,
 } from './semconv.ts';
 import { type QueuedRequest, TargetState } from './target-state.ts';
+import { safeGet } from './thrown.ts';
 import type {
   ActiveVersion,
   ErrorMessagePolicy,
@@ -26,6 +28,7 @@ import type {
   ReloadResult,
   ReloadStages,
   RunInfo,
+  TargetClaim,
   VersionIdentity,
 } from './types.ts';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
@@ -46,6 +49,10 @@ const CORE_METRICS = {
 type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof CORE_METRICS)[K]> };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** Each target is some 60 exposition lines on every scrape; a hundred is already a lot of reloaders. */
+export const DEFAULT_MAX_TARGETS = 100;
+const MAX_TARGET_CHARS = 128;
+const ERROR_MESSAGE_POLICIES = ['safe', 'all', 'none'] as const;
 const TRIGGER_SET: ReadonlySet<string> = new Set(TRIGGERS);
 
 /**
@@ -60,9 +67,17 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
   declare private _observerList: ReloadObserver[] | undefined;
   declare private _brokenObservers: WeakSet<ReloadObserver> | undefined;
   declare private _host: RunHost | undefined;
+  declare private _claims: Map<string, { owner: string | undefined }> | undefined;
+  declare private _limitReported: boolean | undefined;
 
   constructor(config: ReloadInstrumentationConfig = {}) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
+  }
+
+  /** Validates like the constructor: a bad option throws a TypeError naming it. */
+  override setConfig(config: ReloadInstrumentationConfig = {}): void {
+    checkConfig(config);
+    super.setConfig(config);
   }
 
   protected override init(): void {
@@ -97,20 +112,58 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
   reload<C, P = unknown>(options: ReloadOptions, stages: ReloadStages<C, P>): Promise<ReloadResult> {
     validateOptions(options);
     if (typeof stages !== 'object' || stages === null) throw new TypeError('reload(options, stages): stages must be an object');
-    if (typeof stages.load !== 'function') throw new TypeError('reload(): stages.load must be a function');
-    if (typeof stages.switch !== 'function') throw new TypeError('reload(): stages.switch must be a function');
+    // Guarded reads: a throwing getter is a bad argument (TypeError), not an escape hatch.
+    if (typeof safeGet(stages, 'load') !== 'function') throw new TypeError('reload(): stages.load must be a function');
+    if (typeof safeGet(stages, 'switch') !== 'function') throw new TypeError('reload(): stages.switch must be a function');
     for (const k of ['verify', 'unload', 'rollback', 'identify'] as const) {
-      if (stages[k] !== undefined && typeof stages[k] !== 'function') throw new TypeError(`reload(): stages.${k} must be a function`);
+      const fn = safeGet(stages, k);
+      if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`reload(): stages.${k} must be a function`);
     }
-    const state = this._state(options.target);
+    const state = this._targets().get(options.target) ?? this._admit(options.target);
+    // Refusing a new target is a failed reload, not a bad argument: resolve, never throw.
+    if (state instanceof ReloadError) return Promise.resolve(refusedResult(options, state));
     if (state.busy) return this._enqueue(state, options, stages);
     return this._execute(state, options, stages, 0);
   }
 
-  /** Start a run by hand around existing reload code (the low-level API). */
+  /**
+   * Start a run by hand around existing reload code (the low-level API). Throws a TypeError for
+   * invalid options and a `target_limit` ReloadError for a new target beyond `maxTargets`.
+   */
   start(options: ReloadOptions): ReloadRun {
     validateOptions(options);
     return this._startRun(this._state(options.target), options, 0);
+  }
+
+  /**
+   * Hold a target name for a long-lived reloader (watchConfig does, for its lifetime), so two of
+   * them cannot share one target state by accident — one's change would be skipped as
+   * `unchanged` or coalesced into the other's run. A second claim of a held name throws a
+   * `target_in_use` ReloadError; `release()` frees it. Plain `reload()` calls need no claim.
+   * `owner` (e.g. `watchConfig(/etc/app/config.yaml)`) names the holder in that error.
+   */
+  claimTarget(target: string, owner?: string): TargetClaim {
+    validateOptions({ target });
+    if (owner !== undefined && typeof owner !== 'string') throw new TypeError('reloadscope: claimTarget owner must be a string');
+    this._claims ??= new Map();
+    const claims = this._claims;
+    const held = claims.get(target);
+    if (held) {
+      const by = held.owner === undefined ? 'another reloader' : held.owner.slice(0, 256);
+      throw new ReloadError(
+        'target_in_use',
+        `reloadscope: target ${JSON.stringify(target)} is already claimed by ${by} on this instrumentation; two reloaders on one target would skip or swallow each other's changes — give each a distinct \`target\``,
+      );
+    }
+    this._state(target);
+    const token = { owner };
+    claims.set(target, token);
+    return Object.freeze({
+      target,
+      release: () => {
+        if (claims.get(target) === token) claims.delete(target);
+      },
+    });
   }
 
   /** Subscribe an add-on to run events; returns the unsubscribe function. */
@@ -129,8 +182,11 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
    */
   declareTarget(target: string, triggers: ReloadTrigger | readonly ReloadTrigger[] = 'startup'): void {
     validateOptions({ target });
+    const list = typeof triggers === 'string' ? [triggers] : triggers;
+    if (!Array.isArray(list)) throw new TypeError('reloadscope: declareTarget triggers must be a trigger or an array of triggers');
+    const normalised = list.map((t) => normaliseTrigger(checkTrigger('reloadscope: declareTarget triggers[]', t)));
     const state = this._state(target);
-    for (const trigger of typeof triggers === 'string' ? [triggers] : triggers) state.noteTrigger(normaliseTrigger(trigger));
+    for (const trigger of normalised) state.noteTrigger(trigger);
   }
 
   getActive(target: string): ActiveVersion | undefined {
@@ -153,13 +209,27 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
     return this._observerList;
   }
 
+  /** The target's state, created if new; throws `target_limit` beyond maxTargets. */
   _state(target: string): TargetState {
+    const state = this._targets().get(target) ?? this._admit(target);
+    if (state instanceof ReloadError) throw state;
+    return state;
+  }
+
+  /** A new target's state, or the refusal when the instrumentation already tracks maxTargets. */
+  _admit(target: string): TargetState | ReloadError {
     const map = this._targets();
-    let state = map.get(target);
-    if (!state) {
-      state = new TargetState(target);
-      map.set(target, state);
+    const max = this.getConfig().maxTargets ?? DEFAULT_MAX_TARGETS;
+    if (map.size >= max) {
+      const message = `reloadscope: refused new target ${JSON.stringify(target)}: this instrumentation already tracks maxTargets=${max} targets; targets must be a small fixed set (raise maxTargets if yours is)`;
+      if (!this._limitReported) {
+        this._limitReported = true;
+        diag.error(`${message}. Further refusals are not logged.`);
+      }
+      return new ReloadError('target_limit', message);
     }
+    const state = new TargetState(target);
+    map.set(target, state);
     return state;
   }
 
@@ -223,20 +293,23 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
   }
 
   private _enqueue<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>): Promise<ReloadResult> {
-    return new Promise((resolve) => {
-      state.queued ??= { options, stages, count: 0, resolvers: [] };
+    return new Promise((resolve, reject) => {
+      state.queued ??= { options, stages, count: 0, resolvers: [], rejecters: [] };
       const q: QueuedRequest = state.queued;
       q.options = options; // last request wins
       q.stages = stages;
       q.count += 1;
       q.resolvers.push(resolve);
+      q.rejecters.push(reject);
     });
   }
 
   private _execute<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>, coalesced: number): Promise<ReloadResult> {
     state.busy = true;
     const done = this._runStages(state, options, stages, coalesced);
-    void done.then(() => this._next(state));
+    // _runStages never rejects; should it ever, the target must still be freed.
+    const next = () => this._next(state);
+    void done.then(next, next);
     return done;
   }
 
@@ -247,9 +320,14 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
       return;
     }
     state.queued = undefined;
-    void this._execute(state, q.options, q.stages, q.count).then((r) => {
-      for (const resolve of q.resolvers) resolve(r);
-    });
+    void this._execute(state, q.options, q.stages, q.count).then(
+      (r) => {
+        for (const resolve of q.resolvers) resolve(r);
+      },
+      (err: unknown) => {
+        for (const reject of q.rejecters) reject(err);
+      },
+    );
   }
 
   /** The structured form. Never rejects: every failure becomes an outcome. */
@@ -261,10 +339,10 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
       try {
         candidate = await run.stage('load', (ctx) => stages.load(ctx));
         identity = stages.identify ? stages.identify(candidate) : defaultIdentity(candidate);
+        if (identity) identity = run.candidate(identity);
       } catch (err) {
         return run.fail(err);
       }
-      if (identity) run.candidate(identity);
       if (!options.force && !state.uncertain && identity && state.hash !== undefined && identity.hash === state.hash) {
         return run.end('unchanged');
       }
@@ -285,17 +363,7 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
           return value;
         });
       } catch (err) {
-        if (run.deadlinePassed && rawSwitch && stages.rollback) {
-          // The switch may still complete after the deadline: undo it when it does.
-          const rollback = stages.rollback;
-          rawSwitch.then(
-            (late) =>
-              Promise.resolve(rollback(late, lateContext(run))).catch(() => {
-                state.uncertain = true; // the late switch stays in effect: what runs is not what is reported
-              }),
-            () => {},
-          );
-        }
+        if (run.deadlinePassed && rawSwitch && stages.rollback) void undoLateSwitch(run, state, rawSwitch, stages.rollback);
         return this._rollback(run, stages, undefined, err, false);
       }
       if (stages.unload) {
@@ -364,11 +432,68 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
 
 function validateOptions(options: Partial<ReloadOptions> | undefined): asserts options is ReloadOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('reloadscope: options must be an object');
-  if (typeof options.target !== 'string' || options.target.length === 0 || options.target.length > 128) {
-    throw new TypeError('reloadscope: options.target must be a non-empty string of at most 128 characters');
+  if (typeof options.target !== 'string' || options.target.length === 0 || options.target.length > MAX_TARGET_CHARS) {
+    throw new TypeError(`reloadscope: options.target must be a non-empty string of at most ${MAX_TARGET_CHARS} characters`);
   }
-  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
-    throw new TypeError('reloadscope: options.timeoutMs must be a positive number of milliseconds');
+  if (options.timeoutMs !== undefined) checkDurationMs('reloadscope: options.timeoutMs', options.timeoutMs);
+  if (options.trigger !== undefined) checkTrigger('reloadscope: options.trigger', options.trigger);
+  if (options.force !== undefined) checkBoolean('reloadscope: options.force', options.force);
+  const ctx = options.context as { getValue?: unknown } | undefined;
+  if (ctx !== undefined && (typeof ctx !== 'object' || ctx === null || typeof ctx.getValue !== 'function')) {
+    throw new TypeError('reloadscope: options.context must be an OpenTelemetry Context');
+  }
+}
+
+/** Unknown trigger names are recorded as `other`; a non-string is a mistake. */
+function checkTrigger(name: string, trigger: unknown): string {
+  if (typeof trigger !== 'string') throw new TypeError(`${name} must be a string (one of ${TRIGGERS.join(', ')})`);
+  return trigger;
+}
+
+function checkConfig(config: ReloadInstrumentationConfig): void {
+  checkObject('ReloadInstrumentation: config', config);
+  if (config.errorMessages !== undefined) checkOneOf('ReloadInstrumentation: config.errorMessages', config.errorMessages, ERROR_MESSAGE_POLICIES);
+  if (config.defaultTimeoutMs !== undefined) checkDurationMs('ReloadInstrumentation: config.defaultTimeoutMs', config.defaultTimeoutMs);
+  if (config.maxTargets !== undefined) checkPositiveInteger('ReloadInstrumentation: config.maxTargets', config.maxTargets);
+  if (config.enabled !== undefined) checkBoolean('ReloadInstrumentation: config.enabled', config.enabled);
+}
+
+/** What reload() resolves with for a target refused by the cap: nothing ran, nothing is exported. */
+function refusedResult(options: ReloadOptions, err: ReloadError): ReloadResult {
+  return {
+    target: options.target,
+    trigger: normaliseTrigger(options.trigger),
+    outcome: 'failure',
+    stage: undefined,
+    durationMs: 0,
+    hash: undefined,
+    version: undefined,
+    generation: 0,
+    candidateHash: undefined,
+    previousHash: undefined,
+    stages: [],
+    coalesced: 0,
+    error: { code: err.code, message: err.message, stage: undefined, cause: err },
+    traceId: undefined,
+    spanId: undefined,
+  };
+}
+
+/**
+ * The switch may still complete after the deadline: undo it when it does. Anything the late
+ * switch or the rollback throws (or a thenable whose `then` throws) stays in here.
+ */
+async function undoLateSwitch<P>(run: ReloadRun, state: TargetState, rawSwitch: Promise<P>, rollback: NonNullable<ReloadStages<unknown, P>['rollback']>): Promise<void> {
+  let late: P;
+  try {
+    late = await rawSwitch;
+  } catch {
+    return;
+  }
+  try {
+    await rollback(late, lateContext(run));
+  } catch {
+    state.uncertain = true; // the late switch stays in effect: what runs is not what is reported
   }
 }
 

@@ -10,8 +10,9 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { ReloadError, ReloadTimeoutError, errorType, isReloadError } from './errors.ts';
+import { ReloadError, ReloadTimeoutError } from './errors.ts';
 import { exportableMessage, recordError } from './exceptions.ts';
+import { checkOneOf } from './options.ts';
 import {
   ATTR_COALESCED,
   ATTR_CONFIG_HASH,
@@ -24,14 +25,18 @@ import {
   ATTR_TARGET,
   ATTR_TRIGGER,
   ERROR_TYPE_ROLLBACK_FAILED,
+  ERROR_TYPE_TIMEOUT,
+  OUTCOMES,
   type ReloadOutcome,
   type ReloadStage,
   type ReloadTrigger,
   SPAN_ROOT,
+  STAGES,
   type StageOutcome,
   spanNameForStage,
 } from './semconv.ts';
 import type { TargetState } from './target-state.ts';
+import { describeValue, inspectThrown, safeGet } from './thrown.ts';
 import type {
   ErrorMessagePolicy,
   ReloadErrorInfo,
@@ -137,12 +142,17 @@ export class ReloadRun {
     return this.#deadline?.passed ?? false;
   }
 
-  /** Identity of the version this run loaded; becomes the active identity on success. */
-  candidate(identity: VersionIdentity): void {
-    this.#candidate = { ...identity };
-    this.span.setAttribute(ATTR_CONFIG_HASH, identity.hash);
-    if (identity.version !== undefined) this.span.setAttribute(ATTR_CONFIG_VERSION, identity.version);
-    if (identity.size !== undefined) this.span.setAttribute(ATTR_CONFIG_SIZE, identity.size);
+  /**
+   * Identity of the version this run loaded; becomes the active identity on success. Returns the
+   * copy it keeps (each field read once); throws a TypeError for a malformed identity.
+   */
+  candidate(identity: VersionIdentity): VersionIdentity {
+    const copy = checkIdentity(identity);
+    this.#candidate = copy;
+    this.span.setAttribute(ATTR_CONFIG_HASH, copy.hash);
+    if (copy.version !== undefined) this.span.setAttribute(ATTR_CONFIG_VERSION, copy.version);
+    if (copy.size !== undefined) this.span.setAttribute(ATTR_CONFIG_SIZE, copy.size);
+    return copy;
   }
 
   /** Tell observers (e.g. leak probes) that the previous version has been released. */
@@ -156,6 +166,8 @@ export class ReloadRun {
    * the stage ignores its signal — a hung stage cannot hold the run.
    */
   async stage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): Promise<T> {
+    checkOneOf('reloadscope: run.stage(stage)', stage, STAGES);
+    if (typeof fn !== 'function') throw new TypeError('reloadscope: run.stage(stage, fn): fn must be a function');
     if (this.#result) throw new Error(`reloadscope: stage '${stage}' called after the run ended`);
     // A rollback must be able to run after the deadline that caused it, so it gets a fresh budget.
     const timeoutMs = this.#settings.timeoutMs;
@@ -198,6 +210,7 @@ export class ReloadRun {
 
   /** End the run with an outcome; `success` makes the candidate (or `identity`) active. */
   end(outcome: ReloadOutcome = 'success', identity?: VersionIdentity): ReloadResult {
+    checkOneOf('reloadscope: run.end(outcome)', outcome, OUTCOMES);
     if (identity) this.candidate(identity);
     if (outcome === 'failure' || outcome === 'timeout' || outcome === 'rollback') {
       return this.fail(new ReloadError(outcome === 'timeout' ? 'timeout' : 'reload_failed', `reload ended with ${outcome}`), outcome);
@@ -207,7 +220,9 @@ export class ReloadRun {
 
   /** End the run as failed. The outcome is `timeout` for deadline errors unless given. */
   fail(err: unknown, outcome?: Exclude<ReloadOutcome, 'success' | 'unchanged'>): ReloadResult {
-    const resolved = outcome ?? (isReloadError(err) && err.code === 'timeout' ? 'timeout' : 'failure');
+    if (outcome !== undefined) checkOneOf('reloadscope: run.fail(err, outcome)', outcome, FAIL_OUTCOMES);
+    // Only a genuine ReloadError's code can be a snake_case type, so a lookalike is never a timeout.
+    const resolved = outcome ?? (inspectThrown(err).type === ERROR_TYPE_TIMEOUT ? 'timeout' : 'failure');
     return this.finish({ outcome: resolved, error: err, activate: false });
   }
 
@@ -234,12 +249,14 @@ export class ReloadRun {
     state.consecutiveFailures = ok ? 0 : state.consecutiveFailures + 1;
 
     let error: ReloadErrorInfo | undefined;
-    if (f.error !== undefined) {
-      const code = f.errorType ?? errorType(f.error);
+    // `'error' in f`: `throw undefined` is still an error.
+    if ('error' in f) {
+      const thrown = inspectThrown(f.error);
+      const code = f.errorType ?? thrown.type;
       error = {
         code,
         message: exportableMessage(f.error, this.#host.errorMessages) ?? `${code} (message withheld: it may quote config content)`,
-        stage: (isReloadError(f.error) && f.error.stage) || this.#lastStage,
+        stage: thrown.stage ?? this.#lastStage,
         cause: f.error,
       };
       if (this.#host.recording) recordError(this.span, f.error, this.#host.errorMessages, code);
@@ -247,7 +264,7 @@ export class ReloadRun {
     if (this.#host.recording) {
       this.span.setAttribute(ATTR_OUTCOME, f.outcome);
       this.span.setAttribute(ATTR_GENERATION, state.generation);
-      if (f.error === undefined && !ok) this.span.setStatus({ code: SpanStatusCode.ERROR, message: f.outcome });
+      if (error === undefined && !ok) this.span.setStatus({ code: SpanStatusCode.ERROR, message: f.outcome });
       this.span.end();
     }
     this.#host.runFinished(state, this.info.trigger, f.outcome, seconds);
@@ -370,4 +387,25 @@ function asTimeout(reason: unknown, stage: ReloadStage, timeoutMs: number | unde
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+const FAIL_OUTCOMES = OUTCOMES.filter((o) => o !== 'success' && o !== 'unchanged');
+const MAX_IDENTITY_CHARS = 256;
+
+/** Read an identity's fields once each and check them: identify() is user code. */
+function checkIdentity(identity: VersionIdentity): VersionIdentity {
+  if (typeof identity !== 'object' || identity === null) throw new TypeError(`reloadscope: a version identity must be an object, got ${describeValue(identity)}`);
+  const hash = safeGet(identity, 'hash');
+  const version = safeGet(identity, 'version');
+  const size = safeGet(identity, 'size');
+  if (typeof hash !== 'string' || hash.length === 0 || hash.length > MAX_IDENTITY_CHARS) {
+    throw new TypeError(`reloadscope: identity.hash must be a non-empty string of at most ${MAX_IDENTITY_CHARS} characters, got ${describeValue(hash)}`);
+  }
+  if (version !== undefined && (typeof version !== 'string' || version.length > MAX_IDENTITY_CHARS)) {
+    throw new TypeError(`reloadscope: identity.version must be a string of at most ${MAX_IDENTITY_CHARS} characters, got ${describeValue(version)}`);
+  }
+  if (size !== undefined && !(typeof size === 'number' && Number.isSafeInteger(size) && size >= 0)) {
+    throw new TypeError(`reloadscope: identity.size must be a non-negative integer, got ${describeValue(size)}`);
+  }
+  return { hash, ...(version === undefined ? {} : { version }), ...(size === undefined ? {} : { size }) };
 }

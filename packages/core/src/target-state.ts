@@ -8,6 +8,7 @@ export interface QueuedRequest {
   stages: ReloadStages<any, any>;
   count: number;
   resolvers: Array<(r: ReloadResult) => void>;
+  rejecters: Array<(err: unknown) => void>;
 }
 
 const OUTCOME_INDEX: Readonly<Record<ReloadOutcome, number>> = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<ReloadOutcome, number>;

@@ -17,7 +17,10 @@ export interface ReloadOptions {
   target: string;
   /** What started the reload. Unknown values are recorded as `other`. Default `api`. */
   trigger?: ReloadTrigger | (string & {});
-  /** Deadline for the whole run. Every stage gets an AbortSignal that fires at the deadline. */
+  /**
+   * Deadline for the whole run, 1 to 2^31-1 ms. Every stage gets an AbortSignal that fires at
+   * the deadline.
+   */
   timeoutMs?: number;
   /** Run even when the candidate hashes the same as the active version. */
   force?: boolean;
@@ -131,6 +134,18 @@ export interface ReloadInstrumentationConfig extends InstrumentationConfig {
    * e.g. JSON.parse messages quote the input. `all`: every message. `none`: types only.
    */
   errorMessages?: ErrorMessagePolicy;
-  /** Default deadline for `reload()` when the call gives none. Default 30 000 ms. */
+  /** Default deadline for `reload()` when the call gives none. Default 30 000 ms, at most 2^31-1. */
   defaultTimeoutMs?: number;
+  /**
+   * Most distinct targets this instrumentation tracks (each is a set of series on every scrape).
+   * A new target beyond it is refused (`target_limit`). Default 100.
+   */
+  maxTargets?: number;
+}
+
+/** A long-lived reloader's hold on its target name; see `ReloadInstrumentation.claimTarget`. */
+export interface TargetClaim {
+  readonly target: string;
+  /** Give the name back (idempotent): another reloader may claim it from then on. */
+  release(): void;
 }
