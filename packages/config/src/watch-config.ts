@@ -170,7 +170,14 @@ function checkOptions<T>(options: WatchConfigOptions<T>): Settings {
   const verify = o.child('verify');
   verify?.string('sha256File', NO_NUL);
   verify?.string('signatureFile', NO_NUL);
-  if (verify?.get('publicKey') !== undefined) toPublicKey(options.verify!.publicKey!);
+  const publicKey = verify?.get('publicKey');
+  if (publicKey !== undefined) {
+    try {
+      toPublicKey(publicKey as Parameters<typeof toPublicKey>[0]);
+    } catch {
+      verify!.fail('publicKey', 'an Ed25519 public key (PEM string, DER/PEM Buffer or KeyObject)', publicKey);
+    }
+  }
   o.duration('timeoutMs');
   const http = o.get('http');
   if (http !== undefined && http !== false) checkListenerOptions(o.child('http')!);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -197,6 +198,9 @@ test('non-numeric options: wrong types and shapes are TypeErrors naming the opti
     [{ target: '' }, /options\.target must be a non-empty string/],
     [{ verify: 'sha' }, /options\.verify must be an object/],
     [{ verify: { sha256File: 7 } }, /options\.verify\.sha256File must be/],
+    [{ verify: { publicKey: null } }, /options\.verify\.publicKey must be an Ed25519 public key .*, got null/],
+    [{ verify: { publicKey: 'not a key' } }, /options\.verify\.publicKey must be an Ed25519 public key .*, got a string of length 9/],
+    [{ verify: { publicKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey } }, /options\.verify\.publicKey must be an Ed25519 public key/],
     [{ onDiagnostic: 'log' }, /options\.onDiagnostic must be a function/],
     [{ http: true }, /options\.http must be an object, got true/],
     [{ http: { token: 'short' } }, /options\.http\.token must be a string of 8 to 4096 characters of visible ASCII characters, got a string of length 5/],
