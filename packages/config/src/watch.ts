@@ -19,6 +19,12 @@ export interface DirectoryWatch {
 
 export const DEFAULT_DEBOUNCE_MS = 200;
 export const DEFAULT_MAX_WAIT_MS = 2_000;
+/** Polling interval of the fallbacks: after fs.watch failed, and while a watched directory is gone. */
+export const FALLBACK_POLL_MS = 1_000;
+/** How often a watched directory's identity is checked when no event hinted at a change. */
+export const RECHECK_MS = 5_000;
+/** Shorter poll intervals are refused: a stat of every file 100 times a second is a busy loop. */
+export const MIN_POLL_MS = 10;
 
 export interface DebounceOptions {
   /**
@@ -166,8 +172,12 @@ export function watchFiles(
       },
     };
     for (const [dir, names] of byDir) {
-      dirs.push(watchDirectory(dir, names, hooks));
-      if (poller) break;
+      const d = watchDirectory(dir, names, hooks);
+      if (poller) {
+        d.close();
+        break;
+      }
+      dirs.push(d);
     }
   }
 
@@ -180,13 +190,6 @@ export function watchFiles(
     },
   };
 }
-
-/** Polling interval of the fallbacks: after fs.watch failed, and while a watched directory is gone. */
-export const FALLBACK_POLL_MS = 1_000;
-/** How often a watched directory's identity is checked when no event hinted at a change. */
-export const RECHECK_MS = 5_000;
-/** Shorter poll intervals are refused: a stat of every file 100 times a second is a busy loop. */
-export const MIN_POLL_MS = 10;
 
 interface DirectoryHooks {
   changed(trigger: Trigger): void;

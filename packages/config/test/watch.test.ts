@@ -300,3 +300,16 @@ test('a config directory reached through a symlink that is re-pointed: edits in 
   await eventually(() => value() === 3, 'an edit in the new target to be active');
   assert.deepEqual(seen.seen, [], 'a swap is not a disappearance');
 });
+
+test('a directory mounted over (no event reaches the old one) is noticed by the periodic identity check', async (t) => {
+  const base = await tempDir(t);
+  for (const [d, v] of [['dir', 1], ['other', 2]] as const) {
+    await mkdir(join(base, d));
+    await writeFile(join(base, d, 'app.yaml'), `v: ${v}\n`);
+  }
+  const child = fileURLToPath(new URL('./fixtures/mount-over-child.ts', import.meta.url));
+  const started = Date.now();
+  const { stdout } = await promisify(execFile)('unshare', ['-rm', process.execPath, child, join(base, 'dir'), join(base, 'other')], { timeout: 30_000 });
+  assert.deepEqual(JSON.parse(stdout), { values: [1, 2], seen: [] });
+  assert.ok(Date.now() - started < 15_000, 'found within a check interval (5 s) and a debounce');
+});
