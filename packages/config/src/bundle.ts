@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { checkActivateOptions } from './bundle-options.ts';
 import { ConfigError, fsError } from './errors.ts';
 import { hashFile, readCapped } from './read.ts';
 
@@ -214,10 +215,8 @@ interface BundleCandidate {
  * activation: the result's outcome says what happened.
  */
 export function activateBundle(options: ActivateBundleOptions): Promise<ReloadResult> {
-  const { root, version } = options;
-  if (typeof root !== 'string' || root === '') throw new TypeError('activateBundle: options.root must be a non-empty string');
+  const { root, version, keep } = checkActivateOptions(options);
   checkVersion(version);
-  const keep = Math.max(1, options.keep ?? 3);
   const reloads = options.instrumentation ?? defaultInstrumentation();
   let previous: string | undefined;
   return reloads.reload<BundleCandidate, string | undefined>(

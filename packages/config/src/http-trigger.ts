@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReloadResult } from '@reloadscope/core';
+import { checkHandlerOptions, checkListenerOptions, checkTarget } from './http-options.ts';
+import { Options } from './options.ts';
 
 /** Anything that can reload on request: a ConfigWatcher, or your own wrapper around core. */
 export interface Reloadable {
@@ -78,12 +80,11 @@ export function createReloadHandler(
   target: Reloadable,
   options: ReloadHandlerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  if (typeof options.token !== 'string' || options.token.length < 8) {
-    throw new TypeError('createReloadHandler: options.token must be a string of at least 8 characters');
-  }
+  checkTarget('createReloadHandler', target);
+  const { token, burst, perSecond } = checkHandlerOptions(Options.of('createReloadHandler', options));
   // Hashing both sides gives equal lengths, so timingSafeEqual never leaks the token length.
-  const expected = digest(options.token);
-  const allow = tokenBucket(options.rateLimit?.burst ?? 5, options.rateLimit?.perSecond ?? 1);
+  const expected = digest(token);
+  const allow = tokenBucket(burst, perSecond);
   return async (req, res) => {
     req.resume(); // the body is never used; drain it so the connection can be reused
     if (req.method !== 'POST') return send(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
@@ -104,9 +105,9 @@ export function createReloadHandler(
 
 /** A small standalone listener serving only the reload endpoint. */
 export async function listenForReloads(target: Reloadable, options: ReloadListenerOptions): Promise<ReloadListener> {
+  checkTarget('listenForReloads', target);
+  const { port, host, path } = checkListenerOptions(Options.of('listenForReloads', options));
   const handler = createReloadHandler(target, options);
-  const path = options.path ?? '/reload';
-  const host = options.host ?? '127.0.0.1';
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== path) {
@@ -118,7 +119,7 @@ export async function listenForReloads(target: Reloadable, options: ReloadListen
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });

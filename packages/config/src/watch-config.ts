@@ -13,12 +13,14 @@ import {
 import { type DiagnosticSink, diagSink } from './diagnostics.ts';
 import { ConfigError } from './errors.ts';
 import { resolveFile, symlinkedAncestors } from './locate.ts';
+import { checkListenerOptions } from './http-options.ts';
 import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
+import { Options } from './options.ts';
 import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
 import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
-import { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_WAIT_MS, type DirectoryWatch, debounce, isFileMountPoint, type WatchOptions, watchFiles } from './watch.ts';
+import { checkWatchOptions, type DirectoryWatch, debounce, isFileMountPoint, type WatchOptions, type WatchSettings, watchFiles } from './watch.ts';
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 
@@ -119,12 +121,10 @@ interface Switch<T> {
  * replace the active value with one that failed to read, parse, verify or switch.
  */
 export async function watchConfig<T = unknown>(options: WatchConfigOptions<T>): Promise<ConfigWatcher<T>> {
-  const settings = checkOptions(options);
-  const report = options.onDiagnostic ?? diagSink;
   // First, before any await: a SIGHUP that arrives with no listener kills the process.
-  const signalName = options.signal === false ? undefined : checkReloadSignal(options.signal ?? 'SIGHUP');
-  const watcher = new ConfigWatcherImpl<T>(options, settings, report);
-  if (signalName) watcher.listenForSignal(signalName);
+  const settings = checkOptions(options);
+  const watcher = new ConfigWatcherImpl<T>(options, settings);
+  if (settings.signal) watcher.listenForSignal(settings.signal);
   try {
     await watcher.start();
   } catch (err) {
@@ -137,26 +137,71 @@ export async function watchConfig<T = unknown>(options: WatchConfigOptions<T>): 
 interface Settings {
   maxBytes: number;
   instrumentation: ReloadInstrumentation;
+  report: DiagnosticSink;
+  signal: NodeJS.Signals | undefined;
+  /** Also the signal debounce's timing, so it exists with `watch: false` too. */
+  watch: WatchSettings;
+  watching: boolean;
 }
 
+// A NUL byte makes every fs call throw; refused here with the option's name instead.
+const NO_NUL = { pattern: /^[^\0]*$/, patternText: 'without NUL bytes' };
+
+/** Every option, checked before anything starts: a bad one is a TypeError naming it. */
 function checkOptions<T>(options: WatchConfigOptions<T>): Settings {
-  if (typeof options !== 'object' || options === null) throw new TypeError('watchConfig(options): options must be an object');
-  if (typeof options.path !== 'string' || options.path === '') throw new TypeError('watchConfig: options.path must be a non-empty string');
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new TypeError('watchConfig: options.maxBytes must be a positive integer');
-  const f = options.format;
-  if (f !== undefined && f !== 'json' && f !== 'yaml' && typeof f !== 'function') {
-    throw new TypeError(`watchConfig: options.format must be 'json', 'yaml' or a function`);
+  const o = Options.of('watchConfig', options);
+  o.required('path', o.string('path', NO_NUL), 'a non-empty string');
+  o.string('file', NO_NUL);
+  o.string('target');
+  const format = o.get('format');
+  if (format !== undefined && format !== 'json' && format !== 'yaml' && typeof format !== 'function') {
+    o.fail('format', "'json', 'yaml' or a parser function", format);
   }
-  if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function') {
-    throw new TypeError('watchConfig: options.schema must implement Standard Schema (~standard.validate)');
+  const schema = o.get('schema') as WatchConfigOptions<T>['schema'];
+  if (schema !== undefined && typeof schema?.['~standard']?.validate !== 'function') {
+    o.fail('schema', 'a Standard Schema (with ~standard.validate)', schema);
   }
-  if (options.verify?.publicKey !== undefined) toPublicKey(options.verify.publicKey);
-  return { maxBytes, instrumentation: options.instrumentation ?? new ReloadInstrumentation() };
+  const instrumentation = o.withMethods<ReloadInstrumentation>('instrumentation', ['reload', 'declareTarget']);
+  const watch = o.get('watch');
+  if (watch !== undefined && typeof watch !== 'boolean' && (typeof watch !== 'object' || watch === null)) {
+    o.fail('watch', 'true, false or { debounceMs, maxWaitMs, pollMs }', watch);
+  }
+  const signal = o.get('signal');
+  if (signal !== undefined && signal !== false && typeof signal !== 'string') o.fail('signal', "a signal name such as 'SIGHUP', or false", signal);
+  const verify = o.child('verify');
+  verify?.string('sha256File', NO_NUL);
+  verify?.string('signatureFile', NO_NUL);
+  const publicKey = verify?.get('publicKey');
+  if (publicKey !== undefined) {
+    try {
+      toPublicKey(publicKey as Parameters<typeof toPublicKey>[0]);
+    } catch {
+      verify!.fail('publicKey', 'an Ed25519 public key (PEM string, DER/PEM Buffer or KeyObject)', publicKey);
+    }
+  }
+  o.duration('timeoutMs');
+  const http = o.get('http');
+  if (http !== undefined && http !== false) checkListenerOptions(o.child('http')!);
+  return {
+    maxBytes: o.integer('maxBytes', 1) ?? DEFAULT_MAX_BYTES,
+    instrumentation: instrumentation ?? new ReloadInstrumentation(),
+    report: o.function<DiagnosticSink>('onDiagnostic') ?? diagSink,
+    signal: signal === false ? undefined : checkReloadSignal((signal as string | undefined) ?? 'SIGHUP'),
+    watch: checkWatchOptions(typeof watch === 'object' ? o.child('watch') : undefined),
+    watching: watch !== false,
+  };
+}
+
+function checkReloadRequest(request: ReloadRequest): void {
+  const o = Options.of('reload', request, 'request');
+  o.string('trigger', { maxLength: 64 });
+  o.boolean('force');
+  o.duration('timeoutMs');
 }
 
 class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   readonly #options: WatchConfigOptions<T>;
+  readonly #settings: Settings;
   readonly #reloads: ReloadInstrumentation;
   readonly #maxBytes: number;
   readonly #report: DiagnosticSink;
@@ -187,11 +232,12 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   #ready = false;
   #deferred: ReloadTrigger | undefined;
 
-  constructor(options: WatchConfigOptions<T>, settings: Settings, report: DiagnosticSink) {
+  constructor(options: WatchConfigOptions<T>, settings: Settings) {
     this.#options = options;
+    this.#settings = settings;
     this.#reloads = settings.instrumentation;
     this.#maxBytes = settings.maxBytes;
-    this.#report = report;
+    this.#report = settings.report;
   }
 
   get current(): T {
@@ -221,10 +267,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   listenForSignal(signal: NodeJS.Signals): void {
     // Leading edge: one SIGHUP reloads at once; a storm (a loop of `kill -HUP`, a process manager
     // signalling every child) is that run plus one trailing run, not one run per delivered signal.
-    const w = typeof this.#options.watch === 'object' ? this.#options.watch : {};
-    const debounced = debounce(() => this.#trigger('signal'), w.debounceMs ?? DEFAULT_DEBOUNCE_MS, w.maxWaitMs ?? DEFAULT_MAX_WAIT_MS, {
-      leading: true,
-    });
+    const w = this.#settings.watch;
+    const debounced = debounce(() => this.#trigger('signal'), w.debounceMs, w.maxWaitMs, { leading: true });
     const stop = onReloadSignal(signal, debounced.trigger, this.#report);
     if (!stop) return;
     this.#stopSignal = () => {
@@ -258,10 +302,9 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     // A signal that arrived during the first load may announce a newer file: reload before resolving.
     if (this.#deferred) await this.reload({ trigger: this.#deferred });
     await this.#detectSubPath();
-    const watch = options.watch ?? true;
-    if (watch !== false) {
+    if (this.#settings.watching) {
       const files = [...this.#watchedFiles(), ...(await symlinkedAncestors(this.#file))];
-      this.#watch = watchFiles(files, (trigger) => this.#trigger(trigger), watch === true ? {} : watch, this.#report);
+      this.#watch = watchFiles(files, (trigger) => this.#trigger(trigger), this.#settings.watch, this.#report);
     }
     if (options.http) this.#http = await listenForReloads(this, options.http);
   }
@@ -320,6 +363,11 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
 
   reload(request: ReloadRequest = {}): Promise<ReloadResult> {
     if (this.#closed) return Promise.reject(new Error('@reloadscope/config: reload() after close()'));
+    try {
+      checkReloadRequest(request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const trigger = request.trigger ?? 'api';
     const options = {
       target: this.#target,

@@ -2,13 +2,14 @@ import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { DiagnosticSink } from './diagnostics.ts';
+import { describeValue, MAX_TIMER_MS, Options } from './options.ts';
 
 export interface WatchOptions {
   /** Quiet time after the last event before reloading. Default 200 ms. */
   debounceMs?: number;
   /** Reload at least this often during a continuous burst of events. Default 2 000 ms. */
   maxWaitMs?: number;
-  /** Poll every N ms instead of using filesystem events (network filesystems, some containers). */
+  /** Poll every N ms (at least 10) instead of using filesystem events (network filesystems, some containers). */
   pollMs?: number;
 }
 
@@ -18,6 +19,12 @@ export interface DirectoryWatch {
 
 export const DEFAULT_DEBOUNCE_MS = 200;
 export const DEFAULT_MAX_WAIT_MS = 2_000;
+/** Polling interval of the fallbacks: after fs.watch failed, and while a watched directory is gone. */
+export const FALLBACK_POLL_MS = 1_000;
+/** How often a watched directory's identity is checked when no event hinted at a change. */
+export const RECHECK_MS = 5_000;
+/** Shorter poll intervals are refused: a stat of every file 100 times a second is a busy loop. */
+export const MIN_POLL_MS = 10;
 
 export interface DebounceOptions {
   /**
@@ -39,7 +46,11 @@ export function debounce(
   maxWaitMs: number,
   options: DebounceOptions = {},
 ): { trigger(): void; cancel(): void } {
-  const leading = options.leading === true;
+  if (typeof fn !== 'function') throw new TypeError(`debounce: fn must be a function, got ${describeValue(fn)}`);
+  const args = Options.of('debounce', { debounceMs, maxWaitMs }, '');
+  args.required('debounceMs', args.duration('debounceMs', true), 'a number of milliseconds');
+  args.required('maxWaitMs', args.duration('maxWaitMs'), 'a number of milliseconds');
+  const leading = Options.of('debounce', options).boolean('leading') ?? false;
   let timer: NodeJS.Timeout | undefined;
   let firstAt: number | undefined;
   // Only with `leading`: whether a trigger arrived since the window opened (else the window just closes).
@@ -84,6 +95,24 @@ export function debounce(
   };
 }
 
+/** Options of `watchFiles()` (and `watchConfig({ watch })`), checked and with defaults applied. */
+export interface WatchSettings {
+  debounceMs: number;
+  maxWaitMs: number;
+  pollMs: number | undefined;
+}
+
+/** The one place watch options are checked: `watchFiles()` and `watchConfig({ watch })` share it. */
+export function checkWatchOptions(o: Options | undefined): WatchSettings {
+  return {
+    debounceMs: o?.duration('debounceMs', true) ?? DEFAULT_DEBOUNCE_MS,
+    maxWaitMs: o?.duration('maxWaitMs') ?? DEFAULT_MAX_WAIT_MS,
+    pollMs: o?.number('pollMs', { min: MIN_POLL_MS, max: MAX_TIMER_MS }),
+  };
+}
+
+type Trigger = 'file' | 'poll';
+
 /**
  * Watch the directories holding `files` (not the files: editors and Kubernetes replace a file's
  * inode, which ends a file watch) and call `onChange` for events about those names or about
@@ -93,46 +122,62 @@ export function debounce(
  */
 export function watchFiles(
   files: readonly string[],
-  onChange: (trigger: 'file' | 'poll') => void,
+  onChange: (trigger: Trigger) => void,
   options: WatchOptions,
   report: DiagnosticSink,
 ): DirectoryWatch {
-  let mode: 'file' | 'poll' = options.pollMs === undefined ? 'file' : 'poll';
-  const debounced = debounce(() => onChange(mode), options.debounceMs ?? DEFAULT_DEBOUNCE_MS, options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
+  if (!Array.isArray(files) || files.length === 0 || !files.every((f) => typeof f === 'string' && f !== '')) {
+    throw new TypeError(`watchFiles: files must be a non-empty array of non-empty strings, got ${describeValue(files)}`);
+  }
+  if (typeof onChange !== 'function') throw new TypeError(`watchFiles: onChange must be a function, got ${describeValue(onChange)}`);
+  if (typeof report !== 'function') throw new TypeError(`watchFiles: report must be a function, got ${describeValue(report)}`);
+  const settings = checkWatchOptions(Options.of('watchFiles', options));
+
+  let mode: Trigger = settings.pollMs === undefined ? 'file' : 'poll';
+  let last: Trigger = mode;
+  const debounced = debounce(() => onChange(last), settings.debounceMs, settings.maxWaitMs);
+  const changed = (trigger: Trigger) => {
+    last = mode === 'poll' ? 'poll' : trigger;
+    debounced.trigger();
+  };
   const byDir = new Map<string, Set<string>>();
   for (const file of files) {
     const names = byDir.get(dirname(file)) ?? new Set<string>();
     names.add(basename(file));
     byDir.set(dirname(file), names);
   }
-  const watchers: FSWatcher[] = [];
+  const dirs: WatchedDirectory[] = [];
   let poller: { close(): void } | undefined;
   let closed = false;
 
   const fallBackToPolling = (why: string) => {
     if (poller || closed) return;
-    for (const w of watchers.splice(0)) w.close();
-    report({ code: 'watch_error', message: `${why}; polling every 1000 ms` });
+    for (const d of dirs.splice(0)) d.close();
+    report({ code: 'watch_error', message: `${why}; polling every ${FALLBACK_POLL_MS} ms` });
     mode = 'poll';
-    poller = pollFiles(files, 1_000, debounced.trigger);
+    poller = pollFiles(files, FALLBACK_POLL_MS, () => changed('poll'));
   };
 
-  if (options.pollMs !== undefined) {
-    poller = pollFiles(files, options.pollMs, debounced.trigger);
+  if (settings.pollMs !== undefined) {
+    poller = pollFiles(files, settings.pollMs, () => changed('poll'));
   } else {
+    const hooks: DirectoryHooks = {
+      changed,
+      failed: fallBackToPolling,
+      report,
+      // A rename anywhere may be a swap of another watched directory (a bundle's `current`
+      // symlink is renamed in its parent): every directory checks what it is watching.
+      renamed: () => {
+        for (const d of dirs) d.check();
+      },
+    };
     for (const [dir, names] of byDir) {
-      try {
-        // Not persistent: a config watcher should never be what keeps a process alive.
-        const watcher = watch(dir, { persistent: false }, (_event, file) => {
-          const name = file === null ? null : String(file);
-          if (name === null || names.has(name) || name.startsWith('..')) debounced.trigger();
-        });
-        watcher.on('error', (err: NodeJS.ErrnoException) => fallBackToPolling(`directory watch failed (${err.code ?? err.name})`));
-        watchers.push(watcher);
-      } catch (err) {
-        fallBackToPolling(`cannot watch directory (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      const d = watchDirectory(dir, names, hooks);
+      if (poller) {
+        d.close();
         break;
       }
+      dirs.push(d);
     }
   }
 
@@ -140,8 +185,151 @@ export function watchFiles(
     close() {
       closed = true;
       debounced.cancel();
-      for (const w of watchers.splice(0)) w.close();
+      for (const d of dirs.splice(0)) d.close();
       poller?.close();
+    },
+  };
+}
+
+interface DirectoryHooks {
+  changed(trigger: Trigger): void;
+  /** The watch itself broke (not the directory): the caller switches everything to polling. */
+  failed(why: string): void;
+  report: DiagnosticSink;
+  renamed(): void;
+}
+
+interface WatchedDirectory {
+  /** Compare the directory at the path with the one being watched (no-op while it is missing). */
+  check(): void;
+  close(): void;
+}
+
+type Identity = { id: string } | { gone: string };
+
+/** `dev:ino` of the directory at `dir` (following symlinks), or why there is none. */
+function identify(dir: string): Promise<Identity> {
+  return stat(dir, { bigint: true }).then(
+    (s) => (s.isDirectory() ? { id: `${s.dev}:${s.ino}` } : { gone: 'is no longer a directory' }),
+    (err: NodeJS.ErrnoException) => ({ gone: err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'was removed' : `cannot be read (${err.code ?? 'error'})` }),
+  );
+}
+
+/**
+ * One directory's watch, kept pointed at whatever directory is at `dir`. On Linux an inotify
+ * watch follows the inode: when the directory is removed, renamed or replaced, fs.watch emits at
+ * most a `rename` naming the directory itself and then nothing, ever. So the directory's
+ * `dev:ino` is checked on every `rename` event, on `error`, and every RECHECK_MS: a new inode is
+ * watched at once (a bundle's `current` swapped, `mv new dir`); a missing one is reported once
+ * and polled for every FALLBACK_POLL_MS until a directory is back. Both end in a reload, so the
+ * missing file is a `not_found` failure (the active version keeps serving) and what reappears is
+ * loaded.
+ */
+function watchDirectory(dir: string, names: ReadonlySet<string>, hooks: DirectoryHooks): WatchedDirectory {
+  let watcher: FSWatcher | undefined;
+  /** What the watcher was opened on; undefined until the first check after opening it. */
+  let identity: string | undefined;
+  /** One timer at a time: the periodic check while watching, the poll while the directory is gone. */
+  let timer: NodeJS.Timeout | undefined;
+  let checking = false;
+  let recheck = false;
+  let broken: string | undefined;
+  let missing = false;
+  let closed = false;
+
+  const arm = (ms: number, fn: () => void) => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
+    timer.unref();
+  };
+  const stopWatcher = () => {
+    watcher?.close();
+    watcher = undefined;
+    broken = undefined;
+  };
+
+  const open = (): void => {
+    try {
+      // Not persistent: a config watcher should never be what keeps a process alive.
+      watcher = watch(dir, { persistent: false }, (event, file) => {
+        const name = file === null ? null : String(file);
+        if (name === null || names.has(name) || name.startsWith('..')) hooks.changed('file');
+        if (event === 'rename') hooks.renamed();
+      });
+      watcher.on('error', (err: NodeJS.ErrnoException) => {
+        broken = err.code ?? err.name;
+        check();
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') lose('does not exist');
+      else hooks.failed(`cannot watch directory (${code ?? 'error'})`);
+      return;
+    }
+    check();
+  };
+
+  const lose = (why: string): void => {
+    stopWatcher();
+    identity = undefined;
+    if (!missing) {
+      missing = true;
+      hooks.report({ code: 'watch_error', message: `watched directory ${dir} ${why}; polling every ${FALLBACK_POLL_MS} ms until it is back` });
+      hooks.changed('file');
+    }
+    arm(FALLBACK_POLL_MS, poll);
+  };
+
+  const poll = (): void => {
+    void identify(dir).then((found) => {
+      if (closed) return;
+      if (!('id' in found)) return arm(FALLBACK_POLL_MS, poll);
+      // Opened after this stat: the check that follows open() catches a swap in between.
+      identity = found.id;
+      open();
+      hooks.changed('poll');
+    });
+  };
+
+  const check = (): void => {
+    if (checking) {
+      recheck = true;
+      return;
+    }
+    checking = true;
+    void identify(dir).then((found) => {
+      checking = false;
+      if (closed || !watcher) return;
+      if (!('id' in found)) return lose(found.gone);
+      if (identity !== undefined && found.id !== identity) {
+        // Replaced by another directory: nothing is missing, so nothing to report.
+        stopWatcher();
+        identity = found.id;
+        open();
+        hooks.changed('file');
+        return;
+      }
+      identity = found.id;
+      missing = false;
+      if (broken !== undefined) return hooks.failed(`directory watch failed (${broken})`);
+      if (recheck) {
+        recheck = false;
+        return check();
+      }
+      arm(RECHECK_MS, check);
+    });
+  };
+
+  open();
+  return {
+    check() {
+      if (watcher && !closed) check();
+    },
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      timer = undefined;
+      stopWatcher();
     },
   };
 }

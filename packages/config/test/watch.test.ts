@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHook } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { OUTCOMES } from '@reloadscope/core';
-import { type WatchConfigOptions, debounce, isFileMountPoint, watchConfig } from '../src/index.ts';
-import { eventually, sleep, telemetry, tempDir } from './harness.ts';
+import { type WatchConfigOptions, debounce, isFileMountPoint, watchConfig, watchFiles } from '../src/index.ts';
+import { diagnostics, eventually, sleep, telemetry, tempDir } from './harness.ts';
 
 async function fileRuns(tel: ReturnType<typeof telemetry>, target: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -175,4 +176,140 @@ test('debounce with leading: a lone trigger calls at once, a burst is the leadin
   for (let i = 0; i < 100; i++) trailing.trigger();
   assert.equal(trailingCalls, 0);
   await eventually(() => trailingCalls === 1 || undefined, 'the trailing-only call');
+});
+
+/** A config in its own directory (`<tmp>/conf/app.yaml`), watched, with every diagnostic kept. */
+async function watchedDirectory(t: TestContext) {
+  const base = await tempDir(t);
+  const dir = join(base, 'conf');
+  const file = join(dir, 'app.yaml');
+  await mkdir(dir);
+  await writeFile(file, 'v: 1\n');
+  const seen = diagnostics();
+  const { tel, config } = await start(t, file, { watch: { debounceMs: 50 }, onDiagnostic: seen.sink });
+  const lost = () => seen.seen.filter((d) => d.code === 'watch_error');
+  const value = () => (config.current as { v: number }).v;
+  return { base, dir, file, tel, config, lost, value };
+}
+
+const failedWith = async (tel: ReturnType<typeof telemetry>, code: string) =>
+  (await tel.spans()).some((s) => s.name === 'hotreload' && s.attributes['hotreload.outcome'] === 'failure' && s.attributes['error.type'] === code);
+
+for (const [how, breakIt] of [
+  ['removed', (dir: string) => rm(dir, { recursive: true })],
+  ['replaced by a file', async (dir: string) => {
+    await rm(dir, { recursive: true });
+    await writeFile(dir, 'not a directory\n');
+  }],
+] as const) {
+  test(`a watched directory ${how} and re-created: reported once, not_found meanwhile, the new config is loaded`, async (t) => {
+    const { dir, file, tel, config, lost, value } = await watchedDirectory(t);
+    await breakIt(dir);
+    await eventually(() => lost().length === 1, 'the lost directory to be reported');
+    assert.match(lost()[0]!.message, new RegExp(`${dir} (was removed|is no longer a directory); polling every 1000 ms`));
+    // The reload it triggers fails (the old value keeps serving).
+    await eventually(() => failedWith(tel, 'not_found'), 'a not_found failure while the directory is gone');
+    assert.equal(value(), 1);
+    await sleep(2_500); // more than two poll intervals: still one report
+    assert.equal(lost().length, 1);
+
+    await rm(dir, { force: true });
+    await mkdir(dir);
+    await writeFile(file, 'v: 2\n');
+    await eventually(() => value() === 2, 'the config written into the re-created directory to be active');
+    // The directory is watched again: an ordinary edit is a file event.
+    await writeFile(file, 'v: 3\n');
+    await eventually(() => value() === 3, 'an edit in the re-created directory to be active');
+    assert.ok((await fileRuns(tel, config.target)).success! >= 1);
+    assert.equal(lost().length, 1, 'one report per disappearance');
+
+    // A second disappearance is a second report.
+    await rm(dir, { recursive: true });
+    await eventually(() => lost().length === 2, 'the second disappearance to be reported');
+  });
+}
+
+test('a watched directory swapped for a new one (mv dir old; mv new dir, or rm -rf + mkdir) keeps being watched', async (t) => {
+  const { base, dir, file, value } = await watchedDirectory(t);
+  // The inotify watch follows the inode to its new name: the old directory must be let go.
+  await mkdir(join(base, 'next'));
+  await writeFile(join(base, 'next', 'app.yaml'), 'v: 2\n');
+  await rename(dir, join(base, 'old'));
+  await rename(join(base, 'next'), dir);
+  await eventually(() => value() === 2, 'the swapped-in directory to be loaded');
+  await writeFile(join(base, 'old', 'app.yaml'), 'v: 99\n');
+  await writeFile(file, 'v: 3\n');
+  await eventually(() => value() === 3, 'an edit in the new directory to be active');
+
+  // Removed and re-created at once: no poll interval may pass in between.
+  await rm(dir, { recursive: true });
+  await mkdir(dir);
+  await writeFile(file, 'v: 4\n');
+  await eventually(() => value() === 4, 'the config in the instantly re-created directory to be active');
+  await writeFile(file, 'v: 5\n');
+  await eventually(() => value() === 5, 'an edit after the re-creation to be active');
+});
+
+test('closing a watcher while it polls for a missing directory leaves no timer behind', async (t) => {
+  const base = await tempDir(t);
+  const dir = join(base, 'gone');
+  await mkdir(dir);
+  // Timers created by the watcher, seen through async_hooks (unref'd timers are invisible to getActiveResourcesInfo).
+  const live = new Set<number>();
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'Timeout' && new Error().stack?.includes('/src/watch.ts')) live.add(id);
+    },
+    destroy(id) {
+      live.delete(id);
+    },
+  }).enable();
+  t.after(() => hook.disable());
+  const seen = diagnostics();
+  const calls: string[] = [];
+  const w = watchFiles([join(dir, 'a.json')], (trigger) => calls.push(trigger), { debounceMs: 10 }, seen.sink);
+  await rm(dir, { recursive: true });
+  await eventually(() => seen.seen.length === 1, 'the disappearance to be reported');
+  await eventually(() => calls.length > 0, 'the reload the disappearance triggers');
+  assert.deepEqual(calls, ['file']);
+  await sleep(1_200); // at least one poll has run and re-armed
+  assert.ok(live.size > 0, 'the poll timer is alive while the directory is missing');
+  w.close();
+  await eventually(() => live.size === 0 || undefined, 'every watcher timer to be gone after close()', 2_000);
+  await mkdir(dir);
+  await sleep(1_200);
+  assert.deepEqual(calls, ['file'], 'nothing runs after close()');
+  assert.equal(seen.seen.length, 1);
+});
+
+test('a config directory reached through a symlink that is re-pointed: edits in the new target are seen', async (t) => {
+  const base = await tempDir(t);
+  for (const [d, v] of [['d1', 1], ['d2', 2]] as const) {
+    await mkdir(join(base, d));
+    await writeFile(join(base, d, 'app.yaml'), `v: ${v}\n`);
+  }
+  await symlink('d1', join(base, 'link'));
+  const seen = diagnostics();
+  const { config } = await start(t, join(base, 'link', 'app.yaml'), { watch: { debounceMs: 50 }, onDiagnostic: seen.sink });
+  const value = () => (config.current as { v: number }).v;
+  await symlink('d2', join(base, 'link.tmp'));
+  await rename(join(base, 'link.tmp'), join(base, 'link'));
+  await eventually(() => value() === 2, 'the re-pointed symlink to be loaded');
+  // Before, the watch stayed on d1: this edit went unnoticed.
+  await writeFile(join(base, 'd2', 'app.yaml'), 'v: 3\n');
+  await eventually(() => value() === 3, 'an edit in the new target to be active');
+  assert.deepEqual(seen.seen, [], 'a swap is not a disappearance');
+});
+
+test('a directory mounted over (no event reaches the old one) is noticed by the periodic identity check', async (t) => {
+  const base = await tempDir(t);
+  for (const [d, v] of [['dir', 1], ['other', 2]] as const) {
+    await mkdir(join(base, d));
+    await writeFile(join(base, d, 'app.yaml'), `v: ${v}\n`);
+  }
+  const child = fileURLToPath(new URL('./fixtures/mount-over-child.ts', import.meta.url));
+  const started = Date.now();
+  const { stdout } = await promisify(execFile)('unshare', ['-rm', process.execPath, child, join(base, 'dir'), join(base, 'other')], { timeout: 30_000 });
+  assert.deepEqual(JSON.parse(stdout), { values: [1, 2], seen: [] });
+  assert.ok(Date.now() - started < 15_000, 'found within a check interval (5 s) and a debounce');
 });

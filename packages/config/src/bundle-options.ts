@@ -1,0 +1,17 @@
+import type { ReloadInstrumentation } from '@reloadscope/core';
+import type { ActivateBundleOptions } from './bundle.ts';
+import { Options } from './options.ts';
+
+export const DEFAULT_KEEP = 3;
+
+/** `activateBundle()`'s options, checked; `keep` defaulted (NaN used to prune every release but two). */
+export function checkActivateOptions(options: ActivateBundleOptions): ActivateBundleOptions & { keep: number } {
+  const o = Options.of('activateBundle', options);
+  o.required('root', o.string('root'), 'a non-empty string');
+  o.withMethods<ReloadInstrumentation>('instrumentation', ['reload']);
+  o.string('target');
+  o.string('trigger', { maxLength: 64 });
+  o.duration('timeoutMs');
+  o.integer('maxFileBytes', 1);
+  return { ...options, keep: o.integer('keep', 1) ?? DEFAULT_KEEP };
+}
