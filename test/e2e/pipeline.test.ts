@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashToGauge, METRIC_LIST, prometheusSeries, type ReloadResult } from '@reloadscope/core';
 import { parse } from 'yaml';
+import { type Issued, TestCA } from '../support/tls-certs.ts';
 import { dashboardExpressions, resolveGrafanaVariables } from './dashboard.ts';
 import {
   COLLECTOR_DIR,
@@ -39,6 +40,8 @@ let failed = false;
 const ports: Record<string, number> = {};
 const processes: ManagedProcess[] = [];
 const results: ReloadResult[] = [];
+/** The certificate the fixture's TLS server was started with. */
+let served: Issued;
 let testStartSec = 0;
 
 /** Runs a step; on failure prints every process log once, then rethrows. */
@@ -157,6 +160,10 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
           },
         });
         writeFileSync(join(harness.dir, 'prometheus.yml'), prometheusConfig());
+        const tlsDir = join(harness.dir, 'tls');
+        served = await (await TestCA.create(join(tlsDir, 'ca'))).issue();
+        writeFileSync(join(tlsDir, 'tls.crt'), served.cert);
+        writeFileSync(join(tlsDir, 'tls.key'), served.key);
         const prometheus = harness.start('prometheus', bin.prometheus, [
           `--config.file=${join(harness.dir, 'prometheus.yml')}`,
           `--storage.tsdb.path=${join(harness.dir, 'prometheus-data')}`,
@@ -175,6 +182,7 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
               OTEL_EXPORTER_PROMETHEUS_PORT: String(ports.appMetrics),
               OTEL_BSP_SCHEDULE_DELAY: '200',
               FIXTURE_PORT: String(ports.service),
+              FIXTURE_TLS_DIR: tlsDir,
             },
           },
         );
@@ -413,6 +421,14 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
       assert.ok((await value(`sum(hotreload_heap_delta_bytes_count{${sel}})`)) >= 1);
       assert.ok((await value(`sum(hotreload_eventloop_blocked_seconds_count{${sel}})`)) >= 1);
       assert.ok((await value(`hotreload_retained_versions{${sel}}`)) >= 0);
+      // The newest candidate is the active version once the last run succeeded.
+      assert.equal(await value(`hotreload_candidate_hash{${sel}}`), hashToGauge(last.hash!));
+      const candidate = await promQuery(`hotreload_candidate_info{${sel}}`);
+      assert.equal(candidate.length, 1);
+      assert.equal(candidate[0]!.metric.hotreload_config_hash, last.hash);
+      assert.equal(candidate[0]!.metric.error_type, undefined);
+      // The served certificate's expiry, through the Collector.
+      assert.equal(await value(`hotreload_tls_not_after_timestamp_seconds{job="${SERVICE}",hotreload_target="tls"}`), served.notAfter.getTime() / 1000);
       assert.ok((await promQuery(`hotreload_resources_delta{${sel}}`)).length >= 1);
     }));
 
@@ -434,7 +450,10 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
         data: { groups: Array<{ rules: Array<{ name: string; health: string; type: string }> }> };
       }>(`${promUrl()}/api/v1/rules`);
       const loaded = rules.data.groups.flatMap((g) => g.rules).filter((r) => r.type === 'alerting');
-      assert.equal(loaded.length, 8, `alert rules loaded: ${loaded.map((r) => r.name)}`);
+      const shipped = (parse(readFileSync(join(COLLECTOR_DIR, 'prometheus', 'rules', 'hotreload.rules.yml'), 'utf8')) as {
+        groups: Array<{ rules: Array<{ alert?: string }> }>;
+      }).groups.flatMap((g) => g.rules.flatMap((r) => (r.alert ? [r.alert] : [])));
+      assert.deepEqual(loaded.map((r) => r.name).sort(), shipped.sort(), 'Prometheus loaded every shipped alert rule');
       for (const r of loaded) assert.equal(r.health, 'ok', `${r.name} health`);
 
       // Healthy run (with one failure, one timeout, one rollback among successes): no alert at all,

@@ -6,11 +6,13 @@
  *
  * Environment: CONFIG_PATH (default ../config.yaml), PORT (default: server.port from the config),
  * HOST (default: all interfaces), RELOAD_TOKEN (enables POST /-/reload), RELOAD_TIMEOUT_MS (default 3000),
+ * TLS_CERT + TLS_KEY (serve HTTPS from these PEM files, hot-reloaded; TLS_CA optionally checks the chain),
  * plus the OTEL_* variables that @reloadscope/register reads.
  */
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { resolve } from 'node:path';
-import { createReloadHandler, watchConfig } from '@reloadscope/config';
+import { createReloadHandler, watchConfig, watchTls } from '@reloadscope/config';
 import { ReloadError } from '@reloadscope/core';
 import { getReloadInstrumentation, getReloadscope } from '@reloadscope/register';
 import { ConfigSchema } from './config-schema.ts';
@@ -62,7 +64,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(`${JSON.stringify(body)}\n`);
 }
 
-const server = createServer((req, res) => {
+function handle(req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
   if (url.pathname === '/-/reload' && reloadHandler && isLoopback(req.socket.remoteAddress)) return void reloadHandler(req, res);
@@ -72,14 +74,27 @@ const server = createServer((req, res) => {
   const { greeting, features } = config.current;
   const message = `${greeting}, ${url.searchParams.get('name') ?? 'world'}!`;
   send(res, 200, { message: features.shout ? message.toUpperCase() : message, config: config.hash.slice(0, 12) });
-});
+}
+
+// HTTPS when a certificate is given: watchTls loads it (strictly, like the config) before the
+// server listens, and swaps it in place when the files change, on SIGHUP too.
+const tlsFiles = env.TLS_CERT && env.TLS_KEY ? { cert: env.TLS_CERT, key: env.TLS_KEY, ca: env.TLS_CA } : undefined;
+const server = tlsFiles ? createHttpsServer(handle) : createServer(handle);
+if (tlsFiles && 'setSecureContext' in server) {
+  await watchTls({ server, ...tlsFiles, instrumentation: reloads, target: 'tls' }).catch((err: { code?: string; message?: string }) => {
+    console.error(`config-service: cannot start: ${err.code ?? 'error'}: ${err.message}`);
+    process.exit(1);
+  });
+}
 
 const port = env.PORT === undefined ? startupPort : Number(env.PORT);
 server.listen(port, env.HOST, async () => {
   const address = server.address();
-  const listening = typeof address === 'object' && address ? `http://localhost:${address.port}/` : String(address);
+  const scheme = tlsFiles ? 'https' : 'http';
+  const listening = typeof address === 'object' && address ? `${scheme}://localhost:${address.port}/` : String(address);
   console.log(`config-service listening on ${listening}`);
   console.log(`  config:  ${config.file} (edit it, or send SIGHUP to pid ${process.pid})`);
+  if (tlsFiles) console.log(`  tls:     ${tlsFiles.cert} (replace it and its key; the new certificate is served without a restart)`);
   console.log(`  metrics: ${(await getReloadscope()?.metricsUrl()) ?? 'not served (see the message above)'}`);
   console.log(`  reload:  ${reloadHandler ? `POST ${listening}-/reload with "Authorization: Bearer $RELOAD_TOKEN"` : 'HTTP trigger off (set RELOAD_TOKEN to enable it)'}`);
 });

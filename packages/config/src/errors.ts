@@ -20,6 +20,13 @@ export const CONFIG_ERROR_CODES = [
   'subscriber_failed',
   'signal_refused',
   'bundle_invalid',
+  'tls_cert_invalid',
+  'tls_key_invalid',
+  'tls_key_mismatch',
+  'tls_not_yet_valid',
+  'tls_expired',
+  'tls_validity_too_short',
+  'tls_chain_untrusted',
 ] as const;
 export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
 

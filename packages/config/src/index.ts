@@ -7,6 +7,14 @@ export {
   type ChangeInfo,
   type ReloadRequest,
 } from './watch-config.ts';
+export {
+  watchTls,
+  DEFAULT_TLS_MAX_BYTES,
+  type WatchTlsOptions,
+  type TlsWatcher,
+  type CertificateInfo,
+  type SecureContextHolder,
+} from './tls.ts';
 export { ConfigError, CONFIG_ERROR_CODES, type ConfigErrorCode } from './errors.ts';
 export { parseConfig, type ConfigFormat, type ConfigParser } from './parse.ts';
 export { readCapped, hashFile, type ReadResult, type HashFileOptions, type FileDigest } from './read.ts';

@@ -6,15 +6,18 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { connect } from 'node:tls';
+import { TestCA } from '../../../test/support/tls-certs.ts';
 import { eventually, tempDir } from './harness.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SERVICE = here('../examples/service.ts');
 const DEPLOY = here('../examples/deploy-bundle.ts');
+const TLS_SERVER = here('../examples/tls-server.ts');
 
 test('the README shows the example programs verbatim', async () => {
   const readme = await readFile(here('../README.md'), 'utf8');
-  for (const file of [SERVICE, DEPLOY]) {
+  for (const file of [SERVICE, DEPLOY, TLS_SERVER]) {
     const code = (await readFile(file, 'utf8')).trim();
     assert.ok(readme.includes(code), `README is missing the current text of ${file}`);
   }
@@ -68,4 +71,43 @@ test('examples/deploy-bundle.ts: activates releases and keeps the last three', a
   }
   assert.equal(await readlink(join(dir, 'bundle', 'current')), join('releases', 'r4'));
   assert.deepEqual((await readdir(join(dir, 'bundle', 'releases'))).sort(), ['r2', 'r3', 'r4']);
+});
+
+test('examples/tls-server.ts: serves the pair, refuses a short-lived renewal, serves a good one, exits on SIGTERM', async (t) => {
+  const dir = await tempDir(t);
+  const ca = await TestCA.create(join(dir, 'ca'));
+  const first = await ca.issue();
+  await writeFile(join(dir, 'tls.crt'), first.cert);
+  await writeFile(join(dir, 'tls.key'), first.key);
+  const child = spawn(process.execPath, [TLS_SERVER], { cwd: dir, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const listening = await eventually(() => lines.find((l) => l.startsWith('listening on ')), 'the listening line', 30_000);
+  const [, port, serial] = /^listening on (\d+), serving ([0-9A-F]+) until /.exec(listening)!;
+  assert.equal(serial, first.serial);
+  const served = () =>
+    new Promise<string>((ok, fail) => {
+      const socket = connect({ host: '127.0.0.1', port: Number(port), ca: ca.cert, servername: 'localhost' }, () => {
+        ok(socket.getPeerCertificate().serialNumber);
+        socket.end();
+      });
+      socket.on('error', fail);
+    });
+  assert.equal(await served(), first.serial);
+
+  const shortLived = await ca.issue({ notAfter: new Date(Date.now() + 3_600_000) });
+  await writeFile(join(dir, 'tls.crt'), shortLived.cert);
+  await writeFile(join(dir, 'tls.key'), shortLived.key);
+  child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.equal(await served(), first.serial, 'a renewal valid for an hour is refused (minValidityMs is a day)');
+
+  const next = await ca.issue();
+  await writeFile(join(dir, 'tls.crt'), next.cert);
+  await writeFile(join(dir, 'tls.key'), next.key);
+  await eventually(async () => (await served()) === next.serial, 'the renewed certificate to be served');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
 });

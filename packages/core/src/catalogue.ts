@@ -10,6 +10,7 @@ import {
   ATTR_TRIGGER,
   ATTR_CONFIG_HASH,
   ATTR_CONFIG_VERSION,
+  ATTR_ERROR_TYPE,
 } from './semconv.ts';
 
 export type InstrumentKind = 'Counter' | 'Histogram' | 'Gauge' | 'UpDownCounter';
@@ -230,6 +231,37 @@ export const METRICS = {
     owner: 'node',
     promql:
       'histogram_quantile(0.99, sum by (le, hotreload_stage) (rate(hotreload_eventloop_blocked_seconds_bucket[10m])))',
+  },
+  candidateHash: {
+    name: 'hotreload.candidate.hash',
+    kind: 'Gauge',
+    unit: '',
+    description:
+      'First 48 bits of the sha256 of the NEWEST candidate a run identified, applied or refused. Equal to hotreload.config.hash unless a newer version waits unapplied.',
+    attributes: [t],
+    prometheus: 'hotreload_candidate_hash',
+    owner: 'core',
+    promql: 'hotreload_candidate_hash != hotreload_config_hash',
+  },
+  candidateInfo: {
+    name: 'hotreload.candidate.info',
+    kind: 'Gauge',
+    unit: '',
+    description: 'Always 1; labels carry the newest candidate\'s full hex sha256 and, when it was refused, why (error.type).',
+    attributes: [t, ATTR_CONFIG_HASH, ATTR_ERROR_TYPE],
+    prometheus: 'hotreload_candidate_info',
+    owner: 'core',
+    promql: 'hotreload_candidate_info{error_type!=""}',
+  },
+  tlsNotAfter: {
+    name: 'hotreload.tls.not_after',
+    kind: 'Gauge',
+    unit: 's',
+    description: 'Expiry (Unix seconds) of the certificate the process ACTIVELY serves (watchTls), not of the file on disk.',
+    attributes: [t],
+    prometheus: 'hotreload_tls_not_after_timestamp_seconds',
+    owner: 'core',
+    promql: '(hotreload_tls_not_after_timestamp_seconds - time()) / 86400',
   },
 } as const satisfies Record<string, MetricDefinition>;
 

@@ -10,6 +10,7 @@ import { ReloadRun, type RunHost } from './run.ts';
 import {
   ATTR_CONFIG_HASH,
   ATTR_CONFIG_VERSION,
+  ATTR_ERROR_TYPE,
   ERROR_TYPE_ROLLBACK_FAILED,
   type ReloadOutcome,
   type ReloadStage,
@@ -45,6 +46,9 @@ const CORE_METRICS = {
   inProgress: METRICS.inProgress,
   pending: METRICS.pending,
   generation: METRICS.generation,
+  candidateHash: METRICS.candidateHash,
+  candidateInfo: METRICS.candidateInfo,
+  tlsNotAfter: METRICS.tlsNotAfter,
 };
 type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof CORE_METRICS)[K]> };
 
@@ -99,6 +103,9 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
         instruments.lastReloadSuccess,
         instruments.consecutiveFailures,
         instruments.generation,
+        instruments.candidateHash,
+        instruments.candidateInfo,
+        instruments.tlsNotAfter,
       ],
     );
   }
@@ -426,6 +433,15 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
       if (state.lastSuccessEpochMs !== undefined) {
         result.observe(inst.lastSuccessTimestamp, state.lastSuccessEpochMs / 1000, attrs);
       }
+      if (state.candidateHash !== undefined) {
+        result.observe(inst.candidateHash, hashToGauge(state.candidateHash), attrs);
+        result.observe(inst.candidateInfo, 1, {
+          ...attrs,
+          [ATTR_CONFIG_HASH]: state.candidateHash,
+          [ATTR_ERROR_TYPE]: state.candidateError ?? '',
+        });
+      }
+      if (state.notAfter !== undefined) result.observe(inst.tlsNotAfter, state.notAfter / 1000, attrs);
     }
   }
 }

@@ -236,6 +236,7 @@ export class ReloadRun {
     if (f.activate) {
       state.hash = this.#candidate?.hash;
       state.version = this.#candidate?.version;
+      state.notAfter = this.#candidate?.notAfter;
       state.generation += 1;
       state.uncertain = false;
     } else if (f.errorType === ERROR_TYPE_ROLLBACK_FAILED) {
@@ -249,10 +250,11 @@ export class ReloadRun {
     state.consecutiveFailures = ok ? 0 : state.consecutiveFailures + 1;
 
     let error: ReloadErrorInfo | undefined;
+    let code: string | undefined;
     // `'error' in f`: `throw undefined` is still an error.
     if ('error' in f) {
       const thrown = inspectThrown(f.error);
-      const code = f.errorType ?? thrown.type;
+      code = f.errorType ?? thrown.type;
       error = {
         code,
         message: exportableMessage(f.error, this.#host.errorMessages) ?? `${code} (message withheld: it may quote config content)`,
@@ -260,6 +262,12 @@ export class ReloadRun {
         cause: f.error,
       };
       if (this.#host.recording) recordError(this.span, f.error, this.#host.errorMessages, code);
+    }
+    // A run that never identified its candidate (it failed reading) says nothing new about what is
+    // waiting: the last known candidate stands.
+    if (this.#candidate) {
+      state.candidateHash = this.#candidate.hash;
+      state.candidateError = ok ? undefined : (code ?? f.outcome);
     }
     if (this.#host.recording) {
       this.span.setAttribute(ATTR_OUTCOME, f.outcome);

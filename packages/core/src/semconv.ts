@@ -14,6 +14,16 @@ export const ATTR_PREVIOUS_HASH = 'hotreload.config.previous_hash';
 export const ATTR_CONFIG_SIZE = 'hotreload.config.size';
 export const ATTR_RESOURCE_TYPE = 'hotreload.resource.type';
 export const ATTR_COALESCED = 'hotreload.coalesced_requests';
+/**
+ * A certificate's identity on spans (watchTls): the OTel semantic-convention `tls.server.*` keys
+ * where they exist, so trace backends that know them show them; the serial has no such key.
+ */
+export const ATTR_TLS_SUBJECT = 'tls.server.subject';
+export const ATTR_TLS_ISSUER = 'tls.server.issuer';
+export const ATTR_TLS_FINGERPRINT256 = 'tls.server.hash.sha256';
+export const ATTR_TLS_NOT_BEFORE = 'tls.server.not_before';
+export const ATTR_TLS_NOT_AFTER = 'tls.server.not_after';
+export const ATTR_TLS_SERIAL = 'hotreload.tls.serial_number';
 /** Stable semantic-convention key for the class of error. */
 export const ATTR_ERROR_TYPE = 'error.type';
 

@@ -22,6 +22,11 @@ export class TargetState {
   lastSuccessEpochMs: number | undefined;
   lastReloadSucceeded: boolean | undefined;
   consecutiveFailures = 0;
+  /** Expiry (Unix ms) of the active version, for versions that have one. */
+  notAfter: number | undefined;
+  /** The newest identified candidate and, when it was refused, why (error.type). */
+  candidateHash: string | undefined;
+  candidateError: string | undefined;
   /**
    * Whether what is active may differ from `hash`: a rollback failed after a switch was attempted,
    * so the service may run the candidate, the old version, or a mix. The next run must then not
@@ -108,6 +113,9 @@ export class TargetState {
       lastSuccessEpochMs: this.lastSuccessEpochMs,
       lastReloadSucceeded: this.lastReloadSucceeded,
       consecutiveFailures: this.consecutiveFailures,
+      notAfter: this.notAfter,
+      candidateHash: this.candidateHash,
+      candidateError: this.candidateError,
     };
   }
 }

@@ -10,6 +10,11 @@ export interface VersionIdentity {
   version?: string;
   /** Optional size in bytes of the version's serialised form. */
   size?: number;
+  /**
+   * When the version stops being valid (Unix ms), for versions that expire: a certificate's
+   * notAfter. The ACTIVE version's value is exported as `hotreload.tls.not_after`.
+   */
+  notAfter?: number;
 }
 
 export interface ReloadOptions {
@@ -104,6 +109,15 @@ export interface ActiveVersion {
   lastSuccessEpochMs: number | undefined;
   lastReloadSucceeded: boolean | undefined;
   consecutiveFailures: number;
+  /** Expiry (Unix ms) of the active version, when it has one (see VersionIdentity.notAfter). */
+  notAfter: number | undefined;
+  /**
+   * The newest candidate a run identified (after its load stage), whether it became active or
+   * was refused. Differs from `hash` while a newer version sits unapplied.
+   */
+  candidateHash: string | undefined;
+  /** error.type of the run that refused `candidateHash`; undefined when it was applied or unchanged. */
+  candidateError: string | undefined;
 }
 
 export interface RunInfo {

@@ -21,6 +21,10 @@ const CONTRACT: Array<[string, string, string, string[], string]> = [
   ['hotreload.heap.delta', 'Histogram', 'By', ['hotreload.target'], 'hotreload_heap_delta_bytes_bucket'],
   ['hotreload.resources.delta', 'Gauge', '{resource}', ['hotreload.target', 'hotreload.resource.type'], 'hotreload_resources_delta'],
   ['hotreload.eventloop.blocked', 'Histogram', 's', ['hotreload.target', 'hotreload.stage'], 'hotreload_eventloop_blocked_seconds_bucket'],
+  // Wave 2: the newest candidate beside the active version, and the served certificate's expiry.
+  ['hotreload.candidate.hash', 'Gauge', '', ['hotreload.target'], 'hotreload_candidate_hash'],
+  ['hotreload.candidate.info', 'Gauge', '', ['hotreload.target', 'hotreload.config.hash', 'error.type'], 'hotreload_candidate_info'],
+  ['hotreload.tls.not_after', 'Gauge', 's', ['hotreload.target'], 'hotreload_tls_not_after_timestamp_seconds'],
 ];
 
 test('catalogue matches the DESIGN.md telemetry contract row by row', () => {
@@ -57,6 +61,7 @@ test('prometheusViews renames exactly the unit-suffixed instruments', () => {
       ['hotreload.heap.delta', 'hotreload_heap_delta_bytes'],
       ['hotreload.last_success.timestamp', 'hotreload_last_success_timestamp_seconds'],
       ['hotreload.stage.duration', 'hotreload_stage_duration_seconds'],
+      ['hotreload.tls.not_after', 'hotreload_tls_not_after_timestamp_seconds'],
     ],
   );
   assert.equal(views.find((v) => v.instrumentName === 'hotreload.heap.delta')?.meterName, '@reloadscope/node');
@@ -75,7 +80,11 @@ test('hash gauge is the first 48 bits of the sha256, exact in float64', () => {
 test('core instruments are created with the catalogue name, unit, type and scope', async () => {
   const { reloads, metrics } = setup();
   await reloads.reload({ target: 'app-config', trigger: 'file' }, { load: () => 'v1', switch: () => undefined });
+  // A version that expires (a certificate) also exports hotreload.tls.not_after.
+  const notAfter = Date.UTC(2027, 0, 1);
+  await reloads.reload({ target: 'tls' }, { load: () => 'cert', identify: () => ({ hash: sha256Hex('cert'), notAfter }), switch: () => undefined });
   const got = await metrics();
+  assert.deepEqual(got.find((x) => x.name === 'hotreload.tls.not_after')?.points.map((p) => [p.attributes['hotreload.target'], p.value]), [['tls', notAfter / 1000]]);
   const types: Record<string, string> = {
     Counter: 'SUM:monotonic',
     Histogram: 'HISTOGRAM',

@@ -31,6 +31,8 @@ test('the real exporter-prometheus endpoint shows the DESIGN.md names and label 
     },
   });
 
+  await reloads.reload({ target: 'tls' }, { load: () => 'cert', identify: () => ({ hash: sha256Hex('cert'), notAfter: Date.UTC(2027, 0, 1) }), switch: () => undefined });
+
   const { port } = server.address() as AddressInfo;
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(res.status, 200);
@@ -59,7 +61,11 @@ test('the real exporter-prometheus endpoint shows the DESIGN.md names and label 
   assert.equal(find('hotreload_reloads_total', { hotreload_outcome: 'timeout' }), 0);
   assert.equal(find('hotreload_config_hash', { hotreload_target: 'app-config' }), hashToGauge(sha256Hex('v1')));
   assert.equal(find('hotreload_config_info', { hotreload_config_hash: sha256Hex('v1') }), 1);
-  assert.equal(find('hotreload_consecutive_failures', {}), 1);
+  // The refused v2 is the newest candidate, with why; the active hash stays v1's.
+  assert.equal(find('hotreload_candidate_hash', { hotreload_target: 'app-config' }), hashToGauge(sha256Hex('v2')));
+  assert.equal(find('hotreload_candidate_info', { hotreload_config_hash: sha256Hex('v2'), error_type: 'Error' }), 1);
+  assert.equal(find('hotreload_tls_not_after_timestamp_seconds', { hotreload_target: 'tls' }), Date.UTC(2027, 0, 1) / 1000);
+  assert.equal(find('hotreload_consecutive_failures', { hotreload_target: 'app-config' }), 1);
   assert.equal(find('hotreload_duration_seconds_bucket', { hotreload_outcome: 'success', le: '3' }), 1);
   assert.equal(find('hotreload_duration_seconds_count', { hotreload_outcome: 'failure' }), 1);
 });

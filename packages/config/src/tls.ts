@@ -1,0 +1,422 @@
+import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import {
+  ATTR_TLS_FINGERPRINT256,
+  ATTR_TLS_ISSUER,
+  ATTR_TLS_NOT_AFTER,
+  ATTR_TLS_NOT_BEFORE,
+  ATTR_TLS_SERIAL,
+  ATTR_TLS_SUBJECT,
+  ReloadInstrumentation,
+  type ReloadResult,
+  type ReloadStages,
+  type StageContext,
+  type VersionIdentity,
+} from '@reloadscope/core';
+import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { ConfigError } from './errors.ts';
+import type { ReloadListener, ReloadListenerOptions } from './http-trigger.ts';
+import { readCapped } from './read.ts';
+import { checkReloadSignal } from './signal.ts';
+import { ReloadTriggers } from './triggers.ts';
+import type { WatchOptions } from './watch.ts';
+import type { ReloadRequest } from './watch-config.ts';
+
+/** Certificate files are small: a chain of a few certificates is a few KiB. */
+export const DEFAULT_TLS_MAX_BYTES = 1024 * 1024;
+/** How long to wait for the other half of a pair when cert and key do not match yet. */
+export const DEFAULT_SETTLE_MS = 250;
+const SETTLE_ATTEMPTS = 4;
+
+/** Anything whose certificate can be swapped in place: a `tls.Server` or an `https.Server`. */
+export interface SecureContextHolder {
+  setSecureContext(options: SecureContextOptions): void;
+}
+
+/** The identity of a certificate: what operators compare, never key material. */
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  /** Uppercase hex, as Node's X509Certificate gives it. */
+  serialNumber: string;
+  validFrom: Date;
+  validTo: Date;
+  /** SHA-256 fingerprint, colon-separated uppercase hex. */
+  fingerprint256: string;
+}
+
+export interface WatchTlsOptions {
+  server: SecureContextHolder;
+  /** PEM: the leaf certificate first, then the chain. */
+  cert: string;
+  /** PEM private key of the leaf. */
+  key: string;
+  /** Optional PEM CA bundle: the chain must verify to one of its certificates. */
+  ca?: string;
+  /** `hotreload.target`. Default `tls`. */
+  target?: string;
+  /** Refuse a certificate that is valid for less than this from now. Default 0. */
+  minValidityMs?: number;
+  /** Default: a new ReloadInstrumentation (which uses the global providers). */
+  instrumentation?: ReloadInstrumentation;
+  /** Directory watch (default on). `{ pollMs }` polls instead of using filesystem events. */
+  watch?: boolean | WatchOptions;
+  /** Reload signal, default SIGHUP; false for none. SIGUSR1 is refused. */
+  signal?: NodeJS.Signals | false;
+  /** Start a standalone HTTP reload listener (off by default). */
+  http?: ReloadListenerOptions | false;
+  /** Deadline per reload. Default: the instrumentation's default (30 s). */
+  timeoutMs?: number;
+  /** Cap per file (cert, key, ca). Default 1 MiB. */
+  maxBytes?: number;
+  /** Where warnings go. Default: the OpenTelemetry diag logger. */
+  onDiagnostic?: DiagnosticSink;
+}
+
+export interface TlsWatcher {
+  /** The certificate new handshakes get. */
+  readonly current: CertificateInfo;
+  readonly target: string;
+  /** The standalone HTTP listener, when `http` was given. */
+  readonly http: ReloadListener | undefined;
+  /** Never throws for a failed reload: the result's outcome says what happened. */
+  reload(request?: ReloadRequest): Promise<ReloadResult>;
+  close(): Promise<void>;
+}
+
+interface Candidate {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer | undefined;
+  hash: string;
+  size: number;
+  /** Parsed in load when it parses (for the identity); verify parses authoritatively. */
+  leaf: X509Certificate | undefined;
+}
+
+interface Version {
+  options: SecureContextOptions;
+  info: CertificateInfo;
+  key: Buffer;
+}
+
+/**
+ * Serve a certificate from files and swap it in place when the files change: a Kubernetes Secret
+ * mount's `..data` swap, an ACME client's rewrite, SIGHUP, or the HTTP trigger. A candidate is
+ * refused (and the current one keeps being served) unless it parses, its key matches, it is valid
+ * now for at least `minValidityMs`, and, with `ca`, its chain verifies to the CA. Rejects when the
+ * first load fails: a server should not start without a usable certificate.
+ */
+export async function watchTls(options: WatchTlsOptions): Promise<TlsWatcher> {
+  const settings = checkTlsOptions(options);
+  const report = options.onDiagnostic ?? diagSink;
+  // Before any await: a SIGHUP that arrives with no listener kills the process.
+  const signalName = options.signal === false ? undefined : checkReloadSignal(options.signal ?? 'SIGHUP');
+  const watcher = new TlsWatcherImpl(options, settings, report, signalName);
+  try {
+    await watcher.start();
+  } catch (err) {
+    await watcher.close();
+    throw err;
+  }
+  return watcher;
+}
+
+interface TlsSettings {
+  target: string;
+  files: { cert: string; key: string; ca: string | undefined };
+  maxBytes: number;
+  minValidityMs: number;
+  instrumentation: ReloadInstrumentation;
+}
+
+function checkTlsOptions(options: WatchTlsOptions): TlsSettings {
+  if (typeof options !== 'object' || options === null) throw new TypeError('watchTls(options): options must be an object');
+  if (typeof options.server?.setSecureContext !== 'function') {
+    throw new TypeError('watchTls: options.server must be a tls.Server or https.Server (it needs setSecureContext)');
+  }
+  for (const name of ['cert', 'key'] as const) {
+    if (typeof options[name] !== 'string' || options[name] === '') throw new TypeError(`watchTls: options.${name} must be a non-empty path`);
+  }
+  if (options.ca !== undefined && (typeof options.ca !== 'string' || options.ca === '')) throw new TypeError('watchTls: options.ca must be a non-empty path');
+  const maxBytes = options.maxBytes ?? DEFAULT_TLS_MAX_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new TypeError('watchTls: options.maxBytes must be a positive integer');
+  const minValidityMs = options.minValidityMs ?? 0;
+  if (!Number.isFinite(minValidityMs) || minValidityMs < 0) throw new TypeError('watchTls: options.minValidityMs must be a non-negative number of milliseconds');
+  const target = options.target ?? 'tls';
+  if (typeof target !== 'string' || target === '') throw new TypeError('watchTls: options.target must be a non-empty string');
+  return {
+    target,
+    files: { cert: resolve(options.cert), key: resolve(options.key), ca: options.ca === undefined ? undefined : resolve(options.ca) },
+    maxBytes,
+    minValidityMs,
+    instrumentation: options.instrumentation ?? new ReloadInstrumentation(),
+  };
+}
+
+class TlsWatcherImpl implements TlsWatcher {
+  readonly #server: SecureContextHolder;
+  readonly #settings: TlsSettings;
+  readonly #timeoutMs: number | undefined;
+  readonly #triggers: ReloadTriggers;
+  readonly #signal: NodeJS.Signals | undefined;
+  readonly #stages: ReloadStages<Candidate, Version | undefined> = {
+    load: (ctx) => this.#load(ctx),
+    identify: (c) => identify(c),
+    verify: (c, ctx) => this.#verify(c, ctx),
+    switch: (c) => this.#switchTo(c),
+    rollback: (previous) => this.#rollback(previous),
+    unload: (previous) => this.#unload(previous),
+  };
+  /** What verify built for the candidate of the running reload (runs are serialised per target). */
+  #verified: Version | undefined;
+  #active: Version | undefined;
+  #latest: Promise<ReloadResult> | undefined;
+  #closed = false;
+
+  constructor(options: WatchTlsOptions, settings: TlsSettings, report: DiagnosticSink, signal: NodeJS.Signals | undefined) {
+    this.#server = options.server;
+    this.#settings = settings;
+    this.#timeoutMs = options.timeoutMs;
+    this.#signal = signal;
+    this.#triggers = new ReloadTriggers(this, { watch: options.watch, http: options.http }, report);
+    if (signal) this.#triggers.listenForSignal(signal);
+  }
+
+  get current(): CertificateInfo {
+    if (!this.#active) throw new Error('@reloadscope/config: no certificate is active yet');
+    return { ...this.#active.info };
+  }
+  get target(): string {
+    return this.#settings.target;
+  }
+  get http(): ReloadListener | undefined {
+    return this.#triggers.http;
+  }
+
+  async start(): Promise<void> {
+    const s = this.#settings;
+    s.instrumentation.declareTarget(s.target, this.#triggers.triggers(this.#signal));
+    // force: a reused instrumentation may already hold this hash from an earlier watcher.
+    const result = await this.reload({ trigger: 'startup', force: true });
+    if (result.outcome !== 'success' || !this.#active) {
+      const cause = result.error?.cause;
+      if (cause instanceof ConfigError) throw cause;
+      throw new ConfigError('read_error', `initial certificate load ended with ${result.outcome}${result.error ? ` (${result.error.code})` : ''}`, {
+        cause: cause ?? result.error,
+      });
+    }
+    const { cert, key, ca } = s.files;
+    await this.#triggers.ready(ca === undefined ? [cert, key] : [cert, key, ca]);
+  }
+
+  reload(request: ReloadRequest = {}): Promise<ReloadResult> {
+    if (this.#closed) return Promise.reject(new Error('@reloadscope/config: reload() after close()'));
+    const p = this.#settings.instrumentation.reload(
+      { target: this.#settings.target, trigger: request.trigger ?? 'api', force: request.force, timeoutMs: request.timeoutMs ?? this.#timeoutMs },
+      this.#stages,
+    );
+    this.#latest = p;
+    return p;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#triggers.close();
+    await this.#latest?.catch(() => {});
+  }
+
+  async #readAll(signal: AbortSignal): Promise<Candidate> {
+    const { cert, key, ca } = this.#settings.files;
+    const max = this.#settings.maxBytes;
+    const [c, k, a] = await Promise.all([
+      readCapped(cert, max, signal),
+      readCapped(key, max, signal),
+      ca === undefined ? undefined : readCapped(ca, max, signal),
+    ]);
+    // The key enters the identity only as a digest: no key byte reaches telemetry.
+    const digest = createHash('sha256').update(c.hash).update('\0').update(k.hash).update('\0').update(a?.hash ?? '');
+    return { cert: c.bytes, key: k.bytes, ca: a?.bytes, hash: digest.digest('hex'), size: c.size + k.size + (a?.size ?? 0), leaf: parseLeaf(c.bytes) };
+  }
+
+  /**
+   * Cert and key are two files, and renewals write them one after the other: a read between the
+   * two writes sees a new certificate with the old key. While the pair does not match and the
+   * files are still changing, wait and read again; a pair that stays mismatched is verify's to refuse.
+   */
+  async #load(ctx: StageContext): Promise<Candidate> {
+    let candidate = await this.#readAll(ctx.signal);
+    for (let attempt = 1; attempt < SETTLE_ATTEMPTS && !pairMatches(candidate); attempt++) {
+      await sleep(DEFAULT_SETTLE_MS, undefined, { signal: ctx.signal });
+      const again = await this.#readAll(ctx.signal);
+      const moved = again.hash !== candidate.hash;
+      candidate = again;
+      if (!moved) break;
+    }
+    return candidate;
+  }
+
+  #verify(c: Candidate, ctx: StageContext): void {
+    const chain = parseChain(c.cert);
+    const leaf = chain[0]!;
+    const info = certificateInfo(leaf);
+    ctx.span.setAttributes({
+      [ATTR_TLS_SUBJECT]: info.subject,
+      [ATTR_TLS_ISSUER]: info.issuer,
+      [ATTR_TLS_SERIAL]: info.serialNumber,
+      [ATTR_TLS_FINGERPRINT256]: info.fingerprint256,
+      [ATTR_TLS_NOT_BEFORE]: info.validFrom.toISOString(),
+      [ATTR_TLS_NOT_AFTER]: info.validTo.toISOString(),
+    });
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(c.key);
+    } catch (cause) {
+      throw new ConfigError('tls_key_invalid', 'the private key file does not hold a PEM private key', { cause, stage: 'verify' });
+    }
+    if (key.type !== 'private' || !leaf.checkPrivateKey(key)) {
+      throw new ConfigError('tls_key_mismatch', 'the private key does not belong to the certificate', { stage: 'verify' });
+    }
+    checkValidity(info, this.#settings.minValidityMs);
+    let ca: X509Certificate[] | undefined;
+    if (c.ca !== undefined) {
+      ca = parseChain(c.ca, 'CA bundle');
+      checkChain(chain, ca);
+    }
+    const options: SecureContextOptions = { cert: c.cert, key: c.key, ...(c.ca === undefined ? {} : { ca: c.ca }) };
+    try {
+      // What setSecureContext() will do in switch, done here so that a candidate OpenSSL refuses
+      // fails verify, while nothing has changed yet.
+      createSecureContext(options);
+    } catch (cause) {
+      throw new ConfigError('tls_cert_invalid', 'OpenSSL refused the certificate and key as a pair', { cause, stage: 'verify' });
+    }
+    this.#verified = { options, info, key: c.key };
+  }
+
+  #switchTo(c: Candidate): Version | undefined {
+    const next = this.#verified;
+    this.#verified = undefined;
+    if (!next || next.key !== c.key) throw new ConfigError('tls_cert_invalid', 'switch without a verified certificate', { stage: 'switch' });
+    const previous = this.#active;
+    // New handshakes get the new context; established connections keep the one they negotiated.
+    this.#server.setSecureContext(next.options);
+    this.#active = next;
+    return previous;
+  }
+
+  #rollback(previous: Version | undefined): void {
+    if (!previous) return;
+    this.#server.setSecureContext(previous.options);
+    this.#active = previous;
+  }
+
+  #unload(previous: Version | undefined): void {
+    // The server holds its own copy inside OpenSSL: these bytes are ours to wipe.
+    previous?.key.fill(0);
+  }
+}
+
+function identify(c: Candidate): VersionIdentity {
+  const leaf = c.leaf;
+  if (!leaf) return { hash: c.hash, size: c.size };
+  return { hash: c.hash, size: c.size, version: leaf.serialNumber, notAfter: validTo(leaf).getTime() };
+}
+
+function parseLeaf(bytes: Buffer): X509Certificate | undefined {
+  try {
+    return new X509Certificate(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function pairMatches(c: Candidate): boolean {
+  if (!c.leaf) return false;
+  try {
+    return c.leaf.checkPrivateKey(createPrivateKey(c.key));
+  } catch {
+    return false;
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----/g;
+
+/** Every certificate of a PEM file, in order; a file with none, or one that does not parse, is refused. */
+function parseChain(bytes: Buffer, what = 'certificate file'): X509Certificate[] {
+  // latin1: PEM is ASCII, and a binary file must not be able to make decoding throw.
+  const blocks = bytes.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) throw new ConfigError('tls_cert_invalid', `the ${what} holds no complete PEM certificate`, { stage: 'verify' });
+  return blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block);
+    } catch (cause) {
+      throw new ConfigError('tls_cert_invalid', `certificate ${i + 1} of the ${what} does not parse`, { cause, stage: 'verify' });
+    }
+  });
+}
+
+function validFrom(c: X509Certificate): Date {
+  return c.validFromDate ?? new Date(c.validFrom);
+}
+function validTo(c: X509Certificate): Date {
+  return c.validToDate ?? new Date(c.validTo);
+}
+
+function certificateInfo(c: X509Certificate): CertificateInfo {
+  return {
+    subject: c.subject,
+    issuer: c.issuer,
+    serialNumber: c.serialNumber,
+    validFrom: validFrom(c),
+    validTo: validTo(c),
+    fingerprint256: c.fingerprint256,
+  };
+}
+
+function checkValidity(info: CertificateInfo, minValidityMs: number): void {
+  const now = Date.now();
+  if (now < info.validFrom.getTime()) {
+    throw new ConfigError('tls_not_yet_valid', `the certificate is not valid before ${info.validFrom.toISOString()}`, { stage: 'verify' });
+  }
+  if (now >= info.validTo.getTime()) {
+    throw new ConfigError('tls_expired', `the certificate expired at ${info.validTo.toISOString()}`, { stage: 'verify' });
+  }
+  if (info.validTo.getTime() - now < minValidityMs) {
+    throw new ConfigError('tls_validity_too_short', `the certificate expires at ${info.validTo.toISOString()}, sooner than minValidityMs allows`, {
+      stage: 'verify',
+    });
+  }
+}
+
+/**
+ * Each certificate must be signed by the next one, and the last by (or be) a certificate of the
+ * CA bundle. Validity of the intermediates counts too: clients refuse an expired intermediate.
+ */
+function checkChain(chain: readonly X509Certificate[], ca: readonly X509Certificate[]): void {
+  const untrusted = (why: string) => new ConfigError('tls_chain_untrusted', `the certificate chain does not verify to the CA bundle: ${why}`, { stage: 'verify' });
+  const now = Date.now();
+  for (let i = 0; i < chain.length; i++) {
+    const cert = chain[i]!;
+    if (i > 0 && (now < validFrom(cert).getTime() || now >= validTo(cert).getTime())) throw untrusted(`certificate ${i + 1} is outside its validity window`);
+    if (ca.some((root) => root.fingerprint256 === cert.fingerprint256)) return;
+    const issuer = chain[i + 1];
+    if (issuer) {
+      if (!signedBy(cert, issuer)) throw untrusted(`certificate ${i + 1} is not signed by certificate ${i + 2}`);
+      continue;
+    }
+    if (ca.some((root) => signedBy(cert, root))) return;
+    throw untrusted('no CA certificate signed the last certificate of the chain');
+  }
+}
+
+function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}

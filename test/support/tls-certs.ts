@@ -1,0 +1,79 @@
+/**
+ * Real certificates for the TLS tests, made with the openssl CLI: `openssl ca` is the one openssl
+ * 3.0 command that takes arbitrary start and end dates, which expired and not-yet-valid leaves need.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const DAY = 86_400_000;
+
+const CA_CONFIG = `[ ca ]
+default_ca = CA_default
+[ CA_default ]
+dir = .
+database = ./index.txt
+new_certs_dir = ./issued
+serial = ./serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = copy
+[ policy_any ]
+commonName = supplied
+`;
+
+export interface Issued {
+  cert: string;
+  key: string;
+  /** Uppercase hex, as X509Certificate and getPeerCertificate() report it. */
+  serial: string;
+  notAfter: Date;
+}
+
+const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+
+export class TestCA {
+  readonly dir: string;
+  readonly cert: string;
+  #issued = 0;
+
+  private constructor(dir: string, cert: string) {
+    this.dir = dir;
+    this.cert = cert;
+  }
+
+  static async create(dir: string, name = 'reloadscope test CA'): Promise<TestCA> {
+    await mkdir(join(dir, 'issued'), { recursive: true });
+    await writeFile(join(dir, 'ca.cnf'), CA_CONFIG);
+    await writeFile(join(dir, 'index.txt'), '');
+    // A random start serial per CA: two CAs in one test never issue the same serial.
+    await writeFile(join(dir, 'serial'), `${(0x1000 + Math.floor(Math.random() * 0xefff)).toString(16).toUpperCase()}00\n`);
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', `/CN=${name}`, '-days', '3650'], { cwd: dir });
+    return new TestCA(dir, await readFile(join(dir, 'ca.pem'), 'utf8'));
+  }
+
+  /** A leaf for localhost/127.0.0.1, valid from `notBefore` to `notAfter` (default: yesterday to +90 days). */
+  async issue(options: { notBefore?: Date; notAfter?: Date; cn?: string } = {}): Promise<Issued> {
+    const now = Date.now();
+    const notBefore = options.notBefore ?? new Date(now - DAY);
+    const notAfter = options.notAfter ?? new Date(now + 90 * DAY);
+    const n = ++this.#issued;
+    const key = `leaf-${n}.key`;
+    const csr = `leaf-${n}.csr`;
+    const out = `leaf-${n}.pem`;
+    const dir = this.dir;
+    await run(
+      'openssl',
+      ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${options.cn ?? 'localhost'}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+      { cwd: dir },
+    );
+    await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', csr, '-out', out, '-startdate', stamp(notBefore), '-enddate', stamp(notAfter), '-notext'], { cwd: dir });
+    const cert = await readFile(join(dir, out), 'utf8');
+    const { stdout } = await run('openssl', ['x509', '-in', out, '-noout', '-serial'], { cwd: dir });
+    // `openssl ca` truncates the dates to whole seconds.
+    return { cert, key: await readFile(join(dir, key), 'utf8'), serial: stdout.trim().replace(/^serial=/, ''), notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000) };
+  }
+}
