@@ -1,4 +1,5 @@
 import { diag } from '@opentelemetry/api';
+import type { ReloadResult } from '@reloadscope/core';
 
 /** Things an operator should hear about that are not reload results. Never carries config values. */
 export interface ConfigDiagnostic {
@@ -10,3 +11,13 @@ export type DiagnosticSink = (d: ConfigDiagnostic) => void;
 
 /** Default sink: the OpenTelemetry diag logger, which the app already routes somewhere. */
 export const diagSink: DiagnosticSink = (d) => diag.warn(`@reloadscope/config ${d.code}: ${d.message}`);
+
+/** One line for a reload that kept the old version, naming what keeps serving (never content). */
+export function reportRejection(report: DiagnosticSink, result: ReloadResult): void {
+  if (result.trigger === 'startup' || result.outcome === 'success' || result.outcome === 'unchanged') return;
+  const serving = result.hash ? result.hash.slice(0, 12) : 'nothing';
+  report({
+    code: 'reload_rejected',
+    message: `${result.target}: ${result.trigger} reload ended with ${result.outcome} (${result.error?.code ?? 'unknown'}); still serving ${serving}`,
+  });
+}

@@ -7,32 +7,10 @@
  * (a token) or large: strings and objects are only named by kind and size.
  */
 
-/** Node clamps a larger setTimeout/setInterval delay to 1 ms (with a warning): longer is refused. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+// One rule for timer delays and one way to describe a bad value, shared with core's own checks.
+import { describeValue, MAX_TIMER_MS } from '@reloadscope/core';
 
-/** What a bad value was, safe to put in a log line. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  switch (typeof value) {
-    case 'undefined':
-      return 'undefined';
-    case 'number':
-      return Object.is(value, -0) ? '-0' : String(value);
-    case 'boolean':
-      return String(value);
-    case 'string':
-      return value === '' ? 'an empty string' : `a string of length ${value.length}`;
-    case 'bigint':
-      return 'a bigint';
-    case 'symbol':
-      return 'a symbol';
-    case 'function':
-      return 'a function';
-    default:
-      return 'an object';
-  }
-}
+export { describeValue, MAX_TIMER_MS };
 
 export interface NumberRange {
   min: number;
@@ -113,9 +91,12 @@ export class Options {
     return v;
   }
 
-  /** Milliseconds for a timer: > 0 (or >= 0 with `allowZero`) and at most MAX_TIMER_MS. */
+  /**
+   * Milliseconds for a timer: from 1 (or 0 with `allowZero`) to MAX_TIMER_MS, the same range as
+   * core's checkDurationMs: Node runs any delay below 1 ms after 1 ms anyway.
+   */
   duration(name: string, allowZero = false): number | undefined {
-    return this.number(name, { min: 0, minExclusive: !allowZero, max: MAX_TIMER_MS });
+    return this.number(name, { min: allowZero ? 0 : 1, max: MAX_TIMER_MS });
   }
 
   string(name: string, rule: StringRule = {}): string | undefined {

@@ -9,20 +9,21 @@ import {
   ATTR_TLS_NOT_BEFORE,
   ATTR_TLS_SERIAL,
   ATTR_TLS_SUBJECT,
+  isReloadError,
   ReloadInstrumentation,
   type ReloadResult,
   type ReloadStages,
   type StageContext,
+  type TargetClaim,
   type VersionIdentity,
 } from '@reloadscope/core';
-import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { reportRejection } from './diagnostics.ts';
 import { ConfigError } from './errors.ts';
-import type { ReloadListener, ReloadListenerOptions } from './http-trigger.ts';
+import type { ReloadListener } from './http-trigger.ts';
+import { Options } from './options.ts';
 import { readCapped } from './read.ts';
-import { checkReloadSignal } from './signal.ts';
-import { ReloadTriggers } from './triggers.ts';
-import type { WatchOptions } from './watch.ts';
-import type { ReloadRequest } from './watch-config.ts';
+import { checkTriggerOptions, ReloadTriggers, type TriggerOptions, type TriggerSettings } from './triggers.ts';
+import { checkReloadRequest, type ReloadRequest } from './watch-config.ts';
 
 /** Certificate files are small: a chain of a few certificates is a few KiB. */
 export const DEFAULT_TLS_MAX_BYTES = 1024 * 1024;
@@ -47,7 +48,8 @@ export interface CertificateInfo {
   fingerprint256: string;
 }
 
-export interface WatchTlsOptions {
+/** `watch`, `signal`, `http` and `onDiagnostic` are watchConfig's trigger options, with the same defaults. */
+export interface WatchTlsOptions extends TriggerOptions {
   server: SecureContextHolder;
   /** PEM: the leaf certificate first, then the chain. */
   cert: string;
@@ -61,18 +63,10 @@ export interface WatchTlsOptions {
   minValidityMs?: number;
   /** Default: a new ReloadInstrumentation (which uses the global providers). */
   instrumentation?: ReloadInstrumentation;
-  /** Directory watch (default on). `{ pollMs }` polls instead of using filesystem events. */
-  watch?: boolean | WatchOptions;
-  /** Reload signal, default SIGHUP; false for none. SIGUSR1 is refused. */
-  signal?: NodeJS.Signals | false;
-  /** Start a standalone HTTP reload listener (off by default). */
-  http?: ReloadListenerOptions | false;
   /** Deadline per reload. Default: the instrumentation's default (30 s). */
   timeoutMs?: number;
   /** Cap per file (cert, key, ca). Default 1 MiB. */
   maxBytes?: number;
-  /** Where warnings go. Default: the OpenTelemetry diag logger. */
-  onDiagnostic?: DiagnosticSink;
 }
 
 export interface TlsWatcher {
@@ -110,11 +104,8 @@ interface Version {
  * first load fails: a server should not start without a usable certificate.
  */
 export async function watchTls(options: WatchTlsOptions): Promise<TlsWatcher> {
-  const settings = checkTlsOptions(options);
-  const report = options.onDiagnostic ?? diagSink;
-  // Before any await: a SIGHUP that arrives with no listener kills the process.
-  const signalName = options.signal === false ? undefined : checkReloadSignal(options.signal ?? 'SIGHUP');
-  const watcher = new TlsWatcherImpl(options, settings, report, signalName);
+  // Checked before any await: a SIGHUP that arrives with no listener kills the process.
+  const watcher = new TlsWatcherImpl(options.server, checkTlsOptions(options));
   try {
     await watcher.start();
   } catch (err) {
@@ -124,44 +115,39 @@ export async function watchTls(options: WatchTlsOptions): Promise<TlsWatcher> {
   return watcher;
 }
 
-interface TlsSettings {
+interface TlsSettings extends TriggerSettings {
   target: string;
   files: { cert: string; key: string; ca: string | undefined };
   maxBytes: number;
   minValidityMs: number;
+  timeoutMs: number | undefined;
   instrumentation: ReloadInstrumentation;
 }
 
+const PATH_RULE = { pattern: /^[^\0]*$/, patternText: 'without NUL bytes' };
+
 function checkTlsOptions(options: WatchTlsOptions): TlsSettings {
-  if (typeof options !== 'object' || options === null) throw new TypeError('watchTls(options): options must be an object');
-  if (typeof options.server?.setSecureContext !== 'function') {
-    throw new TypeError('watchTls: options.server must be a tls.Server or https.Server (it needs setSecureContext)');
-  }
-  for (const name of ['cert', 'key'] as const) {
-    if (typeof options[name] !== 'string' || options[name] === '') throw new TypeError(`watchTls: options.${name} must be a non-empty path`);
-  }
-  if (options.ca !== undefined && (typeof options.ca !== 'string' || options.ca === '')) throw new TypeError('watchTls: options.ca must be a non-empty path');
-  const maxBytes = options.maxBytes ?? DEFAULT_TLS_MAX_BYTES;
-  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new TypeError('watchTls: options.maxBytes must be a positive integer');
-  const minValidityMs = options.minValidityMs ?? 0;
-  if (!Number.isFinite(minValidityMs) || minValidityMs < 0) throw new TypeError('watchTls: options.minValidityMs must be a non-negative number of milliseconds');
-  const target = options.target ?? 'tls';
-  if (typeof target !== 'string' || target === '') throw new TypeError('watchTls: options.target must be a non-empty string');
+  const o = Options.of('watchTls', options);
+  o.withMethods<SecureContextHolder>('server', ['setSecureContext']);
+  o.required('server', o.get('server'), 'a tls.Server or https.Server (anything with setSecureContext)');
+  const cert = o.required('cert', o.string('cert', PATH_RULE), 'a non-empty path');
+  const key = o.required('key', o.string('key', PATH_RULE), 'a non-empty path');
+  const ca = o.string('ca', PATH_RULE);
   return {
-    target,
-    files: { cert: resolve(options.cert), key: resolve(options.key), ca: options.ca === undefined ? undefined : resolve(options.ca) },
-    maxBytes,
-    minValidityMs,
-    instrumentation: options.instrumentation ?? new ReloadInstrumentation(),
+    ...checkTriggerOptions(o),
+    target: o.string('target', { maxLength: 128 }) ?? 'tls',
+    files: { cert: resolve(cert), key: resolve(key), ca: ca === undefined ? undefined : resolve(ca) },
+    maxBytes: o.integer('maxBytes', 1) ?? DEFAULT_TLS_MAX_BYTES,
+    minValidityMs: o.number('minValidityMs', { min: 0 }) ?? 0,
+    timeoutMs: o.duration('timeoutMs'),
+    instrumentation: o.withMethods<ReloadInstrumentation>('instrumentation', ['reload', 'declareTarget', 'claimTarget']) ?? new ReloadInstrumentation(),
   };
 }
 
 class TlsWatcherImpl implements TlsWatcher {
   readonly #server: SecureContextHolder;
   readonly #settings: TlsSettings;
-  readonly #timeoutMs: number | undefined;
   readonly #triggers: ReloadTriggers;
-  readonly #signal: NodeJS.Signals | undefined;
   readonly #stages: ReloadStages<Candidate, Version | undefined> = {
     load: (ctx) => this.#load(ctx),
     identify: (c) => identify(c),
@@ -174,15 +160,14 @@ class TlsWatcherImpl implements TlsWatcher {
   #verified: Version | undefined;
   #active: Version | undefined;
   #latest: Promise<ReloadResult> | undefined;
+  #claim: TargetClaim | undefined;
   #closed = false;
 
-  constructor(options: WatchTlsOptions, settings: TlsSettings, report: DiagnosticSink, signal: NodeJS.Signals | undefined) {
-    this.#server = options.server;
+  constructor(server: SecureContextHolder, settings: TlsSettings) {
+    this.#server = server;
     this.#settings = settings;
-    this.#timeoutMs = options.timeoutMs;
-    this.#signal = signal;
-    this.#triggers = new ReloadTriggers(this, { watch: options.watch, http: options.http }, report);
-    if (signal) this.#triggers.listenForSignal(signal);
+    this.#triggers = new ReloadTriggers(this, settings);
+    this.#triggers.listenForSignal();
   }
 
   get current(): CertificateInfo {
@@ -198,12 +183,14 @@ class TlsWatcherImpl implements TlsWatcher {
 
   async start(): Promise<void> {
     const s = this.#settings;
-    s.instrumentation.declareTarget(s.target, this.#triggers.triggers(this.#signal));
+    // Two watchers on one target would share its state (the default target is the same for all).
+    this.#claim = s.instrumentation.claimTarget(s.target, `watchTls(${s.files.cert})`);
+    s.instrumentation.declareTarget(s.target, this.#triggers.triggers());
     // force: a reused instrumentation may already hold this hash from an earlier watcher.
     const result = await this.reload({ trigger: 'startup', force: true });
     if (result.outcome !== 'success' || !this.#active) {
       const cause = result.error?.cause;
-      if (cause instanceof ConfigError) throw cause;
+      if (isReloadError(cause) && cause instanceof ConfigError) throw cause;
       throw new ConfigError('read_error', `initial certificate load ended with ${result.outcome}${result.error ? ` (${result.error.code})` : ''}`, {
         cause: cause ?? result.error,
       });
@@ -214,10 +201,18 @@ class TlsWatcherImpl implements TlsWatcher {
 
   reload(request: ReloadRequest = {}): Promise<ReloadResult> {
     if (this.#closed) return Promise.reject(new Error('@reloadscope/config: reload() after close()'));
-    const p = this.#settings.instrumentation.reload(
-      { target: this.#settings.target, trigger: request.trigger ?? 'api', force: request.force, timeoutMs: request.timeoutMs ?? this.#timeoutMs },
-      this.#stages,
-    );
+    try {
+      checkReloadRequest(request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const s = this.#settings;
+    const p = s.instrumentation
+      .reload({ target: s.target, trigger: request.trigger ?? 'api', force: request.force, timeoutMs: request.timeoutMs ?? s.timeoutMs }, this.#stages)
+      .then((result) => {
+        reportRejection(s.report, result);
+        return result;
+      });
     this.#latest = p;
     return p;
   }
@@ -227,6 +222,7 @@ class TlsWatcherImpl implements TlsWatcher {
     this.#closed = true;
     await this.#triggers.close();
     await this.#latest?.catch(() => {});
+    this.#claim?.release();
   }
 
   async #readAll(signal: AbortSignal): Promise<Candidate> {

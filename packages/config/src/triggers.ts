@@ -1,18 +1,56 @@
 import type { ReloadResult, ReloadTrigger } from '@reloadscope/core';
-import type { DiagnosticSink } from './diagnostics.ts';
+import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { checkListenerOptions } from './http-options.ts';
 import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
 import { symlinkedAncestors } from './locate.ts';
-import { onReloadSignal } from './signal.ts';
-import { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_WAIT_MS, type DirectoryWatch, debounce, type WatchOptions, watchFiles } from './watch.ts';
+import type { Options } from './options.ts';
+import { checkReloadSignal, onReloadSignal } from './signal.ts';
+import { checkWatchOptions, type DirectoryWatch, debounce, type WatchOptions, type WatchSettings, watchFiles } from './watch.ts';
+
+/** The trigger options every long-lived reloader takes (watchConfig, watchTls), as given. */
+export interface TriggerOptions {
+  /** Directory watch (default on). `{ pollMs }` polls instead of using filesystem events. */
+  watch?: boolean | WatchOptions;
+  /** Reload signal, default SIGHUP; false for none. SIGUSR1 is refused. */
+  signal?: NodeJS.Signals | false;
+  /** Start a standalone HTTP reload listener (off by default). */
+  http?: ReloadListenerOptions | false;
+  /** Where warnings go (subPath mounts, rejected reloads…). Default: the OpenTelemetry diag logger. */
+  onDiagnostic?: DiagnosticSink;
+}
+
+/** The same options, checked and with defaults applied. */
+export interface TriggerSettings {
+  signal: NodeJS.Signals | undefined;
+  /** Also the signal debounce's timing, so it exists with `watch: false` too. */
+  watch: WatchSettings;
+  watching: boolean;
+  http: ReloadListenerOptions | undefined;
+  report: DiagnosticSink;
+}
+
+/** The one check of the trigger options: watchConfig and watchTls share it, and its messages. */
+export function checkTriggerOptions(o: Options): TriggerSettings {
+  const watch = o.get('watch');
+  if (watch !== undefined && typeof watch !== 'boolean' && (typeof watch !== 'object' || watch === null)) {
+    o.fail('watch', 'true, false or { debounceMs, maxWaitMs, pollMs }', watch);
+  }
+  const signal = o.get('signal');
+  if (signal !== undefined && signal !== false && typeof signal !== 'string') o.fail('signal', "a signal name such as 'SIGHUP', or false", signal);
+  const http = o.get('http');
+  if (http !== undefined && http !== false) checkListenerOptions(o.child('http')!);
+  return {
+    signal: signal === false ? undefined : checkReloadSignal((signal as string | undefined) ?? 'SIGHUP'),
+    watch: checkWatchOptions(typeof watch === 'object' ? o.child('watch') : undefined),
+    watching: watch !== false,
+    http: http === undefined || http === false ? undefined : (http as ReloadListenerOptions),
+    report: o.function<DiagnosticSink>('onDiagnostic') ?? diagSink,
+  };
+}
 
 /** What the triggers need from a long-lived reloader. */
 export interface TriggeredReloader {
   reload(request: { trigger: ReloadTrigger }): Promise<ReloadResult>;
-}
-
-export interface TriggerOptions {
-  watch?: boolean | WatchOptions;
-  http?: ReloadListenerOptions | false;
 }
 
 /**
@@ -23,8 +61,7 @@ export interface TriggerOptions {
  */
 export class ReloadTriggers {
   readonly #reloader: TriggeredReloader;
-  readonly #options: TriggerOptions;
-  readonly #report: DiagnosticSink;
+  readonly #settings: TriggerSettings;
   #watch: DirectoryWatch | undefined;
   #stopSignal: (() => void) | undefined;
   #http: ReloadListener | undefined;
@@ -32,32 +69,35 @@ export class ReloadTriggers {
   #closed = false;
   #deferred: ReloadTrigger | undefined;
 
-  constructor(reloader: TriggeredReloader, options: TriggerOptions, report: DiagnosticSink) {
+  constructor(reloader: TriggeredReloader, settings: TriggerSettings) {
     this.#reloader = reloader;
-    this.#options = options;
-    this.#report = report;
+    this.#settings = settings;
   }
 
   get http(): ReloadListener | undefined {
     return this.#http;
   }
 
-  /** Every trigger these options can produce (so their series can be declared at startup). */
-  triggers(signal: NodeJS.Signals | undefined): ReloadTrigger[] {
+  /** Every trigger these settings can produce, so their series can be declared at startup. */
+  triggers(): ReloadTrigger[] {
+    const s = this.#settings;
     const triggers: ReloadTrigger[] = ['startup', 'api'];
     // 'poll' too: the watcher falls back to polling when fs.watch fails at runtime.
-    if (this.#options.watch !== false) triggers.push('file', 'poll');
-    if (signal) triggers.push('signal');
-    if (this.#options.http) triggers.push('http');
+    if (s.watching) triggers.push('file', 'poll');
+    if (s.signal) triggers.push('signal');
+    if (s.http) triggers.push('http');
     return triggers;
   }
 
-  /** Install the signal listener: call before anything slow (an unhandled SIGHUP kills the process). */
-  listenForSignal(signal: NodeJS.Signals): void {
-    // Leading edge: one SIGHUP reloads at once; a storm is that run plus one trailing run.
-    const w = this.#watchOptions();
-    const debounced = debounce(() => this.fire('signal'), w.debounceMs ?? DEFAULT_DEBOUNCE_MS, w.maxWaitMs ?? DEFAULT_MAX_WAIT_MS, { leading: true });
-    const stop = onReloadSignal(signal, debounced.trigger, this.#report);
+  /** Install the signal listener: call before any await (an unhandled SIGHUP kills the process). */
+  listenForSignal(): void {
+    const signal = this.#settings.signal;
+    if (!signal) return;
+    // Leading edge: one SIGHUP reloads at once; a storm (a loop of `kill -HUP`, a process manager
+    // signalling every child) is that run plus one trailing run, not one run per delivered signal.
+    const w = this.#settings.watch;
+    const debounced = debounce(() => this.fire('signal'), w.debounceMs, w.maxWaitMs, { leading: true });
+    const stop = onReloadSignal(signal, debounced.trigger, this.#settings.report);
     if (!stop) return;
     this.#stopSignal = () => {
       stop();
@@ -73,13 +113,12 @@ export class ReloadTriggers {
   async ready(files: readonly string[]): Promise<void> {
     this.#ready = true;
     if (this.#deferred) await this.#reloader.reload({ trigger: this.#deferred });
-    if (this.#closed) return;
-    if (this.#options.watch !== false) {
+    const s = this.#settings;
+    if (s.watching && !this.#closed) {
       const ancestors = (await Promise.all(files.map((f) => symlinkedAncestors(f)))).flat();
-      if (this.#closed) return;
-      this.#watch = watchFiles([...new Set([...files, ...ancestors])], (trigger) => this.fire(trigger), this.#watchOptions(), this.#report);
+      if (!this.#closed) this.#watch = watchFiles([...new Set([...files, ...ancestors])], (trigger) => this.fire(trigger), s.watch, s.report);
     }
-    if (this.#options.http && !this.#closed) this.#http = await listenForReloads(this.#reloader, this.#options.http);
+    if (s.http && !this.#closed) this.#http = await listenForReloads(this.#reloader, s.http);
   }
 
   /** An event-driven reload: never throws into the event's emitter. */
@@ -98,9 +137,5 @@ export class ReloadTriggers {
     this.#stopSignal?.();
     this.#watch?.close();
     await this.#http?.close();
-  }
-
-  #watchOptions(): WatchOptions {
-    return typeof this.#options.watch === 'object' ? this.#options.watch : {};
   }
 }

@@ -10,7 +10,7 @@ import {
   type TargetClaim,
   isReloadError,
 } from '@reloadscope/core';
-import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { type DiagnosticSink, reportRejection } from './diagnostics.ts';
 import { ConfigError } from './errors.ts';
 import { resolveFile, symlinkedAncestors } from './locate.ts';
 import { checkListenerOptions } from './http-options.ts';
@@ -20,7 +20,8 @@ import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
 import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
-import { checkWatchOptions, type DirectoryWatch, debounce, isFileMountPoint, type WatchOptions, type WatchSettings, watchFiles } from './watch.ts';
+import { checkTriggerOptions, ReloadTriggers, type TriggerOptions, type TriggerSettings } from './triggers.ts';
+import { isFileMountPoint } from './watch.ts';
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 
@@ -31,7 +32,8 @@ const UNLOADED = new DOMException('config version unloaded: a newer version repl
 const ROLLED_BACK = new DOMException('config version rolled back: an onChange listener rejected it', 'AbortError');
 const CLOSED = new DOMException('config watcher closed', 'AbortError');
 
-export interface WatchConfigOptions<T> {
+/** `watch`, `signal`, `http` and `onDiagnostic` are the trigger options watchTls shares. */
+export interface WatchConfigOptions<T> extends TriggerOptions {
   /** The config file, or a directory holding it (a Kubernetes ConfigMap volume). */
   path: string;
   /** File name inside `path` when `path` is a directory. Default: the only `*.json|yaml|yml` there. */
@@ -44,19 +46,11 @@ export interface WatchConfigOptions<T> {
   instrumentation?: ReloadInstrumentation;
   /** `hotreload.target`. Default: the config file's base name. */
   target?: string;
-  /** Directory watch (default on). `{ pollMs }` polls instead of using filesystem events. */
-  watch?: boolean | WatchOptions;
-  /** Reload signal, default SIGHUP; false for none. SIGUSR1 is refused. */
-  signal?: NodeJS.Signals | false;
   verify?: IntegrityOptions;
   /** Default 10 MiB. */
   maxBytes?: number;
   /** Deadline per reload. Default: the instrumentation's default (30 s). */
   timeoutMs?: number;
-  /** Start a standalone HTTP reload listener (off by default). */
-  http?: ReloadListenerOptions | false;
-  /** Where warnings go (subPath mounts, rejected reloads…). Default: the OpenTelemetry diag logger. */
-  onDiagnostic?: DiagnosticSink;
 }
 
 /** Handed to `onChange` subscribers. */
@@ -124,7 +118,7 @@ export async function watchConfig<T = unknown>(options: WatchConfigOptions<T>): 
   // First, before any await: a SIGHUP that arrives with no listener kills the process.
   const settings = checkOptions(options);
   const watcher = new ConfigWatcherImpl<T>(options, settings);
-  if (settings.signal) watcher.listenForSignal(settings.signal);
+  watcher.listenForSignal();
   try {
     await watcher.start();
   } catch (err) {
@@ -134,14 +128,9 @@ export async function watchConfig<T = unknown>(options: WatchConfigOptions<T>): 
   return watcher;
 }
 
-interface Settings {
+interface Settings extends TriggerSettings {
   maxBytes: number;
   instrumentation: ReloadInstrumentation;
-  report: DiagnosticSink;
-  signal: NodeJS.Signals | undefined;
-  /** Also the signal debounce's timing, so it exists with `watch: false` too. */
-  watch: WatchSettings;
-  watching: boolean;
 }
 
 // A NUL byte makes every fs call throw; refused here with the option's name instead.
@@ -162,12 +151,6 @@ function checkOptions<T>(options: WatchConfigOptions<T>): Settings {
     o.fail('schema', 'a Standard Schema (with ~standard.validate)', schema);
   }
   const instrumentation = o.withMethods<ReloadInstrumentation>('instrumentation', ['reload', 'declareTarget']);
-  const watch = o.get('watch');
-  if (watch !== undefined && typeof watch !== 'boolean' && (typeof watch !== 'object' || watch === null)) {
-    o.fail('watch', 'true, false or { debounceMs, maxWaitMs, pollMs }', watch);
-  }
-  const signal = o.get('signal');
-  if (signal !== undefined && signal !== false && typeof signal !== 'string') o.fail('signal', "a signal name such as 'SIGHUP', or false", signal);
   const verify = o.child('verify');
   verify?.string('sha256File', NO_NUL);
   verify?.string('signatureFile', NO_NUL);
@@ -180,19 +163,15 @@ function checkOptions<T>(options: WatchConfigOptions<T>): Settings {
     }
   }
   o.duration('timeoutMs');
-  const http = o.get('http');
-  if (http !== undefined && http !== false) checkListenerOptions(o.child('http')!);
   return {
+    ...checkTriggerOptions(o),
     maxBytes: o.integer('maxBytes', 1) ?? DEFAULT_MAX_BYTES,
     instrumentation: instrumentation ?? new ReloadInstrumentation(),
-    report: o.function<DiagnosticSink>('onDiagnostic') ?? diagSink,
-    signal: signal === false ? undefined : checkReloadSignal((signal as string | undefined) ?? 'SIGHUP'),
-    watch: checkWatchOptions(typeof watch === 'object' ? o.child('watch') : undefined),
-    watching: watch !== false,
   };
 }
 
-function checkReloadRequest(request: ReloadRequest): void {
+/** `reload(request)`'s options; watchTls takes the same. */
+export function checkReloadRequest(request: ReloadRequest): void {
   const o = Options.of('reload', request, 'request');
   o.string('trigger', { maxLength: 64 });
   o.boolean('force');
@@ -223,14 +202,9 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   #format: ConfigFormat = 'yaml';
   #active: Version<T> | undefined;
   #switch: Switch<T> | undefined;
-  #watch: DirectoryWatch | undefined;
-  #stopSignal: (() => void) | undefined;
-  #http: ReloadListener | undefined;
+  readonly #events: ReloadTriggers;
   #claim: TargetClaim | undefined;
   #closed = false;
-  /** False until the first load succeeded; triggers that arrive earlier are replayed once after it. */
-  #ready = false;
-  #deferred: ReloadTrigger | undefined;
 
   constructor(options: WatchConfigOptions<T>, settings: Settings) {
     this.#options = options;
@@ -238,6 +212,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     this.#reloads = settings.instrumentation;
     this.#maxBytes = settings.maxBytes;
     this.#report = settings.report;
+    this.#events = new ReloadTriggers(this, settings);
   }
 
   get current(): T {
@@ -256,7 +231,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     return this.#file;
   }
   get http(): ReloadListener | undefined {
-    return this.#http;
+    return this.#events.http;
   }
 
   #version(): Version<T> {
@@ -264,17 +239,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     return this.#active;
   }
 
-  listenForSignal(signal: NodeJS.Signals): void {
-    // Leading edge: one SIGHUP reloads at once; a storm (a loop of `kill -HUP`, a process manager
-    // signalling every child) is that run plus one trailing run, not one run per delivered signal.
-    const w = this.#settings.watch;
-    const debounced = debounce(() => this.#trigger('signal'), w.debounceMs, w.maxWaitMs, { leading: true });
-    const stop = onReloadSignal(signal, debounced.trigger, this.#report);
-    if (!stop) return;
-    this.#stopSignal = () => {
-      stop();
-      debounced.cancel();
-    };
+  listenForSignal(): void {
+    this.#events.listenForSignal();
   }
 
   async start(): Promise<void> {
@@ -285,7 +251,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     this.#claim = this.#reloads.claimTarget(this.#target, `watchConfig(${this.#file})`);
     this.#format = options.format ?? (extname(this.#file) === '.json' ? 'json' : 'yaml');
     // Every (trigger, outcome) series this watcher can produce exists at 0 from startup.
-    this.#reloads.declareTarget(this.#target, this.#triggers());
+    this.#reloads.declareTarget(this.#target, this.#events.triggers());
     // force: a reused instrumentation may already hold this hash from an earlier watcher.
     const result = await this.reload({ trigger: 'startup', force: true });
     if (result.outcome !== 'success' || !this.#active) {
@@ -298,25 +264,9 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
         { cause: cause ?? error },
       );
     }
-    this.#ready = true;
-    // A signal that arrived during the first load may announce a newer file: reload before resolving.
-    if (this.#deferred) await this.reload({ trigger: this.#deferred });
     await this.#detectSubPath();
-    if (this.#settings.watching) {
-      const files = [...this.#watchedFiles(), ...(await symlinkedAncestors(this.#file))];
-      this.#watch = watchFiles(files, (trigger) => this.#trigger(trigger), this.#settings.watch, this.#report);
-    }
-    if (options.http) this.#http = await listenForReloads(this, options.http);
-  }
-
-  #triggers(): ReloadTrigger[] {
-    const o = this.#options;
-    const triggers: ReloadTrigger[] = ['startup', 'api'];
-    // 'poll' too: the watcher falls back to polling when fs.watch fails at runtime.
-    if (o.watch !== false) triggers.push('file', 'poll');
-    if (o.signal !== false) triggers.push('signal');
-    if (o.http) triggers.push('http');
-    return triggers;
+    // A signal that arrived during the first load may announce a newer file: replayed before resolving.
+    await this.#events.ready(this.#watchedFiles());
   }
 
   #watchedFiles(): string[] {
@@ -340,16 +290,6 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     } catch {
       // No mountinfo (or no realpath): nothing to warn about.
     }
-  }
-
-  /** Event-driven reloads (signal, watch): never throw into an event handler. */
-  #trigger(trigger: ReloadTrigger): void {
-    if (this.#closed) return;
-    if (!this.#ready) {
-      this.#deferred = trigger;
-      return;
-    }
-    this.reload({ trigger }).catch(() => {});
   }
 
   onChange(listener: ChangeListener<T>): () => void {
@@ -376,7 +316,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
       timeoutMs: request.timeoutMs ?? this.#options.timeoutMs,
     };
     const p = this.#reloads.reload(options, this.#stages).then((result) => {
-      this.#reportRejection(result);
+      reportRejection(this.#report, result);
       return result;
     });
     this.#latest = p;
@@ -454,21 +394,10 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     previous?.controller.abort(UNLOADED);
   }
 
-  #reportRejection(result: ReloadResult): void {
-    if (result.trigger === 'startup' || result.outcome === 'success' || result.outcome === 'unchanged') return;
-    const serving = result.hash ? result.hash.slice(0, 12) : 'nothing';
-    this.#report({
-      code: 'reload_rejected',
-      message: `${result.target}: ${result.trigger} reload ended with ${result.outcome} (${result.error?.code ?? 'unknown'}); still serving ${serving}`,
-    });
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopSignal?.();
-    this.#watch?.close();
-    await this.#http?.close();
+    await this.#events.close();
     await this.#latest?.catch(() => {});
     this.#active?.controller.abort(CLOSED);
     this.#claim?.release();

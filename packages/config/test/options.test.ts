@@ -52,8 +52,16 @@ interface NumericOption {
 const duration = (fn: string, name: string, allowZero = false): NumericOption => ({
   fn,
   name,
-  good: fc.double({ min: allowZero ? 0 : 0.001, max: MAX_TIMER_MS, noNaN: true }),
-  bad: fc.oneof(junk, negative, tooBigForATimer, ...(allowZero ? [] : [fc.constantFrom(0, -0)])),
+  good: fc.double({ min: allowZero ? 0 : 1, max: MAX_TIMER_MS, noNaN: true }),
+  // Below 1 ms Node fires after 1 ms anyway: a sub-millisecond deadline is a unit mistake.
+  bad: fc.oneof(junk, negative, tooBigForATimer, ...(allowZero ? [] : [fc.constantFrom(0, -0), fc.double({ min: Number.MIN_VALUE, max: 0.999, noNaN: true })])),
+});
+/** A rate: any finite number above 0 (0.5 per second is one every 2 s), at most a million. */
+const rate = (fn: string, name: string): NumericOption => ({
+  fn,
+  name,
+  good: fc.double({ min: 0.001, max: 1_000_000, noNaN: true }),
+  bad: fc.oneof(junk, negative, tooBigForATimer, fc.constantFrom(0, -0)),
 });
 const positiveInteger = (fn: string, name: string, max = 1e9): NumericOption => ({
   fn,
@@ -114,7 +122,7 @@ test('every numeric option of watchConfig refuses NaN, ±Infinity, negatives, 0,
     // The listener needs a port anyway: 0 keeps the good runs from colliding.
     [positiveInteger('watchConfig', 'options.http.rateLimit.burst', 1_000_000), (v) => start({ http: { token: TOKEN, rateLimit: { burst: v } } })],
     [
-      { ...duration('watchConfig', 'options.http.rateLimit.perSecond'), good: fc.double({ min: 0.001, max: 1_000_000, noNaN: true }) },
+      rate('watchConfig', 'options.http.rateLimit.perSecond'),
       (v) => start({ http: { token: TOKEN, rateLimit: { perSecond: v } } }),
     ],
   ];
@@ -130,7 +138,7 @@ test('the HTTP trigger, bundles, watchFiles, debounce and reload() check their n
   const cases: Array<[NumericOption, Caller, number?]> = [
     [positiveInteger('createReloadHandler', 'options.rateLimit.burst', 1_000_000), (v) => createReloadHandler(config, { token: TOKEN, rateLimit: { burst: v as number } })],
     [
-      { ...duration('createReloadHandler', 'options.rateLimit.perSecond'), good: fc.double({ min: 0.001, max: 1_000_000, noNaN: true }) },
+      rate('createReloadHandler', 'options.rateLimit.perSecond'),
       (v) => createReloadHandler(config, { token: TOKEN, rateLimit: { perSecond: v as number } }),
     ],
     [

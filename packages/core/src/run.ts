@@ -415,5 +415,14 @@ function checkIdentity(identity: VersionIdentity): VersionIdentity {
   if (size !== undefined && !(typeof size === 'number' && Number.isSafeInteger(size) && size >= 0)) {
     throw new TypeError(`reloadscope: identity.size must be a non-negative integer, got ${describeValue(size)}`);
   }
-  return { hash, ...(version === undefined ? {} : { version }), ...(size === undefined ? {} : { size }) };
+  const notAfter = safeGet(identity, 'notAfter');
+  if (notAfter !== undefined && !(typeof notAfter === 'number' && Number.isFinite(notAfter))) {
+    throw new TypeError(`reloadscope: identity.notAfter must be a finite Unix time in milliseconds, got ${describeValue(notAfter)}`);
+  }
+  return {
+    hash,
+    ...(version === undefined ? {} : { version }),
+    ...(size === undefined ? {} : { size }),
+    ...(notAfter === undefined ? {} : { notAfter }),
+  };
 }

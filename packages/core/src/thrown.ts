@@ -154,12 +154,29 @@ function cap(text: string, max: number): string {
 }
 
 /**
- * A short description of any value for an error message: numbers and short strings verbatim,
- * everything else by type. Never calls into the value.
+ * What a bad value was, safe for an error message or a log line: numbers and booleans as they are,
+ * anything else only by kind and size. Strings are never echoed: a value in the wrong option is
+ * as likely a token or a password as a typo.
  */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${value}`;
-  if (typeof value === 'string') return value.length <= 40 ? JSON.stringify(value) : `a string of ${value.length} characters`;
   if (value === null) return 'null';
-  return typeof value === 'object' ? 'an object' : typeof value;
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  switch (typeof value) {
+    case 'undefined':
+      return 'undefined';
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'boolean':
+      return String(value);
+    case 'string':
+      return value === '' ? 'an empty string' : `a string of length ${value.length}`;
+    case 'bigint':
+      return 'a bigint';
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      return 'an object';
+  }
 }
