@@ -259,7 +259,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
       const files = [...this.#watchedFiles(), ...(await symlinkedAncestors(this.#file))];
       this.#watch = watchFiles(files, (trigger) => this.#trigger(trigger), watch === true ? {} : watch, this.#report);
     }
-    if (options.http) this.#http = await listenForReloads(this, options.http);
+    if (options.http) this.#http = await listenForReloads(this, { onDiagnostic: this.#report, ...options.http });
   }
 
   #triggers(): ReloadTrigger[] {

@@ -1,0 +1,115 @@
+export interface AuthThrottleOptions {
+  /** Failed authentications one client may make within `windowSeconds` before it is refused. Default 5. */
+  failures?: number;
+  /** Length of the counting window, and of the refusal that follows a burst, in seconds. Default 60. */
+  windowSeconds?: number;
+}
+
+/** A client that just used up its failures: said once per burst, never with anything it sent. */
+export interface FailureBurst {
+  /** The remote address, or `undefined` for the shared budget of clients the table had no room for. */
+  client: string | undefined;
+  failures: number;
+  windowSeconds: number;
+}
+
+interface Entry {
+  windowEnd: number;
+  failures: number;
+  blockedUntil: number;
+}
+
+/**
+ * Bounds the memory an attacker rotating source addresses can make the table use. Once it is full
+ * of live entries, clients without one share a single budget, so rotation buys no extra guesses.
+ */
+export const MAX_TRACKED_CLIENTS = 1024;
+const SHARED = '';
+
+/**
+ * Per-client failed-authentication throttle. A client that fails `failures` times within a window
+ * is refused unexamined for a whole window: no token it sends meanwhile is compared, so guessing
+ * runs at `failures` per window at most.
+ */
+export class AuthThrottle {
+  readonly #max: number;
+  readonly #windowMs: number;
+  readonly #onBurst: (burst: FailureBurst) => void;
+  readonly #now: () => number;
+  readonly #clients = new Map<string, Entry>();
+
+  constructor(options: AuthThrottleOptions | undefined, onBurst: (burst: FailureBurst) => void, now = Date.now) {
+    const { failures = 5, windowSeconds = 60 } = checkOptions(options);
+    this.#max = failures;
+    this.#windowMs = windowSeconds * 1000;
+    this.#onBurst = onBurst;
+    this.#now = now;
+  }
+
+  /** Seconds the client must wait before its credentials are looked at again; 0 when they will be now. */
+  retryAfter(client: string): number {
+    const now = this.#now();
+    const entry = this.#entry(client, now, false);
+    if (!entry || entry.blockedUntil <= now) return 0;
+    return Math.max(1, Math.ceil((entry.blockedUntil - now) / 1000));
+  }
+
+  failed(client: string): void {
+    const now = this.#now();
+    const entry = this.#entry(client, now, true)!;
+    entry.failures += 1;
+    if (entry.failures < this.#max) return;
+    entry.blockedUntil = now + this.#windowMs;
+    entry.windowEnd = entry.blockedUntil;
+    entry.failures = 0;
+    this.#onBurst({ client: this.#clients.has(client) ? client : undefined, failures: this.#max, windowSeconds: this.#windowMs / 1000 });
+  }
+
+  /** A client that authenticated starts afresh; the shared budget does not, one success is not everyone's. */
+  succeeded(client: string): void {
+    this.#clients.delete(client);
+  }
+
+  /** How many clients are tracked now (for tests of the bound). */
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  #entry(client: string, now: number, create: boolean): Entry | undefined {
+    const own = this.#live(client, now);
+    if (own) return own;
+    // One slot stays free for the shared budget, so it never evicts a live client.
+    if (this.#clients.size >= MAX_TRACKED_CLIENTS - 1) this.#sweep(now);
+    const key = this.#clients.size - (this.#clients.has(SHARED) ? 1 : 0) < MAX_TRACKED_CLIENTS - 1 ? client : SHARED;
+    const existing = this.#live(key, now);
+    if (existing || !create) return existing;
+    const entry = { windowEnd: now + this.#windowMs, failures: 0, blockedUntil: 0 };
+    this.#clients.set(key, entry);
+    return entry;
+  }
+
+  #live(key: string, now: number): Entry | undefined {
+    const entry = this.#clients.get(key);
+    if (!entry) return undefined;
+    if (entry.windowEnd > now || entry.blockedUntil > now) return entry;
+    this.#clients.delete(key);
+    return undefined;
+  }
+
+  #sweep(now: number): void {
+    for (const [key, entry] of this.#clients) if (entry.windowEnd <= now && entry.blockedUntil <= now) this.#clients.delete(key);
+  }
+}
+
+function checkOptions(options: AuthThrottleOptions | undefined): AuthThrottleOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null) throw new TypeError('authThrottle must be an object');
+  const { failures, windowSeconds } = options;
+  if (failures !== undefined && !(Number.isSafeInteger(failures) && failures >= 1)) {
+    throw new TypeError('authThrottle.failures must be an integer >= 1');
+  }
+  if (windowSeconds !== undefined && !(typeof windowSeconds === 'number' && windowSeconds > 0 && windowSeconds <= 86_400)) {
+    throw new TypeError('authThrottle.windowSeconds must be a number in (0, 86400]');
+  }
+  return options;
+}
