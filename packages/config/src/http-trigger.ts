@@ -92,7 +92,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 /** The endpoint reads no body; this much is drained for keep-alive, more closes the connection. */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** Drains the body without keeping it; false (413 sent) when it declares more than the cap. */
 function drainCapped(req: IncomingMessage, res: ServerResponse): boolean {
@@ -117,7 +117,7 @@ function drainCapped(req: IncomingMessage, res: ServerResponse): boolean {
 /** Answer (if nothing was yet) and end the connection rather than read what the client still sends. */
 function closeWith(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
   if (res.headersSent) {
-    req.socket.destroy();
+    req.destroy();
     return;
   }
   send(res, status, { error }, { connection: 'close' });
@@ -147,7 +147,7 @@ export function createReloadHandler(
   // Hashing both sides gives equal lengths, so timingSafeEqual never leaks the token length.
   const expected = digest(options.token);
   const allow = tokenBucket(options.rateLimit?.burst ?? 5, options.rateLimit?.perSecond ?? 1);
-  const report = options.onDiagnostic ?? diagSink;
+  const report = guarded(options.onDiagnostic ?? diagSink);
   const throttle = new AuthThrottle(options.authThrottle, (burst) => report(burstDiagnostic(burst)));
   const failures = createInstrument(
     (options.meterProvider ?? metrics.getMeterProvider()).getMeter(METER_NAME),
@@ -192,6 +192,17 @@ export function createReloadHandler(
 
 const METER_NAME = '@reloadscope/config';
 
+/** A sink that throws must not change an answer, nor escape an event listener and end the process. */
+function guarded(sink: DiagnosticSink): DiagnosticSink {
+  return (d) => {
+    try {
+      sink(d);
+    } catch {
+      // nowhere left to say it
+    }
+  };
+}
+
 function burstDiagnostic({ client, failures, windowSeconds }: FailureBurst) {
   const who = client === undefined ? 'clients beyond the tracked addresses (sharing one budget)' : client;
   return {
@@ -206,15 +217,15 @@ function burstDiagnostic({ client, failures, windowSeconds }: FailureBurst) {
  */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 /** Slow-loris bounds: headers within 10 s, the whole request within 30 s. */
-export const HEADERS_TIMEOUT_MS = 10_000;
-export const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** A small standalone listener serving only the reload endpoint. */
 export async function listenForReloads(target: Reloadable, options: ReloadListenerOptions): Promise<ReloadListener> {
   const handler = createReloadHandler(target, options);
   const path = options.path ?? '/reload';
   const host = options.host ?? '127.0.0.1';
-  const report = options.onDiagnostic ?? diagSink;
+  const report = guarded(options.onDiagnostic ?? diagSink);
   const server: Server = createServer(
     {
       headersTimeout: HEADERS_TIMEOUT_MS,
@@ -239,8 +250,12 @@ export async function listenForReloads(target: Reloadable, options: ReloadListen
   });
   // After listening, the server emits accept failures (EMFILE…) and keeps accepting; with no
   // listener such an 'error' event would be thrown and end the process.
+  const said = new Set<string>(); // once per kind: a persisting EMFILE would otherwise flood the sink
   server.on('error', (err: NodeJS.ErrnoException) => {
-    report({ code: 'http_error', message: `HTTP reload trigger: ${err.code ?? err.name}; still listening` });
+    const kind = err.code ?? err.name;
+    if (said.has(kind)) return;
+    said.add(kind);
+    report({ code: 'http_error', message: `HTTP reload trigger: ${kind} while accepting a connection; still listening` });
   });
   server.unref();
   const address = server.address() as AddressInfo;

@@ -183,3 +183,15 @@ test('malformed request lines and oversized headers get Node’s 400 and 431, ne
   assert.deepEqual((await exchange(listener.port, 'NOT A REQUEST\r\n\r\n')).statuses, [400]);
   assert.deepEqual((await exchange(listener.port, `POST /reload HTTP/1.1\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`)).statuses, [431]);
 });
+
+test('a diagnostic sink that throws changes no answer', async (t) => {
+  const { listener } = await start(t, {
+    authThrottle: { failures: 2 },
+    onDiagnostic: () => {
+      throw new Error('sink broke');
+    },
+  });
+  assert.equal((await postFrom(listener.url, `Bearer ${WRONG}`)).status, 401);
+  assert.equal((await postFrom(listener.url, `Bearer ${WRONG}`)).status, 401, 'the burst line is attempted here');
+  assert.equal((await postFrom(listener.url, `Bearer ${WRONG}`)).status, 429);
+});
