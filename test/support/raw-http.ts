@@ -192,3 +192,27 @@ function noise(path: string, token: string): fc.Arbitrary<Buffer> {
       return cut === null ? raw : raw.subarray(0, cut % (raw.length + 1));
     });
 }
+
+/**
+ * A slow-loris client: a request line, then one more header line every `everyMs`, never the end
+ * of the headers. Resolves with what the server sent and how long it took to close the connection.
+ */
+export function trickle(port: number, { everyMs = 500, giveUpMs = 20_000 } = {}): Promise<{ data: Buffer; closedAfterMs: number | undefined }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const chunks: Buffer[] = [];
+    const socket = connect({ port, host: '127.0.0.1' });
+    const drip = setInterval(() => socket.write('X-Slow: 1\r\n'), everyMs);
+    const finish = (closedAfterMs: number | undefined) => {
+      clearInterval(drip);
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ data: Buffer.concat(chunks), closedAfterMs });
+    };
+    const timer = setTimeout(() => finish(undefined), giveUpMs);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => {});
+    socket.on('close', () => finish(Date.now() - started));
+    socket.write('POST / HTTP/1.1\r\nHost: x\r\n');
+  });
+}

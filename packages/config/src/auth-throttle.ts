@@ -7,7 +7,7 @@ export interface AuthThrottleOptions {
 
 /** A client that just used up its failures: said once per burst, never with anything it sent. */
 export interface FailureBurst {
-  /** The remote address, or `undefined` for the shared budget of clients the table had no room for. */
+  /** The client (see clientKey), or `undefined` for the shared budget of clients the table had no room for. */
   client: string | undefined;
   failures: number;
   windowSeconds: number;
@@ -27,7 +27,27 @@ export const MAX_TRACKED_CLIENTS = 1024;
 const SHARED = '';
 
 /**
- * Per-client failed-authentication throttle. A client that fails `failures` times within a window
+ * Who a remote address counts as: an IPv4 address itself, an IPv6 address its /64. One host
+ * usually holds a whole /64 and can pick a fresh source address per request, so a per-address
+ * count would be no limit at all there. IPv4-mapped IPv6 addresses count as their IPv4 address.
+ */
+export function clientKey(address: string): string {
+  const plain = address.split('%')[0]!; // zone index (fe80::1%eth0)
+  if (!plain.includes(':')) return plain;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(plain);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = plain.split('::');
+  const front = head ? head.split(':') : [];
+  const back = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
+}
+
+/**
+ * Per-client failed-authentication throttle (a client: see clientKey). A client that fails `failures` times within a window
  * is refused unexamined for a whole window: no token it sends meanwhile is compared, so guessing
  * runs at `failures` per window at most.
  */
@@ -47,14 +67,16 @@ export class AuthThrottle {
   }
 
   /** Seconds the client must wait before its credentials are looked at again; 0 when they will be now. */
-  retryAfter(client: string): number {
+  retryAfter(address: string): number {
+    const client = clientKey(address);
     const now = this.#now();
     const entry = this.#entry(client, now, false);
     if (!entry || entry.blockedUntil <= now) return 0;
     return Math.max(1, Math.ceil((entry.blockedUntil - now) / 1000));
   }
 
-  failed(client: string): void {
+  failed(address: string): void {
+    const client = clientKey(address);
     const now = this.#now();
     const entry = this.#entry(client, now, true)!;
     entry.failures += 1;
@@ -66,8 +88,8 @@ export class AuthThrottle {
   }
 
   /** A client that authenticated starts afresh; the shared budget does not, one success is not everyone's. */
-  succeeded(client: string): void {
-    this.#clients.delete(client);
+  succeeded(address: string): void {
+    this.#clients.delete(clientKey(address));
   }
 
   /** How many clients are tracked now (for tests of the bound). */

@@ -7,8 +7,8 @@ import { test, type TestContext } from 'node:test';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import fc from 'fast-check';
 import { seriesValue, TestMetricReader } from '../../../test/support/metrics.ts';
-import { exchange, hostileRequests, wellFormed } from '../../../test/support/raw-http.ts';
-import { AuthThrottle, MAX_TRACKED_CLIENTS } from '../src/auth-throttle.ts';
+import { exchange, hostileRequests, trickle, wellFormed } from '../../../test/support/raw-http.ts';
+import { AuthThrottle, clientKey, MAX_TRACKED_CLIENTS } from '../src/auth-throttle.ts';
 import { type ConfigDiagnostic, listenForReloads, type ReloadListenerOptions, watchConfig } from '../src/index.ts';
 import { diagnostics, sleep, tempDir } from './harness.ts';
 
@@ -194,4 +194,28 @@ test('a diagnostic sink that throws changes no answer', async (t) => {
   assert.equal((await postFrom(listener.url, `Bearer ${WRONG}`)).status, 401);
   assert.equal((await postFrom(listener.url, `Bearer ${WRONG}`)).status, 401, 'the burst line is attempted here');
   assert.equal((await postFrom(listener.url, `Bearer ${WRONG}`)).status, 429);
+});
+
+test('an IPv6 client counts as its /64 (one host can rotate through it), a mapped IPv4 one as its IPv4 address', () => {
+  assert.equal(clientKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64');
+  assert.equal(clientKey('2001:db8::'), '2001:db8:0:0::/64');
+  assert.equal(clientKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(clientKey('::1'), '0:0:0:0::/64');
+  assert.equal(clientKey('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.equal(clientKey('192.0.2.7'), '192.0.2.7');
+  const bursts: Array<string | undefined> = [];
+  const throttle = new AuthThrottle({ failures: 3 }, (b) => bursts.push(b.client));
+  for (let i = 1; i <= 3; i++) throttle.failed(`2001:db8:1:2::${i.toString(16)}`);
+  assert.ok(throttle.retryAfter('2001:db8:1:2:ffff::9') > 0, 'a fresh address in the same /64 is refused');
+  assert.equal(throttle.retryAfter('2001:db8:1:3::1'), 0, 'the next /64 is another client');
+  assert.deepEqual(bursts, ['2001:db8:1:2::/64']);
+});
+
+test('slow loris: headers that never end are cut off after 10 s with 408', async (t) => {
+  const { listener } = await start(t);
+  const slow = await trickle(listener.port);
+  assert.ok(slow.closedAfterMs !== undefined, 'the server closed the connection (Node alone waits 60 s, checked every 30 s)');
+  assert.ok(slow.closedAfterMs >= 9_000 && slow.closedAfterMs < 15_000, `closed after ${slow.closedAfterMs} ms`);
+  assert.match(slow.data.toString('latin1'), /^HTTP\/1\.1 408 /);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { exchange, hostileRequests, wellFormed } from '../../../test/support/raw-http.ts';
+import { exchange, hostileRequests, trickle, wellFormed } from '../../../test/support/raw-http.ts';
 import { startApp } from './helpers.ts';
 
 const ENV = {
@@ -50,4 +50,12 @@ test('fuzz: hostile requests to the metrics endpoint; each is answered or closed
   );
   assert.equal(app.child.exitCode, null, `the application is alive; stderr:\n${app.stderr()}`);
   assert.doesNotMatch(app.stderr(), /Error|uncaught/i);
+});
+
+test('slow loris: the metrics endpoint cuts off headers that never end after 10 s', async (t) => {
+  const app = await startApp(t, 'app.mjs', ENV);
+  const slow = await trickle(Number(new URL(app.info.metricsUrl!).port));
+  assert.ok(slow.closedAfterMs !== undefined, 'the server closed the connection (Node alone waits 60 s, checked every 30 s)');
+  assert.ok(slow.closedAfterMs >= 9_000 && slow.closedAfterMs < 15_000, `closed after ${slow.closedAfterMs} ms`);
+  assert.match(slow.data.toString('latin1'), /^HTTP\/1\.1 408 /);
 });
