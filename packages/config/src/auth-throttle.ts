@@ -21,7 +21,8 @@ interface Entry {
 
 /**
  * Bounds the memory an attacker rotating source addresses can make the table use. Once it is full
- * of live entries, clients without one share a single budget, so rotation buys no extra guesses.
+ * of live entries, clients without one share a single budget, so further addresses buy no more
+ * guesses (a trade-off: a global cap instead would let any attacker lock every admin out).
  */
 export const MAX_TRACKED_CLIENTS = 1024;
 const SHARED = '';

@@ -125,7 +125,7 @@ test('auth failures are counted by reason, and said once per burst without the t
   }
 });
 
-test('the client table is bounded; clients beyond it share one budget, so rotating addresses buys no guesses', () => {
+test('the client table is bounded; clients beyond it share one budget, so further addresses buy no more guesses', () => {
   let now = 0;
   const bursts: Array<string | undefined> = [];
   const throttle = new AuthThrottle({ failures: 3, windowSeconds: 60 }, (b) => bursts.push(b.client), () => now);
