@@ -65,7 +65,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function handle(req: IncomingMessage, res: ServerResponse) {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  // URL.parse, not new URL: a request-target like `//` or `http://[` makes the constructor throw.
+  const url = URL.parse(req.url ?? '/', 'http://localhost');
+  if (!url) return send(res, 400, { error: 'bad_request_target' });
   if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
   if (url.pathname === '/-/reload' && reloadHandler && isLoopback(req.socket.remoteAddress)) return void reloadHandler(req, res);
   if (url.pathname !== '/') return send(res, 404, { error: 'not_found' });

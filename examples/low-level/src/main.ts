@@ -51,7 +51,12 @@ report(first);
 if (first.outcome !== 'success') process.exit(1);
 
 const server = createServer((req, res) => {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  // URL.parse, not new URL: a request-target like `//` or `http://[` makes the constructor throw.
+  const url = URL.parse(req.url ?? '/', 'http://localhost');
+  if (!url) {
+    res.writeHead(400).end();
+    return;
+  }
   if (req.method === 'POST' && url.pathname === '/reload') {
     // An admin trigger: bind this server to loopback (as below) or protect it before copying it.
     void reloadRules('http').then((r) => {

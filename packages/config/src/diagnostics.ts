@@ -3,7 +3,7 @@ import type { ReloadResult } from '@reloadscope/core';
 
 /** Things an operator should hear about that are not reload results. Never carries config values. */
 export interface ConfigDiagnostic {
-  code: 'subpath_mount' | 'watch_error' | 'signal_unavailable' | 'rollback_notify_failed' | 'reload_rejected';
+  code: 'subpath_mount' | 'watch_error' | 'signal_unavailable' | 'rollback_notify_failed' | 'reload_rejected' | 'auth_throttled' | 'http_error';
   message: string;
 }
 

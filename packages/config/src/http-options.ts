@@ -5,6 +5,9 @@ export interface HandlerSettings {
   token: string;
   burst: number;
   perSecond: number;
+  /** Failed authentications per client and window before it is refused unexamined. */
+  authFailures: number;
+  authWindowSeconds: number;
 }
 
 /** The options of `listenForReloads()` (and `watchConfig({ http })`), checked and with defaults applied. */
@@ -12,6 +15,7 @@ export interface ListenerSettings extends HandlerSettings {
   port: number;
   host: string;
   path: string;
+  maxConnections: number;
 }
 
 // Visible ASCII: anything else cannot arrive intact in an Authorization header, so the endpoint
@@ -24,11 +28,16 @@ const URL_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
 export function checkHandlerOptions(o: Options): HandlerSettings {
   const token = o.string('token', { minLength: 8, maxLength: 4096, pattern: TOKEN, patternText: 'of visible ASCII characters' });
   const rate = o.child('rateLimit');
+  const throttle = o.child('authThrottle');
+  o.function('onDiagnostic');
+  o.withMethods('meterProvider', ['getMeter']);
   return {
     token: o.required('token', token, 'a string of 8 to 4096 visible ASCII characters'),
     // A burst below 1 admits nothing ever; NaN or Infinity used to switch the limit off.
     burst: rate?.integer('burst', 1, 1_000_000) ?? 5,
     perSecond: rate?.number('perSecond', { min: 0, minExclusive: true, max: 1_000_000 }) ?? 1,
+    authFailures: throttle?.integer('failures', 1, 1_000_000) ?? 5,
+    authWindowSeconds: throttle?.number('windowSeconds', { min: 0, minExclusive: true, max: 86_400 }) ?? 60,
   };
 }
 
@@ -38,6 +47,8 @@ export function checkListenerOptions(o: Options): ListenerSettings {
     port: o.integer('port', 0, 65_535) ?? 0,
     host: o.string('host', { maxLength: 255 }) ?? '127.0.0.1',
     path: o.string('path', { maxLength: 1024, pattern: URL_PATH, patternText: "starting with '/' and made of URL path characters" }) ?? '/reload',
+    // Each connection costs a socket and a little memory; beyond this, connections are closed on accept.
+    maxConnections: o.integer('maxConnections', 1, 100_000) ?? 16,
   };
 }
 

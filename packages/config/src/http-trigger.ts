@@ -1,7 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ReloadResult } from '@reloadscope/core';
+import { type MeterProvider, metrics } from '@opentelemetry/api';
+import {
+  ATTR_AUTH_FAILURE_REASON,
+  AUTH_FAILURE_REASONS,
+  type AuthFailureReason,
+  createInstrument,
+  METRICS,
+  type ReloadResult,
+  requestPath,
+} from '@reloadscope/core';
+import { AuthThrottle, type AuthThrottleOptions, type FailureBurst } from './auth-throttle.ts';
+import { type DiagnosticSink, diagSink } from './diagnostics.ts';
 import { checkHandlerOptions, checkListenerOptions, checkTarget } from './http-options.ts';
 import { Options } from './options.ts';
 
@@ -15,6 +26,12 @@ export interface ReloadHandlerOptions {
   token: string;
   /** Token bucket: `burst` requests at once, refilled at `perSecond`. Default 5 and 1. */
   rateLimit?: { burst?: number; perSecond?: number };
+  /** Per-client refusal after repeated failed authentications. Default 5 failures per 60 s. */
+  authThrottle?: AuthThrottleOptions;
+  /** Where `hotreload.http.auth_failures` is recorded. Default: the global MeterProvider at creation. */
+  meterProvider?: MeterProvider;
+  /** Receives one `auth_throttled` line per burst of failures. Default: the OpenTelemetry diag logger. */
+  onDiagnostic?: DiagnosticSink;
 }
 
 export interface ReloadListenerOptions extends ReloadHandlerOptions {
@@ -24,6 +41,8 @@ export interface ReloadListenerOptions extends ReloadHandlerOptions {
   host?: string;
   /** Default `/reload`; other paths get 404. */
   path?: string;
+  /** Concurrent connections; more are closed on accept. Default 16. */
+  maxConnections?: number;
 }
 
 export interface ReloadListener {
@@ -66,33 +85,95 @@ function tokenBucket(burst: number, perSecond: number): () => boolean {
   };
 }
 
+/** Never throws: a response already sent (or a socket already gone) makes it a no-op. */
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 
+/** The endpoint reads no body; this much is drained for keep-alive, more closes the connection. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Drains the body without keeping it; false (413 sent) when it declares more than the cap. */
+function drainCapped(req: IncomingMessage, res: ServerResponse): boolean {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (!(declared <= MAX_BODY_BYTES)) {
+    closeWith(req, res, 413, 'content_too_large');
+    return false;
+  }
+  let seen = 0;
+  const count = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen <= MAX_BODY_BYTES) return;
+    req.off('data', count);
+    req.pause(); // stop reading, so the 413 is flushed before the connection closes
+    closeWith(req, res, 413, 'content_too_large');
+  };
+  req.on('data', count);
+  req.resume();
+  return true;
+}
+
+/** Answer (if nothing was yet) and end the connection rather than read what the client still sends. */
+function closeWith(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
+  if (res.headersSent) {
+    req.destroy();
+    return;
+  }
+  send(res, status, { error }, { connection: 'close' });
+}
+
+/** The credentials of a request, checked: undefined when they carry the token. */
+function authFailure(header: string | undefined, expected: Buffer): AuthFailureReason | undefined {
+  if (header === undefined) return 'missing';
+  // RFC 9110 §11.1: the scheme is case-insensitive; a single token68 follows it.
+  const match = /^[ \t]*bearer +([^ \t]+)[ \t]*$/i.exec(header);
+  if (!match) return 'malformed';
+  return timingSafeEqual(digest(match[1]!), expected) ? undefined : 'wrong';
+}
+
 /**
  * A `(req, res)` handler for your own `node:http` server (or anything passing Node's req/res):
- * POST only, bearer token, rate-limited, answers with the reload result summary.
+ * POST only, bearer token, rate-limited, answers with the reload result summary. The promise it
+ * returns never rejects, whatever the request.
  */
 export function createReloadHandler(
   target: Reloadable,
   options: ReloadHandlerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   checkTarget('createReloadHandler', target);
-  const { token, burst, perSecond } = checkHandlerOptions(Options.of('createReloadHandler', options));
+  const { token, burst, perSecond, authFailures, authWindowSeconds } = checkHandlerOptions(Options.of('createReloadHandler', options));
   // Hashing both sides gives equal lengths, so timingSafeEqual never leaks the token length.
   const expected = digest(token);
   const allow = tokenBucket(burst, perSecond);
-  return async (req, res) => {
-    req.resume(); // the body is never used; drain it so the connection can be reused
+  const report = guarded(options.onDiagnostic ?? diagSink);
+  const throttle = new AuthThrottle({ failures: authFailures, windowSeconds: authWindowSeconds }, (burst) => report(burstDiagnostic(burst)));
+  const failures = createInstrument(
+    (options.meterProvider ?? metrics.getMeterProvider()).getMeter(METER_NAME),
+    METRICS.httpAuthFailures,
+  );
+  // Each reason exists at 0 from the start, so increase() sees the first failure of each.
+  for (const reason of AUTH_FAILURE_REASONS) failures.add(0, { [ATTR_AUTH_FAILURE_REASON]: reason });
+  const refuse = (reason: AuthFailureReason) => failures.add(1, { [ATTR_AUTH_FAILURE_REASON]: reason });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!drainCapped(req, res)) return;
     if (req.method !== 'POST') return send(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
-    const auth = req.headers.authorization ?? '';
-    const presented = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!presented || !timingSafeEqual(digest(presented), expected)) {
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const wait = throttle.retryAfter(client);
+    if (wait > 0) {
+      refuse('throttled');
+      return send(res, 429, { error: 'too_many_failures' }, { 'retry-after': String(wait) });
+    }
+    const failure = authFailure(req.headers.authorization, expected);
+    if (failure) {
+      refuse(failure);
+      throttle.failed(client);
       return send(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' });
     }
+    throttle.succeeded(client);
     if (!allow()) return send(res, 429, { error: 'rate_limited' }, { 'retry-after': '1' });
     try {
       const result = await target.reload({ trigger: 'http' });
@@ -100,29 +181,82 @@ export function createReloadHandler(
     } catch {
       send(res, 500, { error: 'reload_error' });
     }
+  }
+
+  return (req, res) =>
+    handle(req, res).catch(() => {
+      // A defect here must cost one request, never the process (an unhandled rejection ends it).
+      if (res.headersSent) res.destroy();
+      else send(res, 500, { error: 'internal_error' });
+    });
+}
+
+const METER_NAME = '@reloadscope/config';
+
+/** A sink that throws must not change an answer, nor escape an event listener and end the process. */
+function guarded(sink: DiagnosticSink): DiagnosticSink {
+  return (d) => {
+    try {
+      sink(d);
+    } catch {
+      // nowhere left to say it
+    }
   };
 }
+
+function burstDiagnostic({ client, failures, windowSeconds }: FailureBurst) {
+  const who = client === undefined ? 'clients beyond the tracked addresses (sharing one budget)' : client;
+  return {
+    code: 'auth_throttled' as const,
+    message: `HTTP reload trigger: ${failures} failed authentications from ${who} within ${windowSeconds} s; refusing it with 429 for ${windowSeconds} s`,
+  };
+}
+
+/**
+ * Node checks the two timeouts below only this often (default 30 s), which would let a slow
+ * client hold a connection for up to 30 s past them.
+ */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
+/** Slow-loris bounds: headers within 10 s, the whole request within 30 s. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** A small standalone listener serving only the reload endpoint. */
 export async function listenForReloads(target: Reloadable, options: ReloadListenerOptions): Promise<ReloadListener> {
   checkTarget('listenForReloads', target);
-  const { port, host, path } = checkListenerOptions(Options.of('listenForReloads', options));
+  const { port, host, path, maxConnections } = checkListenerOptions(Options.of('listenForReloads', options));
   const handler = createReloadHandler(target, options);
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== path) {
-      req.resume();
-      send(res, 404, { error: 'not_found' });
-      return;
-    }
-    void handler(req, res);
-  });
+  const report = guarded(options.onDiagnostic ?? diagSink);
+  const server: Server = createServer(
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    },
+    (req, res) => {
+      const requested = requestPath(req.url);
+      if (requested === path) return void handler(req, res);
+      // Unrouted requests get no keep-alive: nothing of a body they may still send is read.
+      if (requested === undefined) send(res, 400, { error: 'bad_request_target' }, { connection: 'close' });
+      else send(res, 404, { error: 'not_found' }, { connection: 'close' });
+    },
+  );
+  server.maxConnections = maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
+  });
+  // After listening, the server emits accept failures (EMFILE…) and keeps accepting; with no
+  // listener such an 'error' event would be thrown and end the process.
+  const said = new Set<string>(); // once per kind: a persisting EMFILE would otherwise flood the sink
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const kind = err.code ?? err.name;
+    if (said.has(kind)) return;
+    said.add(kind);
+    report({ code: 'http_error', message: `HTTP reload trigger: ${kind} while accepting a connection; still listening` });
   });
   server.unref();
   const address = server.address() as AddressInfo;
@@ -138,3 +272,4 @@ export async function listenForReloads(target: Reloadable, options: ReloadListen
       }),
   };
 }
+

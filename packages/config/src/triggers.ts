@@ -118,7 +118,7 @@ export class ReloadTriggers {
       const ancestors = (await Promise.all(files.map((f) => symlinkedAncestors(f)))).flat();
       if (!this.#closed) this.#watch = watchFiles([...new Set([...files, ...ancestors])], (trigger) => this.fire(trigger), s.watch, s.report);
     }
-    if (s.http && !this.#closed) this.#http = await listenForReloads(this.#reloader, s.http);
+    if (s.http && !this.#closed) this.#http = await listenForReloads(this.#reloader, { onDiagnostic: s.report, ...s.http });
   }
 
   /** An event-driven reload: never throws into the event's emitter. */

@@ -3,6 +3,7 @@
  * Instruments, Prometheus Views, the README's metric table and the tests all read from here.
  */
 import {
+  ATTR_AUTH_FAILURE_REASON,
   ATTR_OUTCOME,
   ATTR_RESOURCE_TYPE,
   ATTR_STAGE,
@@ -37,7 +38,7 @@ export interface MetricDefinition {
   /** Explicit histogram bucket edges. */
   readonly buckets?: readonly number[];
   /** Package that records it. */
-  readonly owner: 'core' | 'node';
+  readonly owner: 'core' | 'node' | 'config';
   /** A PromQL example for the docs. */
   readonly promql: string;
 }
@@ -263,6 +264,17 @@ export const METRICS = {
     owner: 'core',
     promql: '(hotreload_tls_not_after_timestamp_seconds - time()) / 86400',
   },
+  httpAuthFailures: {
+    name: 'hotreload.http.auth_failures',
+    kind: 'Counter',
+    unit: '{request}',
+    description:
+      'Requests the HTTP reload trigger refused for their credentials, by reason; each reason exists at 0 once a trigger is listening. Never carries the token.',
+    attributes: [ATTR_AUTH_FAILURE_REASON],
+    prometheus: 'hotreload_http_auth_failures',
+    owner: 'config',
+    promql: 'sum by (hotreload_auth_reason) (increase(hotreload_http_auth_failures_total[5m])) > 0',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;
@@ -296,7 +308,7 @@ export interface PrometheusViewOptions {
  */
 export function prometheusViews(meterName = '@reloadscope/core'): PrometheusViewOptions[] {
   return METRIC_LIST.filter((d) => d.prometheus !== d.name.replaceAll('.', '_')).map((d) => ({
-    meterName: d.owner === 'core' ? meterName : '@reloadscope/node',
+    meterName: d.owner === 'core' ? meterName : `@reloadscope/${d.owner}`,
     instrumentName: d.name,
     name: d.prometheus,
   }));

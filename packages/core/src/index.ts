@@ -21,3 +21,4 @@ export { createInstrument, createInstruments, type InstrumentFor } from './instr
 export * from './semconv.ts';
 export { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 export type * from './types.ts';
+export { requestPath } from './request-target.ts';

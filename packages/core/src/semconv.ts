@@ -51,3 +51,12 @@ export const ERROR_TYPE_OTHER = '_OTHER';
 
 export const SPAN_ROOT = 'hotreload';
 export const spanNameForStage = (stage: ReloadStage): string => `hotreload.${stage}`;
+
+/** Why the HTTP reload trigger refused a request's credentials; closed, for bounded cardinality. */
+export const ATTR_AUTH_FAILURE_REASON = 'hotreload.auth.reason';
+/**
+ * `missing`: no Authorization header; `malformed`: not `Bearer <token>`; `wrong`: a token that does
+ * not match; `throttled`: refused unexamined because the client failed too often.
+ */
+export const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'wrong', 'throttled'] as const;
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];

@@ -25,6 +25,7 @@ const CONTRACT: Array<[string, string, string, string[], string]> = [
   ['hotreload.candidate.hash', 'Gauge', '', ['hotreload.target'], 'hotreload_candidate_hash'],
   ['hotreload.candidate.info', 'Gauge', '', ['hotreload.target', 'hotreload.config.hash', 'error.type'], 'hotreload_candidate_info'],
   ['hotreload.tls.not_after', 'Gauge', 's', ['hotreload.target'], 'hotreload_tls_not_after_timestamp_seconds'],
+  ['hotreload.http.auth_failures', 'Counter', '{request}', ['hotreload.auth.reason'], 'hotreload_http_auth_failures_total'],
 ];
 
 test('catalogue matches the DESIGN.md telemetry contract row by row', () => {
