@@ -2,7 +2,7 @@ import { diag } from '@opentelemetry/api';
 
 /** Things an operator should hear about that are not reload results. Never carries config values. */
 export interface ConfigDiagnostic {
-  code: 'subpath_mount' | 'watch_error' | 'signal_unavailable' | 'rollback_notify_failed' | 'reload_rejected';
+  code: 'subpath_mount' | 'watch_error' | 'signal_unavailable' | 'rollback_notify_failed' | 'reload_rejected' | 'prune_failed' | 'serial_state_failed';
   message: string;
 }
 

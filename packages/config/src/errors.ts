@@ -20,6 +20,8 @@ export const CONFIG_ERROR_CODES = [
   'subscriber_failed',
   'signal_refused',
   'bundle_invalid',
+  'version_rollback',
+  'prune_failed',
 ] as const;
 export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
 

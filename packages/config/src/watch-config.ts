@@ -15,6 +15,7 @@ import { resolveFile, symlinkedAncestors } from './locate.ts';
 import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
 import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
+import { SerialGuard, serialOptions } from './serial.ts';
 import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
 import { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_WAIT_MS, type DirectoryWatch, debounce, isFileMountPoint, type WatchOptions, watchFiles } from './watch.ts';
@@ -160,6 +161,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   readonly #maxBytes: number;
   readonly #report: DiagnosticSink;
   readonly #listeners: ChangeListener<T>[] = [];
+  readonly #serials: SerialGuard | undefined;
   // Core serialises runs per target and settles coalesced requests with the run that served them,
   // so the latest request settles last: close() only needs to wait for it.
   #latest: Promise<ReloadResult> | undefined;
@@ -190,6 +192,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     this.#reloads = settings.instrumentation;
     this.#maxBytes = settings.maxBytes;
     this.#report = report;
+    const serial = serialOptions(options.verify?.serial, 'watchConfig: options.verify.serial', options.verify?.publicKey !== undefined);
+    this.#serials = serial && new SerialGuard(serial, report, () => this.#target);
   }
 
   get current(): T {
@@ -348,6 +352,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   async #verifyWith(c: Candidate, v: IntegrityOptions | undefined): Promise<void> {
     if (v?.sha256File) await checkSha256File(v.sha256File, c.hash);
     if (v?.publicKey !== undefined) await checkSignature(c.bytes, v.signatureFile ?? `${this.#file}.sig`, toPublicKey(v.publicKey));
+    // After the signature: the serial is only trusted because it is inside the signed bytes.
+    if (this.#serials) await this.#serials.check(c.value, c.hash);
     if (this.#options.schema) c.value = await validateSchema(this.#options.schema, c.value);
   }
 
@@ -397,9 +403,11 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     }
   }
 
-  #unload(previous: Version<T> | undefined): void {
+  #unload(previous: Version<T> | undefined): Promise<void> | undefined {
     this.#switch = undefined;
     previous?.controller.abort(UNLOADED);
+    // Only a version that really became active raises the rollback floor.
+    return this.#serials?.commit(this.#active?.hash);
   }
 
   #reportRejection(result: ReloadResult): void {

@@ -36,7 +36,7 @@ export interface MetricDefinition {
   /** Explicit histogram bucket edges. */
   readonly buckets?: readonly number[];
   /** Package that records it. */
-  readonly owner: 'core' | 'node';
+  readonly owner: 'core' | 'node' | 'config';
   /** A PromQL example for the docs. */
   readonly promql: string;
 }
@@ -231,6 +231,16 @@ export const METRICS = {
     promql:
       'histogram_quantile(0.99, sum by (le, hotreload_stage) (rate(hotreload_eventloop_blocked_seconds_bucket[10m])))',
   },
+  bundlePruneFailures: {
+    name: 'hotreload.bundle.prune_failures',
+    kind: 'Counter',
+    unit: '{release}',
+    description: 'Old bundle releases that could not be removed after a switch. The switch itself stands (outcome success).',
+    attributes: [t],
+    prometheus: 'hotreload_bundle_prune_failures',
+    owner: 'config',
+    promql: 'increase(hotreload_bundle_prune_failures_total[1h]) > 0',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;
@@ -264,7 +274,7 @@ export interface PrometheusViewOptions {
  */
 export function prometheusViews(meterName = '@reloadscope/core'): PrometheusViewOptions[] {
   return METRIC_LIST.filter((d) => d.prometheus !== d.name.replaceAll('.', '_')).map((d) => ({
-    meterName: d.owner === 'core' ? meterName : '@reloadscope/node',
+    meterName: d.owner === 'core' ? meterName : `@reloadscope/${d.owner}`,
     instrumentName: d.name,
     name: d.prometheus,
   }));

@@ -21,6 +21,7 @@ const CONTRACT: Array<[string, string, string, string[], string]> = [
   ['hotreload.heap.delta', 'Histogram', 'By', ['hotreload.target'], 'hotreload_heap_delta_bytes_bucket'],
   ['hotreload.resources.delta', 'Gauge', '{resource}', ['hotreload.target', 'hotreload.resource.type'], 'hotreload_resources_delta'],
   ['hotreload.eventloop.blocked', 'Histogram', 's', ['hotreload.target', 'hotreload.stage'], 'hotreload_eventloop_blocked_seconds_bucket'],
+  ['hotreload.bundle.prune_failures', 'Counter', '{release}', ['hotreload.target'], 'hotreload_bundle_prune_failures_total'],
 ];
 
 test('catalogue matches the DESIGN.md telemetry contract row by row', () => {
