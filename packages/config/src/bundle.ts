@@ -27,6 +27,7 @@ import { checkSignature, toPublicKey } from './verify.ts';
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_SIGNATURE = 'manifest.json.sig';
 const RESERVED = [MANIFEST, MANIFEST_SIGNATURE] as const;
+const TMP_MANIFEST = `.${MANIFEST}.tmp`;
 export const RELEASES = 'releases';
 export const CURRENT = 'current';
 const TMP_PREFIX = '.current-';
@@ -404,11 +405,12 @@ function toPrivateKey(key: string | Buffer | KeyObject): KeyObject {
 export async function writeRelease(root: string, version: string, files: Record<string, string | Uint8Array>, options: WriteReleaseOptions = {}): Promise<string> {
   checkVersion(version);
   for (const path of Object.keys(files)) {
-    if (!isReleasePath(path, RESERVED)) throw new TypeError(`writeRelease: ${JSON.stringify(path)} is not a plain relative path inside the release`);
+    if (!isReleasePath(path, [...RESERVED, TMP_MANIFEST])) throw new TypeError(`writeRelease: ${JSON.stringify(path)} is not a plain relative path inside the release`);
   }
   if (options.serial !== undefined && !isSerial(options.serial)) throw new TypeError('writeRelease: options.serial must be a non-negative integer');
   const key = options.privateKey === undefined ? undefined : toPrivateKey(options.privateKey);
   const dir = join(root, RELEASES, version);
+  const tmp = join(dir, TMP_MANIFEST);
   const manifest: BundleManifest = options.serial === undefined ? { files: {} } : { serial: options.serial, files: {} };
   const dirs = new Set<string>([dir]);
   for (const [path, content] of Object.entries(files)) {
@@ -422,7 +424,6 @@ export async function writeRelease(root: string, version: string, files: Record<
   const bytes = Buffer.from(JSON.stringify(manifest, null, 2));
   if (key) await writeDurably(join(dir, MANIFEST_SIGNATURE), sign(null, bytes, key));
   // The manifest goes last: a release without one is incomplete by definition.
-  const tmp = join(dir, `.${MANIFEST}.tmp`);
   await writeDurably(tmp, bytes);
   await rename(tmp, join(dir, MANIFEST));
   await fsyncDir(dir);

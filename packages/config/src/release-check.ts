@@ -5,14 +5,17 @@ import { ConfigError, fsError } from './errors.ts';
 
 /**
  * A manifest (or writeRelease) path is a plain relative path: `/`-separated, non-empty segments,
- * none of them `.` or `..`, no backslash (a separator on Windows), no NUL, no drive letter. One
+ * none of them `.` or `..`, no backslash (a separator on Windows), no NUL, no drive letter, not
+ * under a reserved name (the manifest, its signature). One
  * spelling per file, so "every file on disk is in the manifest" can be checked by name.
  */
 export function isReleasePath(path: unknown, reserved: readonly string[]): path is string {
   if (typeof path !== 'string' || path.length === 0 || path.length > 4096) return false;
   if (path.includes('\0') || path.includes('\\') || /^[A-Za-z]:/.test(path)) return false;
-  if (reserved.includes(path)) return false;
-  return path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+  const segments = path.split('/');
+  // Reserved names are reserved as directories too: `manifest.json/x` would make the manifest unwritable.
+  if (reserved.includes(segments[0]!)) return false;
+  return segments.every((segment) => segment !== '' && segment !== '.' && segment !== '..');
 }
 
 const invalid = (message: string) => new ConfigError('bundle_invalid', message, { stage: 'verify' });

@@ -122,7 +122,13 @@ export class SerialGuard {
   }
 
   async check(value: unknown, hash: string): Promise<void> {
-    const raw = this.#options.read ? this.#options.read(value) : (value as { serial?: unknown } | null)?.serial;
+    let raw: unknown;
+    try {
+      raw = this.#options.read ? this.#options.read(value) : (value as { serial?: unknown } | null)?.serial;
+    } catch (err) {
+      // A reader may quote the value in its error: it only travels as `cause`.
+      throw new ConfigError('schema_violation', 'verify.serial.read threw', { cause: err, stage: 'verify' });
+    }
     if (!isSerial(raw)) {
       throw new ConfigError('schema_violation', 'config has no valid serial (a non-negative integer) for rollback protection', { stage: 'verify' });
     }
