@@ -2,10 +2,14 @@
 // releases that reach outside themselves, manifest paths, signatures and rollback protection.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { link, mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { sha256Hex } from '@reloadscope/core';
 import fc from 'fast-check';
 import {
@@ -21,6 +25,7 @@ import {
   writeRelease,
 } from '../src/index.ts';
 import { diagnostics, sleep, telemetry, tempDir } from './harness.ts';
+import { seriesValue, TestMetricReader } from '../../../test/support/metrics.ts';
 
 const files = (tag: string) => ({ 'config.yaml': `tag: ${tag}\n`, 'rules/r.json': JSON.stringify({ tag }) });
 const FC_SEED = process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) };
@@ -89,11 +94,23 @@ test('an old release that cannot be deleted is reported (prune_failed, counted, 
   const stuck = await writeRelease(root, 'v1', files('v1'));
   const undo = makeImmutable(join(stuck, 'rules/r.json'));
   if (!undo) return t.skip('chattr +i is not available here');
+  // The counter goes to the provider given (here one with a real Prometheus endpoint as well).
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const reader = new TestMetricReader();
+  const meterProvider = new MeterProvider({ readers: [reader, prometheus] });
+  t.after(() => meterProvider.shutdown());
+  const server = createServer((req, res) => prometheus.getMetricsRequestHandler(req, res));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => server.close(r)));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
   try {
-    await deployPastStuckRelease(root, tel, diags, activate);
+    await deployPastStuckRelease(root, tel, diags, (v) => activate(v, { meterProvider }));
   } finally {
     undo();
   }
+  assert.equal(await seriesValue(reader, 'hotreload.bundle.prune_failures', { 'hotreload.target': 'rules' }), 2);
+  const exposition = await (await fetch(url)).text();
+  assert.match(exposition, /^hotreload_bundle_prune_failures_total\{hotreload_target="rules"[^}]*\} 2$/m);
 });
 
 async function deployPastStuckRelease(
@@ -116,7 +133,6 @@ async function deployPastStuckRelease(
   assert.equal(reported.length, 2, JSON.stringify(diags.seen));
   // The errno is whatever rm(2) hit first (EPERM, or ENOTDIR from the recursive walk).
   for (const d of reported) assert.match(d.message, /^rules: could not remove old release v1 \([A-Z]+\); the switch stands/);
-  assert.equal(await tel.metric('hotreload.bundle.prune_failures', { 'hotreload.target': 'rules' }), 2);
   assert.equal(await tel.metric('hotreload.reloads', { 'hotreload.target': 'rules', 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' }), 4);
   const events = (await tel.spans()).filter((s) => s.name === 'hotreload.unload').flatMap((s) => s.events);
   assert.equal(events.filter((e) => e.name === 'hotreload.bundle.prune_failed').length, 2);
