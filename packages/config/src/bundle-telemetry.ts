@@ -34,6 +34,6 @@ export function reportPruneFailure(failure: PruneFailure, target: string, span: 
   span.addEvent('hotreload.bundle.prune_failed', { [ATTR_ERROR_TYPE]: 'prune_failed', [ATTR_CONFIG_VERSION]: failure.name });
   report({
     code: 'prune_failed',
-    message: `${target}: could not remove old release ${failure.name} (${failure.errno}); the switch stands, the next activation retries`,
+    message: `${target}: could not prune ${failure.name} (${failure.errno}); the switch stands, the next activation retries`,
   });
 }

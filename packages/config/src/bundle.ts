@@ -3,7 +3,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { MeterProvider } from '@opentelemetry/api';
-import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
 import { declarePruneFailures, type PruneFailure, reportPruneFailure } from './bundle-telemetry.ts';
 import { type DiagnosticSink, diagSink } from './diagnostics.ts';
 import { fsyncDir, writeDurably } from './durable.ts';
@@ -356,9 +356,7 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
   declarePruneFailures(target, options.meterProvider);
   let previous: string | undefined;
   let accepted: SerialMark | undefined;
-  return reloads.reload<BundleCandidate, string | undefined>(
-    { target, trigger: options.trigger ?? 'api', timeoutMs: options.timeoutMs },
-    {
+  const stages: ReloadStages<BundleCandidate, string | undefined> = {
       load: async () => {
         await removeStaleTemps(root);
         return { version, ...(await readBundleManifest(root, version)) };
@@ -385,8 +383,18 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
         const { failed } = await pruneReleases(root, keep, protect);
         for (const failure of failed) reportPruneFailure(failure, target, ctx.span, report, options.meterProvider);
       },
-    },
-  );
+  };
+  const request = { target, trigger: options.trigger ?? 'api', timeoutMs: options.timeoutMs };
+  // Nothing active in this process: `unchanged` is impossible, and bad options still throw here.
+  if (reloads.getActive(target)?.hash === undefined) return reloads.reload(request, stages);
+  // `unchanged` compares with what this process activated last; if `current` was moved since (by
+  // hand, by another deployer), activating this version must really switch `current` to it.
+  return activeBundleVersion(root)
+    .then(
+      (onDisk) => onDisk === version,
+      () => false,
+    )
+    .then((inPlace) => reloads.reload({ ...request, force: !inPlace }, stages));
 }
 
 function toPrivateKey(key: string | Buffer | KeyObject): KeyObject {

@@ -132,7 +132,7 @@ async function deployPastStuckRelease(
   const reported = diags.seen.filter((d) => d.code === 'prune_failed');
   assert.equal(reported.length, 2, JSON.stringify(diags.seen));
   // The errno is whatever rm(2) hit first (EPERM, or ENOTDIR from the recursive walk).
-  for (const d of reported) assert.match(d.message, /^rules: could not remove old release v1 \([A-Z]+\); the switch stands/);
+  for (const d of reported) assert.match(d.message, /^rules: could not prune v1 \([A-Z]+\); the switch stands/);
   assert.equal(await tel.metric('hotreload.reloads', { 'hotreload.target': 'rules', 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' }), 4);
   const events = (await tel.spans()).filter((s) => s.name === 'hotreload.unload').flatMap((s) => s.events);
   assert.equal(events.filter((e) => e.name === 'hotreload.bundle.prune_failed').length, 2);
@@ -359,7 +359,8 @@ test('bundle rollback protection: an older validly signed release is refused (ve
   // different content signed with the same serial is refused.
   const copy = await writeRelease(root, 's2-copy', files('two'), { serial: 2, privateKey });
   assert.equal(await readFile(join(copy, MANIFEST), 'utf8'), await readFile(join(root, RELEASES, 's2', MANIFEST), 'utf8'));
-  assert.equal((await activate('s2-copy', { verify })).outcome, 'unchanged');
+  assert.equal((await activate('s2-copy', { verify })).outcome, 'success');
+  assert.equal(await activeBundleVersion(root), 's2-copy');
   await writeRelease(root, 's2-other', files('two, but different'), { serial: 2, privateKey });
   const twin = await activate('s2-other', { verify });
   assert.equal(twin.error?.code, 'version_rollback');
@@ -413,4 +414,21 @@ test('bundle rollback protection holds in a fresh process: from the active relea
   // A state file that cannot be trusted fails closed.
   await writeFile(stateFile, '{"serial": "many"}');
   assert.equal(deploy('s5', stateFile), 'failure version_rollback');
+});
+
+test('after current was moved by hand, activating the version this process activated last switches back instead of reporting unchanged', async (t) => {
+  const { root, activate } = await bundle(t, { keep: 10 });
+  await writeRelease(root, 'old', files('old'));
+  await writeRelease(root, 'new', files('new'));
+  assert.equal((await activate('old')).outcome, 'success');
+  assert.equal((await activate('new')).outcome, 'success');
+  await symlink(join(RELEASES, 'old'), join(root, 'by-hand'));
+  execFileSync('mv', ['-T', join(root, 'by-hand'), join(root, CURRENT)]);
+  assert.equal(await readFile(join(root, CURRENT, 'config.yaml'), 'utf8'), 'tag: old\n');
+  const again = await activate('new');
+  assert.equal(again.outcome, 'success');
+  assert.equal(await activeBundleVersion(root), 'new');
+  assert.equal(await readFile(join(root, CURRENT, 'config.yaml'), 'utf8'), 'tag: new\n');
+  // With current in place, the same request is a no-op as before.
+  assert.equal((await activate('new')).outcome, 'unchanged');
 });
