@@ -17,7 +17,8 @@ export interface SerialMark {
 
 export interface SerialOptions {
   /** The serial of the parsed, signature-verified value. Default: its top-level `serial` field. */
-  read?: (value: unknown) => unknown;
+  // Method syntax on purpose: a reader typed for the app's config, `(c: Config) => c.rev`, fits.
+  read?(value: unknown): unknown;
   /**
    * A JSON file that keeps the highest accepted serial across restarts, replaced durably after
    * each success. Put it where whoever writes the config cannot write (see the README).

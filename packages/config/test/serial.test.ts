@@ -4,7 +4,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { type ConfigError, watchConfig } from '../src/index.ts';
+import { type ConfigError, type SerialOptions, watchConfig } from '../src/index.ts';
 import { diagnostics, telemetry, tempDir } from './harness.ts';
 
 const { publicKey, privateKey } = generateKeyPairSync('ed25519');
@@ -22,7 +22,7 @@ async function setup(t: TestContext) {
   const tel = telemetry();
   t.after(() => tel.shutdown());
   const diags = diagnostics();
-  const open = (serial: object | true = { stateFile }, extra: object = {}) =>
+  const open = (serial: SerialOptions | true = { stateFile }, extra: object = {}) =>
     watchConfig<{ serial?: number; name: string }>({
       path: file,
       watch: false,
@@ -129,6 +129,6 @@ test('serial options: a custom reader, TypeErrors for a serial without a key or 
   assert.equal((await config.reload()).error?.code, 'version_rollback');
 
   await assert.rejects(watchConfig({ path: file, watch: false, signal: false, verify: { serial: true } }), /verify\.serial needs a publicKey/);
-  await assert.rejects(open({ read: 'meta.rev' }), (err: unknown) => err instanceof TypeError && /verify\.serial\.read/.test(err.message));
+  await assert.rejects(open({ read: 'meta.rev' } as unknown as SerialOptions), (err: unknown) => err instanceof TypeError && /verify\.serial\.read/.test(err.message));
   await assert.rejects(open({ stateFile: '' }), TypeError);
 });
