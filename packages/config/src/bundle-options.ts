@@ -13,5 +13,7 @@ export function checkActivateOptions(options: ActivateBundleOptions): ActivateBu
   o.string('trigger', { maxLength: 64 });
   o.duration('timeoutMs');
   o.integer('maxFileBytes', 1);
+  o.function('onDiagnostic');
+  o.withMethods('meterProvider', ['getMeter']);
   return { ...options, keep: o.integer('keep', 1) ?? DEFAULT_KEEP };
 }

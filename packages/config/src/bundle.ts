@@ -1,29 +1,59 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { createPrivateKey, type KeyObject, randomBytes, sign } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { MeterProvider } from '@opentelemetry/api';
+import { ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { declarePruneFailures, type PruneFailure, reportPruneFailure } from './bundle-telemetry.ts';
+import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { fsyncDir, writeDurably } from './durable.ts';
 import { checkActivateOptions } from './bundle-options.ts';
 import { ConfigError, fsError } from './errors.ts';
 import { hashFile, readCapped } from './read.ts';
+import { checkReleaseTree, isReleasePath } from './release-check.ts';
+import { higherMark, isSerial, readSerialState, refuseRollback, type SerialMark, serialOptions, writeSerialState } from './serial.ts';
+import { checkSignature, toPublicKey } from './verify.ts';
 
 /**
  * A versioned bundle directory:
  *
  *   <root>/releases/<version>/…files…     immutable once written
- *   <root>/releases/<version>/manifest.json  { "files": { "<relative path>": "<sha256 hex>" } }
+ *   <root>/releases/<version>/manifest.json  { "serial"?: n, "files": { "<relative path>": "<sha256 hex>" } }
+ *   <root>/releases/<version>/manifest.json.sig  optional Ed25519 signature of the manifest bytes
  *   <root>/current -> releases/<version>  the only thing that ever changes, by rename(2)
  *
  * rename(2) of a symlink over `current` is atomic, and a version is verified before `current`
  * may point at it, so a process killed at any moment leaves `current` at a complete version.
  */
 export const MANIFEST = 'manifest.json';
+export const MANIFEST_SIGNATURE = 'manifest.json.sig';
+const RESERVED = [MANIFEST, MANIFEST_SIGNATURE] as const;
+const TMP_MANIFEST = `.${MANIFEST}.tmp`;
 export const RELEASES = 'releases';
 export const CURRENT = 'current';
 const TMP_PREFIX = '.current-';
 const VERSION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface BundleManifest {
+  /** Signed version number for rollback protection (a non-negative integer). */
+  serial?: number;
   files: Record<string, string>;
+}
+
+/** Authenticity checks of a release, done in the verify stage before any file is hashed. */
+export interface BundleVerifyOptions {
+  /**
+   * Ed25519 public key (PEM/DER or KeyObject, as for configs). Every release must then carry
+   * `manifest.json.sig`, a detached signature of the manifest bytes (raw 64 bytes or base64).
+   * The manifest pins every file's sha256, so the signature covers the whole release.
+   */
+  publicKey?: string | Buffer | KeyObject;
+  /**
+   * Rollback protection (needs `publicKey`): the manifest must carry a `serial`, and a release
+   * whose serial is lower than the highest accepted (this process, the active release, the state
+   * file) is refused with `version_rollback`. An equal serial is accepted only for the same manifest.
+   */
+  serial?: true | { stateFile?: string };
 }
 
 export interface VerifiedBundle {
@@ -47,6 +77,36 @@ export interface ActivateBundleOptions {
   timeoutMs?: number;
   /** Per-file cap while hashing. Default 100 MiB. */
   maxFileBytes?: number;
+  verify?: BundleVerifyOptions;
+  /** Where `prune_failed` and `serial_state_failed` go. Default: the OpenTelemetry diag logger. */
+  onDiagnostic?: DiagnosticSink;
+  /** Receives `hotreload.bundle.prune_failures`. Default: the global meter provider. */
+  meterProvider?: MeterProvider;
+}
+
+export interface VerifyBundleOptions {
+  verify?: BundleVerifyOptions;
+  maxFileBytes?: number;
+}
+
+export interface WriteReleaseOptions {
+  /** Written into the manifest, under the signature. */
+  serial?: number;
+  /** Ed25519 private key: writes `manifest.json.sig`. */
+  privateKey?: string | Buffer | KeyObject;
+}
+
+/** Verification settings, checked once per call (TypeErrors name the option). */
+interface Checks {
+  key: KeyObject | undefined;
+  serial: { stateFile?: string } | undefined;
+  maxFileBytes: number | undefined;
+}
+
+function checksFor(verify: BundleVerifyOptions | undefined, maxFileBytes: number | undefined, fn: string): Checks {
+  if (verify !== undefined && (typeof verify !== 'object' || verify === null)) throw new TypeError(`${fn}: options.verify must be an object`);
+  const key = verify?.publicKey === undefined ? undefined : toPublicKey(verify.publicKey);
+  return { key, serial: serialOptions(verify?.serial, `${fn}: options.verify.serial`, key !== undefined), maxFileBytes };
 }
 
 let sharedInstrumentation: ReloadInstrumentation | undefined;
@@ -71,24 +131,26 @@ function parseManifest(bytes: Buffer): BundleManifest {
   } catch (err) {
     throw new ConfigError('bundle_invalid', 'bundle manifest is not valid JSON', { cause: err, stage: 'load' });
   }
-  const files = (value as { files?: unknown } | null)?.files;
+  const { files, serial } = (value ?? {}) as { files?: unknown; serial?: unknown };
   if (typeof files !== 'object' || files === null || Array.isArray(files)) {
     throw new ConfigError('bundle_invalid', 'bundle manifest has no "files" object', { stage: 'load' });
   }
+  if (serial !== undefined && !isSerial(serial)) {
+    throw new ConfigError('bundle_invalid', 'bundle manifest "serial" is not a non-negative integer', { stage: 'load' });
+  }
   for (const [path, hash] of Object.entries(files)) {
-    const clean = normalize(path);
-    if (isAbsolute(path) || clean.startsWith(`..${sep}`) || clean === '..' || clean === MANIFEST) {
-      throw new ConfigError('bundle_invalid', 'bundle manifest names a path outside the bundle', { stage: 'load' });
+    if (!isReleasePath(path, RESERVED)) {
+      throw new ConfigError('bundle_invalid', 'bundle manifest names a path that is not a plain path inside the bundle', { stage: 'load' });
     }
     if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
       throw new ConfigError('bundle_invalid', 'bundle manifest holds a malformed sha256', { stage: 'load' });
     }
   }
-  return { files: files as Record<string, string> };
+  return serial === undefined ? { files: files as Record<string, string> } : { serial, files: files as Record<string, string> };
 }
 
-/** Read a release's manifest (the load stage): its hash is the bundle identity. */
-export async function readBundleManifest(root: string, version: string): Promise<{ manifest: BundleManifest; hash: string; dir: string }> {
+/** Read a release's manifest (the load stage): its hash is the bundle identity, `bytes` what a signature covers. */
+export async function readBundleManifest(root: string, version: string): Promise<{ manifest: BundleManifest; hash: string; dir: string; bytes: Buffer }> {
   checkVersion(version);
   const dir = join(root, RELEASES, version);
   let read: Awaited<ReturnType<typeof readCapped>>;
@@ -100,18 +162,23 @@ export async function readBundleManifest(root: string, version: string): Promise
     }
     throw err;
   }
-  return { manifest: parseManifest(read.bytes), hash: read.hash, dir };
+  return { manifest: parseManifest(read.bytes), hash: read.hash, dir, bytes: read.bytes };
 }
 
-/** Check every file against the manifest (the verify stage). */
+/**
+ * Check that the release is self-contained and that every file matches the manifest (the verify
+ * stage): see checkReleaseTree for what "self-contained" refuses.
+ */
 export async function verifyBundleFiles(dir: string, manifest: BundleManifest, maxFileBytes = 100 * 1024 * 1024): Promise<{ files: number; size: number }> {
   let size = 0;
   const entries = Object.entries(manifest.files);
+  const real = await checkReleaseTree(dir, Object.keys(manifest.files), RESERVED);
   for (const [path, expected] of entries) {
     let actual: Awaited<ReturnType<typeof hashFile>>;
     try {
       // Only the digest matters here: stream it, never hold a (possibly large) release file.
-      actual = await hashFile(join(dir, path), { maxBytes: maxFileBytes });
+      // The real path: the file inside the release that checkReleaseTree found, not a path to re-resolve.
+      actual = await hashFile(real.get(path) ?? join(dir, path), { maxBytes: maxFileBytes });
     } catch (err) {
       if (err instanceof ConfigError && err.code === 'not_found') {
         throw new ConfigError('bundle_invalid', `bundle file listed in the manifest is missing`, { cause: err, stage: 'verify' });
@@ -126,11 +193,65 @@ export async function verifyBundleFiles(dir: string, manifest: BundleManifest, m
   return { files: entries.length, size };
 }
 
-/** Load and fully verify a release without activating it. */
-export async function verifyBundle(root: string, version: string): Promise<VerifiedBundle> {
-  const { manifest, hash, dir } = await readBundleManifest(root, version);
-  const { files, size } = await verifyBundleFiles(dir, manifest);
-  return { version, dir, hash, files, size };
+/**
+ * Load and fully verify a release without activating it (signature and rollback checks included
+ * when `options.verify` asks for them): what an activation would check. Also an audit of the
+ * active release: `verifyBundle(root, await activeBundleVersion(root))`.
+ */
+export async function verifyBundle(root: string, version: string, options: VerifyBundleOptions = {}): Promise<VerifiedBundle> {
+  const checks = checksFor(options.verify, options.maxFileBytes, 'verifyBundle');
+  const candidate = await readBundleManifest(root, version);
+  const { files, size } = await verifyRelease(root, { version, ...candidate }, checks);
+  return { version, dir: candidate.dir, hash: candidate.hash, files, size };
+}
+
+/** Signature, then rollback, then the files: cheap authenticity checks before hashing gigabytes. */
+async function verifyRelease(root: string, c: BundleCandidate, checks: Checks): Promise<{ files: number; size: number; mark?: SerialMark }> {
+  if (checks.key) await checkSignature(c.bytes, join(c.dir, MANIFEST_SIGNATURE), checks.key, 'bundle manifest');
+  let mark: SerialMark | undefined;
+  if (checks.serial && checks.key) {
+    if (c.manifest.serial === undefined) throw new ConfigError('bundle_invalid', 'bundle manifest has no "serial" (rollback protection is on)', { stage: 'verify' });
+    mark = { serial: c.manifest.serial, hash: c.hash };
+    refuseRollback(mark, await acceptedMark(root, checks.key, checks.serial), 'bundle');
+  }
+  return { ...(await verifyBundleFiles(c.dir, c.manifest, checks.maxFileBytes)), mark };
+}
+
+/** Highest serial accepted per bundle root by this process (a long-running deployer). */
+const acceptedInProcess = new Map<string, SerialMark>();
+
+/**
+ * The floor a new release must not go below: what this process accepted, what the state file
+ * holds, and the active release's own signed serial (so a one-shot deploy script is protected
+ * without any state). An active release that no longer verifies contributes nothing.
+ */
+async function acceptedMark(root: string, key: KeyObject, serial: { stateFile?: string }): Promise<SerialMark | undefined> {
+  let floor = acceptedInProcess.get(resolve(root));
+  if (serial.stateFile) floor = higherMark(floor, await readSerialState(serial.stateFile));
+  try {
+    const version = await activeBundleVersion(root);
+    if (version === undefined) return floor;
+    const active = await readBundleManifest(root, version);
+    await checkSignature(active.bytes, join(active.dir, MANIFEST_SIGNATURE), key, 'bundle manifest');
+    if (active.manifest.serial !== undefined) floor = higherMark(floor, { serial: active.manifest.serial, hash: active.hash });
+  } catch {
+    // Not signed, not readable, or not a release name: only the other marks count.
+  }
+  return floor;
+}
+
+async function recordAccepted(root: string, mark: SerialMark, stateFile: string | undefined, report: DiagnosticSink, target: string): Promise<void> {
+  const key = resolve(root);
+  acceptedInProcess.set(key, higherMark(acceptedInProcess.get(key), mark) ?? mark);
+  if (!stateFile) return;
+  try {
+    await writeSerialState(stateFile, mark);
+  } catch (err) {
+    report({
+      code: 'serial_state_failed',
+      message: `${target}: could not record serial ${mark.serial} in the state file (${(err as { code?: string }).code ?? 'error'})`,
+    });
+  }
 }
 
 /** The version `current` points at, or undefined when nothing was activated yet. */
@@ -143,15 +264,6 @@ export async function activeBundleVersion(root: string): Promise<string | undefi
     throw fsError(err, 'current symlink', 'load');
   }
   return basename(link);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Point `current` at a release: a fresh symlink renamed over the old one (atomic). */
@@ -175,30 +287,47 @@ async function removeStaleTemps(root: string): Promise<void> {
   }
 }
 
+const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+
 /**
  * Remove releases beyond `keep`, most recently activated first (activation touches the release
- * directory's mtime). Never removes the active version or the one it replaced.
+ * directory's mtime). Never removes the active version or the one it replaced. Only releases
+ * count: directories (not symlinks) with a version name; a `.gitkeep` or a README is left alone.
+ * Never throws: it runs after the switch, and a failed cleanup must not undo a verified switch,
+ * so each failure is returned for reporting and the other releases are still pruned.
  */
-async function pruneReleases(root: string, keep: number, protect: ReadonlySet<string>): Promise<string[]> {
+async function pruneReleases(root: string, keep: number, protect: ReadonlySet<string>): Promise<{ removed: string[]; failed: PruneFailure[] }> {
   const releasesDir = join(root, RELEASES);
-  const names = await readdir(releasesDir);
+  const removed: string[] = [];
+  const failed: PruneFailure[] = [];
+  let entries: Dirent[];
+  try {
+    entries = await readdir(releasesDir, { withFileTypes: true });
+  } catch (err) {
+    failed.push({ name: RELEASES, errno: errnoOf(err) });
+    return { removed, failed };
+  }
+  const releases = entries.filter((e) => e.isDirectory() && VERSION_NAME.test(e.name));
   const dated = await Promise.all(
-    names.map(async (name) => ({ name, mtime: (await stat(join(releasesDir, name)).catch(() => undefined))?.mtimeMs ?? 0 })),
+    releases.map(async ({ name }) => ({ name, mtime: (await lstat(join(releasesDir, name)).catch(() => undefined))?.mtimeMs ?? 0 })),
   );
   dated.sort((a, b) => b.mtime - a.mtime);
-  const removed: string[] = [];
   let kept = 0;
   for (const { name } of dated) {
     if (protect.has(name) || kept < keep) {
       kept += 1;
       continue;
     }
-    // Make the release unverifiable first, so a half-removed directory can never be activated.
-    await rm(join(releasesDir, name, MANIFEST), { force: true });
-    await rm(join(releasesDir, name), { recursive: true, force: true });
-    removed.push(name);
+    try {
+      // Make the release unverifiable first, so a half-removed directory can never be activated.
+      await rm(join(releasesDir, name, MANIFEST), { force: true });
+      await rm(join(releasesDir, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch (err) {
+      failed.push({ name, errno: errnoOf(err) });
+    }
   }
-  return removed;
+  return { removed, failed };
 }
 
 interface BundleCandidate {
@@ -206,30 +335,34 @@ interface BundleCandidate {
   hash: string;
   dir: string;
   manifest: BundleManifest;
+  bytes: Buffer;
 }
 
 /**
  * Verify `releases/<version>` against its manifest and switch `current` to it atomically, as one
- * reloadscope run (load = manifest, verify = every file's sha256, switch = symlink + rename(2),
- * unload = prune beyond `keep`, rollback = point `current` back). Never throws for a failed
- * activation: the result's outcome says what happened.
+ * reloadscope run (load = manifest, verify = signature, serial, containment and every file's
+ * sha256, switch = symlink + rename(2), unload = record the serial and prune beyond `keep`,
+ * rollback = point `current` back). Never throws for a failed activation: the result's outcome
+ * says what happened. Throws TypeError for invalid options.
  */
 export function activateBundle(options: ActivateBundleOptions): Promise<ReloadResult> {
   const { root, version, keep } = checkActivateOptions(options);
   checkVersion(version);
+  const checks = checksFor(options.verify, options.maxFileBytes, 'activateBundle');
   const reloads = options.instrumentation ?? defaultInstrumentation();
+  const target = options.target ?? basename(root);
+  const report = options.onDiagnostic ?? diagSink;
+  declarePruneFailures(target, options.meterProvider);
   let previous: string | undefined;
-  return reloads.reload<BundleCandidate, string | undefined>(
-    { target: options.target ?? basename(root), trigger: options.trigger ?? 'api', timeoutMs: options.timeoutMs },
-    {
+  let accepted: SerialMark | undefined;
+  const stages: ReloadStages<BundleCandidate, string | undefined> = {
       load: async () => {
         await removeStaleTemps(root);
-        const { manifest, hash, dir } = await readBundleManifest(root, version);
-        return { version, hash, dir, manifest };
+        return { version, ...(await readBundleManifest(root, version)) };
       },
       identify: (c) => ({ hash: c.hash, version: c.version }),
       verify: async (c) => {
-        await verifyBundleFiles(c.dir, c.manifest, options.maxFileBytes);
+        accepted = (await verifyRelease(root, c, checks)).mark;
       },
       switch: async (c) => {
         previous = await activeBundleVersion(root);
@@ -241,25 +374,51 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
       rollback: async () => {
         if (previous !== undefined && (await activeBundleVersion(root)) === version) await pointCurrentAt(root, previous);
       },
-      unload: async (prev) => {
+      unload: async (prev, ctx) => {
+        // The switch stands from here on: nothing below may fail the run (that would roll it back).
+        if (accepted) await recordAccepted(root, accepted, checks.serial?.stateFile, report, target);
         const protect = new Set([version]);
         if (prev !== undefined) protect.add(prev);
-        await pruneReleases(root, keep, protect);
+        const { failed } = await pruneReleases(root, keep, protect);
+        for (const failure of failed) reportPruneFailure(failure, target, ctx.span, report, options.meterProvider);
       },
-    },
-  );
+  };
+  const request = { target, trigger: options.trigger ?? 'api', timeoutMs: options.timeoutMs };
+  // Nothing active in this process: `unchanged` is impossible, and bad options still throw here.
+  if (reloads.getActive(target)?.hash === undefined) return reloads.reload(request, stages);
+  // `unchanged` compares with what this process activated last; if `current` was moved since (by
+  // hand, by another deployer), activating this version must really switch `current` to it.
+  return activeBundleVersion(root)
+    .then(
+      (onDisk) => onDisk === version,
+      () => false,
+    )
+    .then((inPlace) => reloads.reload({ ...request, force: !inPlace }, stages));
+}
+
+function toPrivateKey(key: string | Buffer | KeyObject): KeyObject {
+  const object = typeof key === 'string' || Buffer.isBuffer(key) ? createPrivateKey(key) : key;
+  if (object.type !== 'private' || object.asymmetricKeyType !== 'ed25519') throw new TypeError('writeRelease: options.privateKey must be an Ed25519 private key');
+  return object;
 }
 
 /**
  * Write a release directory and its manifest (a helper for build/deploy scripts and tests).
  * Every file and directory is fsynced before the manifest is renamed in, and the manifest before
  * the function returns: after a power loss a release either has no manifest (incomplete, never
- * activated) or has all of its files.
+ * activated) or has all of its files (and its signature, written before the manifest).
+ * Paths must be plain relative paths (see isReleasePath): anything else is a TypeError.
  */
-export async function writeRelease(root: string, version: string, files: Record<string, string | Uint8Array>): Promise<string> {
+export async function writeRelease(root: string, version: string, files: Record<string, string | Uint8Array>, options: WriteReleaseOptions = {}): Promise<string> {
   checkVersion(version);
+  for (const path of Object.keys(files)) {
+    if (!isReleasePath(path, [...RESERVED, TMP_MANIFEST])) throw new TypeError(`writeRelease: ${JSON.stringify(path)} is not a plain relative path inside the release`);
+  }
+  if (options.serial !== undefined && !isSerial(options.serial)) throw new TypeError('writeRelease: options.serial must be a non-negative integer');
+  const key = options.privateKey === undefined ? undefined : toPrivateKey(options.privateKey);
   const dir = join(root, RELEASES, version);
-  const manifest: BundleManifest = { files: {} };
+  const tmp = join(dir, TMP_MANIFEST);
+  const manifest: BundleManifest = options.serial === undefined ? { files: {} } : { serial: options.serial, files: {} };
   const dirs = new Set<string>([dir]);
   for (const [path, content] of Object.entries(files)) {
     const file = join(dir, path);
@@ -269,21 +428,13 @@ export async function writeRelease(root: string, version: string, files: Record<
     manifest.files[path] = sha256Hex(content);
   }
   for (const d of dirs) await fsyncDir(d);
+  const bytes = Buffer.from(JSON.stringify(manifest, null, 2));
+  if (key) await writeDurably(join(dir, MANIFEST_SIGNATURE), sign(null, bytes, key));
   // The manifest goes last: a release without one is incomplete by definition.
-  const tmp = join(dir, `.${MANIFEST}.tmp`);
-  await writeDurably(tmp, JSON.stringify(manifest, null, 2));
+  await writeDurably(tmp, bytes);
   await rename(tmp, join(dir, MANIFEST));
   await fsyncDir(dir);
   await fsyncDir(join(root, RELEASES));
   return dir;
 }
 
-async function writeDurably(path: string, content: string | Uint8Array): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

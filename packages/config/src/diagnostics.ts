@@ -3,7 +3,16 @@ import type { ReloadResult } from '@reloadscope/core';
 
 /** Things an operator should hear about that are not reload results. Never carries config values. */
 export interface ConfigDiagnostic {
-  code: 'subpath_mount' | 'watch_error' | 'signal_unavailable' | 'rollback_notify_failed' | 'reload_rejected' | 'auth_throttled' | 'http_error';
+  code:
+    | 'subpath_mount'
+    | 'watch_error'
+    | 'signal_unavailable'
+    | 'rollback_notify_failed'
+    | 'reload_rejected'
+    | 'auth_throttled'
+    | 'http_error'
+    | 'prune_failed'
+    | 'serial_state_failed';
   message: string;
 }
 

@@ -27,6 +27,8 @@ export const CONFIG_ERROR_CODES = [
   'tls_expired',
   'tls_validity_too_short',
   'tls_chain_untrusted',
+  'version_rollback',
+  'prune_failed',
 ] as const;
 export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
 

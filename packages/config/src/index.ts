@@ -39,9 +39,14 @@ export {
   readBundleManifest,
   verifyBundleFiles,
   MANIFEST,
+  MANIFEST_SIGNATURE,
   RELEASES,
   CURRENT,
   type ActivateBundleOptions,
   type BundleManifest,
+  type BundleVerifyOptions,
+  type VerifyBundleOptions,
   type VerifiedBundle,
+  type WriteReleaseOptions,
 } from './bundle.ts';
+export type { SerialOptions } from './serial.ts';

@@ -2,6 +2,7 @@ import { createPublicKey, verify as verifySignature, type KeyObject } from 'node
 import { readFile } from 'node:fs/promises';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ConfigError, fsErrorCode } from './errors.ts';
+import type { SerialOptions } from './serial.ts';
 
 /** Optional integrity checks of the raw bytes, done before the value is trusted. */
 export interface IntegrityOptions {
@@ -11,6 +12,11 @@ export interface IntegrityOptions {
   publicKey?: string | Buffer | KeyObject;
   /** Detached Ed25519 signature of the file bytes (raw 64 bytes or base64). Default `<file>.sig`. */
   signatureFile?: string;
+  /**
+   * Rollback protection (needs `publicKey`): refuse a signed version whose serial is lower than
+   * the highest one accepted, with `version_rollback`. `true` reads the top-level `serial` field.
+   */
+  serial?: true | SerialOptions;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -61,7 +67,8 @@ function decodeSignature(raw: Buffer): Buffer | undefined {
   return undefined;
 }
 
-export async function checkSignature(bytes: Uint8Array, signatureFile: string, key: KeyObject): Promise<void> {
+/** Verify a detached Ed25519 signature over exactly `bytes` (`what` names them in the message). */
+export async function checkSignature(bytes: Uint8Array, signatureFile: string, key: KeyObject, what = 'config bytes'): Promise<void> {
   const signature = decodeSignature(await readSidecar(signatureFile, 'missing_signature'));
   if (!signature) throw new ConfigError('bad_signature', 'signature file does not hold an Ed25519 signature', { stage: 'verify' });
   let ok = false;
@@ -70,7 +77,7 @@ export async function checkSignature(bytes: Uint8Array, signatureFile: string, k
   } catch (err) {
     throw new ConfigError('bad_signature', 'signature could not be checked', { cause: err, stage: 'verify' });
   }
-  if (!ok) throw new ConfigError('bad_signature', 'Ed25519 signature does not match the config bytes', { stage: 'verify' });
+  if (!ok) throw new ConfigError('bad_signature', `Ed25519 signature does not match the ${what}`, { stage: 'verify' });
 }
 
 /**

@@ -18,6 +18,7 @@ import { listenForReloads, type ReloadListener, type ReloadListenerOptions } fro
 import { Options } from './options.ts';
 import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
+import { SerialGuard, serialOptions } from './serial.ts';
 import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
 import { checkTriggerOptions, ReloadTriggers, type TriggerOptions, type TriggerSettings } from './triggers.ts';
@@ -185,6 +186,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   readonly #maxBytes: number;
   readonly #report: DiagnosticSink;
   readonly #listeners: ChangeListener<T>[] = [];
+  readonly #serials: SerialGuard | undefined;
   // Core serialises runs per target and settles coalesced requests with the run that served them,
   // so the latest request settles last: close() only needs to wait for it.
   #latest: Promise<ReloadResult> | undefined;
@@ -213,6 +215,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     this.#maxBytes = settings.maxBytes;
     this.#report = settings.report;
     this.#events = new ReloadTriggers(this, settings);
+    const serial = serialOptions(options.verify?.serial, 'watchConfig: options.verify.serial', options.verify?.publicKey !== undefined);
+    this.#serials = serial && new SerialGuard(serial, settings.report, () => this.#target);
   }
 
   get current(): T {
@@ -340,6 +344,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   async #verifyWith(c: Candidate, v: IntegrityOptions | undefined): Promise<void> {
     if (v?.sha256File) await checkSha256File(v.sha256File, c.hash);
     if (v?.publicKey !== undefined) await checkSignature(c.bytes, v.signatureFile ?? `${this.#file}.sig`, toPublicKey(v.publicKey));
+    // After the signature: the serial is only trusted because it is inside the signed bytes.
+    if (this.#serials) await this.#serials.check(c.value, c.hash);
     if (this.#options.schema) c.value = await validateSchema(this.#options.schema, c.value);
   }
 
@@ -389,9 +395,11 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
     }
   }
 
-  #unload(previous: Version<T> | undefined): void {
+  #unload(previous: Version<T> | undefined): Promise<void> | undefined {
     this.#switch = undefined;
     previous?.controller.abort(UNLOADED);
+    // Only a version that really became active raises the rollback floor.
+    return this.#serials?.commit(this.#active?.hash);
   }
 
   async close(): Promise<void> {

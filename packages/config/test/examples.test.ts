@@ -71,6 +71,13 @@ test('examples/deploy-bundle.ts: activates releases and keeps the last three', a
   }
   assert.equal(await readlink(join(dir, 'bundle', 'current')), join('releases', 'r4'));
   assert.deepEqual((await readdir(join(dir, 'bundle', 'releases'))).sort(), ['r2', 'r3', 'r4']);
+  // A signed release with an older serial (a replayed build) is refused and r4 keeps serving.
+  const replay = await run(process.execPath, [DEPLOY, './bundle', 'r0'], { cwd: dir, timeout: 30_000, env: { ...process.env, RELEASE_SERIAL: '1' } }).catch(
+    (err: { code: number; stdout: string }) => err,
+  );
+  assert.equal('code' in replay ? replay.code : 0, 1);
+  assert.match(replay.stdout.trim(), /^failure +version_rollback$/);
+  assert.equal(await readlink(join(dir, 'bundle', 'current')), join('releases', 'r4'));
 });
 
 test('examples/tls-server.ts: serves the pair, refuses a short-lived renewal, serves a good one, exits on SIGTERM', async (t) => {

@@ -31,7 +31,7 @@ export function telemetry() {
     await meterProvider.shutdown();
   }
 
-  return { reloads, exporter, reader, metric, spans, shutdown };
+  return { reloads, exporter, reader, meterProvider, metric, spans, shutdown };
 }
 
 

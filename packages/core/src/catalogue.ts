@@ -275,6 +275,16 @@ export const METRICS = {
     owner: 'config',
     promql: 'sum by (hotreload_auth_reason) (increase(hotreload_http_auth_failures_total[5m])) > 0',
   },
+  bundlePruneFailures: {
+    name: 'hotreload.bundle.prune_failures',
+    kind: 'Counter',
+    unit: '{release}',
+    description: 'Old bundle releases that could not be removed after a switch. The switch itself stands (outcome success).',
+    attributes: [t],
+    prometheus: 'hotreload_bundle_prune_failures',
+    owner: 'config',
+    promql: 'increase(hotreload_bundle_prune_failures_total[1h]) > 0',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;

@@ -26,6 +26,7 @@ const CONTRACT: Array<[string, string, string, string[], string]> = [
   ['hotreload.candidate.info', 'Gauge', '', ['hotreload.target', 'hotreload.config.hash', 'error.type'], 'hotreload_candidate_info'],
   ['hotreload.tls.not_after', 'Gauge', 's', ['hotreload.target'], 'hotreload_tls_not_after_timestamp_seconds'],
   ['hotreload.http.auth_failures', 'Counter', '{request}', ['hotreload.auth.reason'], 'hotreload_http_auth_failures_total'],
+  ['hotreload.bundle.prune_failures', 'Counter', '{release}', ['hotreload.target'], 'hotreload_bundle_prune_failures_total'],
 ];
 
 test('catalogue matches the DESIGN.md telemetry contract row by row', () => {

@@ -56,7 +56,7 @@ test('node --import @reloadscope/register: the app endpoint shows exactly the DE
   assert.equal(value(samples, 'hotreload_eventloop_blocked_seconds_count', { ...t0, hotreload_stage: 'load' }), 3);
 
   // Every catalogue series is present under its contract name, and nothing else is named hotreload_*.
-  // Config's HTTP-trigger series exist only in a process that runs that trigger (this app does not).
+  // Config-owned series exist only in a process that runs the HTTP trigger or activates bundles (this app does neither).
   const names = new Set(samples.map((s) => s.name));
   for (const def of METRIC_LIST.filter((d) => d.owner !== 'config')) {
     for (const name of prometheusSeries(def)) assert.ok(names.has(name), `missing ${name}`);
