@@ -31,6 +31,7 @@ export class ExitBoundedExporter implements SpanExporter {
   readonly #running: SpanExporter;
   #exiting: SpanExporter | undefined;
   #deadline: number | undefined;
+  #limitTimer: ReturnType<typeof setTimeout> | undefined;
   #limitMs = 0;
   #abandoned = false;
   readonly #pending = new Set<(result: ExportResult) => void>();
@@ -75,7 +76,21 @@ export class ExitBoundedExporter implements SpanExporter {
     if (this.#deadline !== undefined) return;
     this.#deadline = deadline;
     this.#limitMs = limitMs;
-    setTimeout(() => this.#abandon(), Math.max(0, deadline - Date.now())).unref();
+    this.#limitTimer = setTimeout(() => this.#abandon(), Math.max(0, deadline - Date.now()));
+    this.#limitTimer.unref();
+  }
+
+  /**
+   * The process did not end after all (a beforeExit listener scheduled more work): back to normal
+   * exports. `giveUp` first abandons what is still pending, as the deadline would have.
+   */
+  cancelExit(giveUp: boolean): void {
+    if (this.#deadline === undefined) return;
+    if (giveUp) this.#abandon();
+    clearTimeout(this.#limitTimer);
+    this.#deadline = undefined;
+    this.#abandoned = false;
+    this.#exiting = undefined;
   }
 
   forceFlush(): Promise<void> {

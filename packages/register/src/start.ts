@@ -100,6 +100,8 @@ export function startReloadscope(options: StartOptions = {}): Reloadscope {
     }
     return running;
   }
+  // Options are the caller's code: a bad one is a TypeError for the caller, not a silent fallback.
+  shutdownLimit(options.shutdownTimeoutMs, 0);
   const started = bootOrDisabled(options);
   (globalThis as Holder)[GLOBAL_KEY] = started;
   return started;
@@ -117,7 +119,6 @@ function bootOrDisabled(options: StartOptions): Reloadscope {
   } catch (err) {
     reportOnce('boot-failed', `could not start (${err instanceof Error ? err.message : String(err)}); the application runs without reloadscope.`);
     const instrumentation = new ReloadInstrumentation({});
-    instrumentation.disable();
     return handle({ instrumentation, probes: undefined, traces: 'disabled', metrics: 'disabled', url: Promise.resolve(undefined), closers: [], flushers: [], beginExit: () => 0 });
   }
 }
@@ -162,12 +163,20 @@ function boot(options: StartOptions): Reloadscope {
   const closers: Array<() => Promise<void>> = [];
   const flushers: Array<() => Promise<void>> = [];
   let bounded: ExitBoundedExporter | undefined;
-  // One deadline for the whole exit, set by whichever exit path runs first.
+  // One deadline for the whole exit, set by whichever exit path runs first. Only beforeExit is
+  // not final: a beforeExit listener may schedule more work and so keep the process running.
   let deadline: number | undefined;
-  const beginExit = (): number => {
+  let final = false;
+  const beginExit = (isFinal = true): number => {
+    final ||= isFinal;
     deadline ??= Date.now() + limitMs;
     bounded?.beginExit(deadline, limitMs);
     return Math.max(0, deadline - Date.now());
+  };
+  const endExit = (flushedInTime: boolean) => {
+    if (final) return;
+    deadline = undefined;
+    bounded?.cancelExit(!flushedInTime);
   };
 
   // ---- traces
@@ -253,7 +262,7 @@ function boot(options: StartOptions): Reloadscope {
   const beforeExit = () => {
     if (flushedBeforeExit) return;
     flushedBeforeExit = true;
-    void settleWithin(flushAll(), beginExit());
+    void settleWithin(flushAll(), beginExit(false)).then(endExit);
   };
   process.on('beforeExit', beforeExit);
   closers.unshift(async () => {
@@ -289,12 +298,8 @@ function handle(parts: {
         const left = parts.beginExit();
         parts.probes?.disable();
         parts.instrumentation.disable();
-        await settleWithin(
-          (async () => {
-            for (const close of parts.closers) await close().catch(() => {});
-          })(),
-          left,
-        );
+        // In parallel: a tracer provider waiting out the limit must not delay freeing the metrics port.
+        await settleWithin(Promise.all(parts.closers.map((close) => close().catch(() => {}))), left);
       })();
       return closing;
     },

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { trace } from '@opentelemetry/api';
+import { getReloadscope, startReloadscope } from '../src/start.ts';
 import {
   freePort,
   type RunningApp,
@@ -99,6 +101,16 @@ test('an export already in flight when shutdown() is called is cut off at the li
   assert.match(app.stderr(), /gave up on 1 pending trace export when the 1000 ms shutdown limit passed/);
 });
 
+test('a process revived by its own beforeExit listener exports normally again after the limit', async (t) => {
+  const receiver = await startOtlpReceiver(t);
+  const env = { ...exitEnv('revive', receiver.url), OTEL_BSP_SCHEDULE_DELAY: '100', REVIVE_AFTER_MS: String(LIMIT_MS + 300) };
+  const app = await startApp(t, 'exit-app.mjs', env);
+  assert.equal((await app.exited).code, 0);
+  const body = JSON.stringify(receiver.requests.map((r) => r.body));
+  assert.ok(body.includes('"app-config"'), 'the first reload, flushed on beforeExit');
+  assert.ok(body.includes('"after-revival"'), `the reload after the revival, exported by the batch processor; stderr:\n${app.stderr()}`);
+});
+
 test('Collector up: every exit path still delivers the pending spans', async (t) => {
   for (const path of ['finish', 'shutdown', 'signal', 'app-signal']) {
     const receiver = await startOtlpReceiver(t);
@@ -109,4 +121,24 @@ test('Collector up: every exit path still delivers the pending spans', async (t)
     assert.ok(body.includes('"hotreload"'), `${path}: the reload's spans reached the Collector; stderr:\n${app.stderr()}`);
     assert.ok(body.includes(`exit-${path}`), `${path}: under its service name`);
   }
+});
+
+test('shutdownTimeoutMs: a bad option is a TypeError naming it; a good one bounds shutdown() in code', async (t) => {
+  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+    assert.throws(() => startReloadscope({ shutdownTimeoutMs: bad }), (e: unknown) => e instanceof TypeError && /shutdownTimeoutMs/.test(e.message));
+  }
+  assert.equal(getReloadscope(), undefined, 'nothing started by a rejected call');
+  const rs = startReloadscope({
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: await startSilentCollector(t), OTEL_METRICS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'none' },
+    shutdownTimeoutMs: 300,
+    handleSignals: false,
+    runtimeMetrics: false,
+    probes: false,
+  });
+  trace.getTracer('test').startSpan('pending').end();
+  const start = Date.now();
+  await rs.shutdown();
+  const ms = Date.now() - start;
+  t.diagnostic(`shutdown() with a 300 ms limit took ${ms} ms`);
+  assert.ok(ms >= 250 && ms < 600, `${ms} ms`);
 });
