@@ -167,8 +167,22 @@ function resourceAttributes(env: Env, problems: string[]): Record<string, string
   const raw = env.OTEL_RESOURCE_ATTRIBUTES;
   if (!raw) return {};
   const { attributes, skipped } = parseResourceAttributes(raw);
-  if (skipped.length > 0) problems.push(describeSkipped(skipped, Object.keys(attributes).length));
+  if (skipped.length > 0) problems.push(describeSkipped('OTEL_RESOURCE_ATTRIBUTES', skipped, Object.keys(attributes).length));
   return attributes;
+}
+
+/**
+ * The OTLP headers are parsed by the upstream exporter, which drops a malformed pair silently —
+ * typically the auth header, so exports then fail with a 401 that does not say why. Only checked
+ * and said here, never used, and never with a value (header values are credentials).
+ */
+function checkHeaders(env: Env, problems: string[]): void {
+  for (const key of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
+    const raw = env[key];
+    if (!raw) continue;
+    const { attributes, skipped } = parseResourceAttributes(raw);
+    if (skipped.length > 0) problems.push(describeSkipped(key, skipped, Object.keys(attributes).length));
+  }
 }
 
 /** Variables register does not implement but a user may reasonably expect it to: said, not silently dropped. */
@@ -224,6 +238,7 @@ export function readEnv(env: Env): EnvSettings {
     shutdownTimeoutMs: int(env, 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS, 0, 600_000, problems),
     problems,
   };
+  checkHeaders(env, problems);
   unsupported(env, problems);
   return settings;
 }

@@ -1,6 +1,6 @@
 /**
- * OTEL_RESOURCE_ATTRIBUTES: `key=value` pairs separated by commas, keys and values
- * percent-decoded. The spec lets an SDK discard the whole variable on one error; the upstream
+ * OTEL_RESOURCE_ATTRIBUTES (and the same format in OTEL_EXPORTER_OTLP_HEADERS): `key=value` pairs
+ * separated by commas, keys and values percent-decoded. The spec lets an SDK discard the whole variable on one error; the upstream
  * detector does, silently, so a single typo loses service.namespace, deployment.environment.name
  * and the rest. Here a malformed pair is skipped alone and described by its position (and key,
  * when the key itself is sound) — never by its value, which may be a secret.
@@ -66,15 +66,15 @@ export function parseResourceAttributes(raw: string): ParsedResourceAttributes {
   return { attributes, skipped };
 }
 
-/** One line for all skipped pairs; keys are shown shortened and escaped, values never. */
-export function describeSkipped(skipped: readonly SkippedPair[], kept: number): string {
+/** One line for all skipped pairs of `variable`; keys are shown shortened and escaped, values never. */
+export function describeSkipped(variable: string, skipped: readonly SkippedPair[], kept: number): string {
   const parts = skipped.map((s) => {
     const key = s.key === undefined ? '' : `, key ${JSON.stringify(s.key.length > 64 ? `${s.key.slice(0, 64)}…` : s.key)}`;
     return `pair ${s.position}${key}: ${s.reason}`;
   });
   const noun = skipped.length === 1 ? 'pair' : 'pairs';
   return (
-    `OTEL_RESOURCE_ATTRIBUTES: skipped ${skipped.length} malformed ${noun} (${parts.join('; ')}); ` +
+    `${variable}: skipped ${skipped.length} malformed ${noun} (${parts.join('; ')}); ` +
     `the other ${kept} ${kept === 1 ? 'pair is' : 'pairs are'} used. Expected key=value, with ',' '=' and non-ASCII percent-encoded.`
   );
 }
