@@ -101,7 +101,7 @@ export function startReloadscope(options: StartOptions = {}): Reloadscope {
     return running;
   }
   // Options are the caller's code: a bad one is a TypeError for the caller, not a silent fallback.
-  shutdownLimit(options.shutdownTimeoutMs, 0);
+  checkShutdownTimeout(options.shutdownTimeoutMs);
   const started = bootOrDisabled(options);
   (globalThis as Holder)[GLOBAL_KEY] = started;
   return started;
@@ -123,15 +123,15 @@ function bootOrDisabled(options: StartOptions): Reloadscope {
   }
 }
 
-function shutdownLimit(option: number | undefined, fromEnv: number): number {
-  if (option === undefined) return fromEnv;
-  if (!Number.isFinite(option) || option < 0) throw new TypeError(`shutdownTimeoutMs must be a finite number >= 0 (got ${String(option)})`);
-  return option;
+function checkShutdownTimeout(ms: unknown): void {
+  if (ms !== undefined && !(Number.isFinite(ms) && (ms as number) >= 0)) {
+    throw new TypeError(`shutdownTimeoutMs must be a finite number >= 0 (got ${String(ms)})`);
+  }
 }
 
 function boot(options: StartOptions): Reloadscope {
   const settings = readEnv(options.env ?? process.env);
-  const limitMs = shutdownLimit(options.shutdownTimeoutMs, settings.shutdownTimeoutMs);
+  const limitMs = options.shutdownTimeoutMs ?? settings.shutdownTimeoutMs;
   silenceReports(settings.logLevel === 'none');
   if (settings.logLevel && settings.logLevel !== 'none') {
     diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLevel(settings.logLevel), suppressOverrideMessage: true });
