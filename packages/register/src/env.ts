@@ -4,7 +4,7 @@
  * become a clear message (and a safe default) instead of a crash.
  */
 
-import { describeSkipped, parseResourceAttributes } from './resource-attributes.ts';
+import { describeSkipped, parseKeyValuePairs } from './key-value-pairs.ts';
 
 export type TracesExporterName = 'otlp' | 'console';
 export type MetricsExporterName = 'prometheus' | 'console';
@@ -24,7 +24,7 @@ export interface EnvSettings {
   runtimeMetrics: boolean;
   stampGeneration: boolean;
   retainedGraceMs: number | undefined;
-  /** OTEL_RESOURCE_ATTRIBUTES, well-formed pairs only (see resource-attributes.ts). */
+  /** OTEL_RESOURCE_ATTRIBUTES, well-formed pairs only (see key-value-pairs.ts). */
   resourceAttributes: Record<string, string>;
   sampler: SamplerSetting;
   /** OTLP exporter timeout per export, retries included (OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT). */
@@ -163,11 +163,12 @@ function batch(env: Env, problems: string[]): BatchSettings {
   };
 }
 
-function resourceAttributes(env: Env, problems: string[]): Record<string, string> {
-  const raw = env.OTEL_RESOURCE_ATTRIBUTES;
+/** A `k=v,…` variable: its well-formed pairs; the malformed ones said in one line, by position and key. */
+function keyValuePairs(env: Env, key: string, problems: string[]): Record<string, string> {
+  const raw = env[key];
   if (!raw) return {};
-  const { attributes, skipped } = parseResourceAttributes(raw);
-  if (skipped.length > 0) problems.push(describeSkipped('OTEL_RESOURCE_ATTRIBUTES', skipped, Object.keys(attributes).length));
+  const { attributes, skipped } = parseKeyValuePairs(raw);
+  if (skipped.length > 0) problems.push(describeSkipped(key, skipped, Object.keys(attributes).length));
   return attributes;
 }
 
@@ -177,12 +178,8 @@ function resourceAttributes(env: Env, problems: string[]): Record<string, string
  * and said here, never used, and never with a value (header values are credentials).
  */
 function checkHeaders(env: Env, problems: string[]): void {
-  for (const key of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
-    const raw = env[key];
-    if (!raw) continue;
-    const { attributes, skipped } = parseResourceAttributes(raw);
-    if (skipped.length > 0) problems.push(describeSkipped(key, skipped, Object.keys(attributes).length));
-  }
+  keyValuePairs(env, 'OTEL_EXPORTER_OTLP_HEADERS', problems);
+  keyValuePairs(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', problems);
 }
 
 /** Variables register does not implement but a user may reasonably expect it to: said, not silently dropped. */
@@ -231,7 +228,7 @@ export function readEnv(env: Env): EnvSettings {
     runtimeMetrics: bool(env, 'RELOADSCOPE_RUNTIME_METRICS', true, problems),
     stampGeneration: bool(env, 'RELOADSCOPE_STAMP_GENERATION', true, problems),
     retainedGraceMs: graceRaw === undefined ? undefined : int(env, 'RELOADSCOPE_RETAINED_GRACE_MS', 10_000, 0, DAY_MS, problems),
-    resourceAttributes: resourceAttributes(env, problems),
+    resourceAttributes: keyValuePairs(env, 'OTEL_RESOURCE_ATTRIBUTES', problems),
     sampler: sampler(env, problems),
     otlpTimeoutMs: otlpTimeout(env, problems),
     batch: batch(env, problems),

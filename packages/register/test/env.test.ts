@@ -8,7 +8,7 @@ import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import fc from 'fast-check';
 import { DEFAULT_OTLP_TIMEOUT_MS, DEFAULT_SAMPLER, DEFAULT_SHUTDOWN_TIMEOUT_MS, readEnv, SAMPLERS, tracesUrlFrom } from '../src/env.ts';
 import { buildResource } from '../src/resource.ts';
-import { parseResourceAttributes } from '../src/resource-attributes.ts';
+import { parseKeyValuePairs } from '../src/key-value-pairs.ts';
 import { buildSampler } from '../src/sampler.ts';
 
 test('defaults: OTLP traces to localhost:4318, Prometheus on 9464, probes on', () => {
@@ -157,7 +157,7 @@ test('OTEL_RESOURCE_ATTRIBUTES: a malformed pair is skipped alone; the message n
   assert.deepEqual(readEnv({ OTEL_RESOURCE_ATTRIBUTES: 'a=1,b=x=y' }).resourceAttributes, { a: '1', b: 'x=y' }, 'only the first = splits');
 });
 
-test('parseResourceAttributes: well-formed pairs round-trip through percent-encoding, around any malformed ones', () => {
+test('parseKeyValuePairs: well-formed pairs round-trip through percent-encoding, around any malformed ones', () => {
   const key = fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/);
   const pair = fc.tuple(key, fc.string({ unit: 'grapheme', maxLength: 20 }));
   const bad = fc.constantFrom('novalue', '=v', 'k=%', 'k=%E0%A4%A', 'k=\u0001', 'k y=1', 'k=%7F');
@@ -167,7 +167,7 @@ test('parseResourceAttributes: well-formed pairs round-trip through percent-enco
       const good = pairs.map(([k, v]) => [k, [...v].filter((c) => c > '\u001f' && c !== '\u007f').join('')] as const);
       const entries = good.map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
       entries.splice(at % (entries.length + 1), 0, ...bads);
-      const parsed = parseResourceAttributes(entries.join(','));
+      const parsed = parseKeyValuePairs(entries.join(','));
       assert.deepEqual(parsed.attributes, Object.fromEntries(good));
       assert.equal(parsed.skipped.length, bads.length);
     }),

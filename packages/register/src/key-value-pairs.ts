@@ -1,9 +1,10 @@
 /**
- * OTEL_RESOURCE_ATTRIBUTES (and the same format in OTEL_EXPORTER_OTLP_HEADERS): `key=value` pairs
- * separated by commas, keys and values percent-decoded. The spec lets an SDK discard the whole variable on one error; the upstream
- * detector does, silently, so a single typo loses service.namespace, deployment.environment.name
- * and the rest. Here a malformed pair is skipped alone and described by its position (and key,
- * when the key itself is sound) — never by its value, which may be a secret.
+ * The `key=value,key2=value2` format of OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS,
+ * keys and values percent-decoded. The spec lets an SDK discard the whole variable on one error;
+ * the upstream detector does, silently, so a single typo loses service.namespace,
+ * deployment.environment.name and the rest. Here a malformed pair is skipped alone and described
+ * by its position (and key, when the key itself is sound) — never by its value, which may be a
+ * secret.
  */
 
 export interface SkippedPair {
@@ -14,7 +15,7 @@ export interface SkippedPair {
   reason: string;
 }
 
-export interface ParsedResourceAttributes {
+export interface ParsedKeyValuePairs {
   attributes: Record<string, string>;
   skipped: SkippedPair[];
 }
@@ -32,7 +33,7 @@ function decode(s: string): string | undefined {
   }
 }
 
-export function parseResourceAttributes(raw: string): ParsedResourceAttributes {
+export function parseKeyValuePairs(raw: string): ParsedKeyValuePairs {
   const attributes: Record<string, string> = {};
   const skipped: SkippedPair[] = [];
   const entries = raw.split(',');
