@@ -26,12 +26,15 @@ import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfi
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
 import { diagLevel } from './diag-level.ts';
 import { readEnv } from './env.ts';
+import { ExitBoundedExporter } from './exit-bounded-exporter.ts';
 import { hasGlobalMeterProvider, hasGlobalTracerProvider } from './existing-sdk.ts';
 import { GenerationStampProcessor } from './generation-stamp.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { buildResource } from './resource.ts';
 import { reportOnce, silenceReports } from './report.ts';
 import { ReportingSpanExporter } from './reporting-span-exporter.ts';
+import { buildSampler } from './sampler.ts';
+import { settleWithin } from './settle-within.ts';
 import { flushOnSignals } from './signals.ts';
 
 export interface StartOptions {
@@ -49,6 +52,12 @@ export interface StartOptions {
   stampGeneration?: boolean;
   /** Flush on SIGTERM/SIGINT, then keep Node's default exit. Default true. */
   handleSignals?: boolean;
+  /**
+   * The most a process that is ending waits for telemetry: beforeExit, shutdown() and the signal
+   * handlers all share one deadline this long after the first of them began. Overrides
+   * RELOADSCOPE_SHUTDOWN_TIMEOUT_MS. Default 2000.
+   */
+  shutdownTimeoutMs?: number;
 }
 
 /** How the SDK came to be: built by reloadscope, an existing global one reused, or OTEL_SDK_DISABLED. */
@@ -64,13 +73,15 @@ export interface Reloadscope {
   metricsUrl(): Promise<string | undefined>;
   /** Export what is pending (spans in the batch queue). */
   forceFlush(): Promise<void>;
-  /** Flush and stop what reloadscope started (never a reused SDK). Idempotent. */
+  /**
+   * Flush and stop what reloadscope started (never a reused SDK). Idempotent. Resolves within the
+   * shutdown limit (shutdownTimeoutMs) even when the Collector is down or does not answer.
+   */
   shutdown(): Promise<void>;
 }
 
 const GLOBAL_KEY = Symbol.for('@reloadscope/register');
 type Holder = { [GLOBAL_KEY]?: Reloadscope };
-const SIGNAL_FLUSH_TIMEOUT_MS = 3_000;
 
 /** The running reloadscope of this process, if register or startReloadscope() ran. */
 export function getReloadscope(): Reloadscope | undefined {
@@ -89,7 +100,9 @@ export function startReloadscope(options: StartOptions = {}): Reloadscope {
     }
     return running;
   }
-  const started = boot(options);
+  // Options are the caller's code: a bad one is a TypeError for the caller, not a silent fallback.
+  checkShutdownTimeout(options.shutdownTimeoutMs);
+  const started = bootOrDisabled(options);
   (globalThis as Holder)[GLOBAL_KEY] = started;
   return started;
 }
@@ -99,8 +112,26 @@ export function getReloadInstrumentation(): ReloadInstrumentation {
   return startReloadscope().instrumentation;
 }
 
+/** register runs before the app's first line: a throw here would kill the app, so it never escapes. */
+function bootOrDisabled(options: StartOptions): Reloadscope {
+  try {
+    return boot(options);
+  } catch (err) {
+    reportOnce('boot-failed', `could not start (${err instanceof Error ? err.message : String(err)}); the application runs without reloadscope.`);
+    const instrumentation = new ReloadInstrumentation({});
+    return handle({ instrumentation, probes: undefined, traces: 'disabled', metrics: 'disabled', url: Promise.resolve(undefined), closers: [], flushers: [], beginExit: () => 0 });
+  }
+}
+
+function checkShutdownTimeout(ms: unknown): void {
+  if (ms !== undefined && !(Number.isFinite(ms) && (ms as number) >= 0)) {
+    throw new TypeError(`shutdownTimeoutMs must be a finite number >= 0 (got ${String(ms)})`);
+  }
+}
+
 function boot(options: StartOptions): Reloadscope {
   const settings = readEnv(options.env ?? process.env);
+  const limitMs = options.shutdownTimeoutMs ?? settings.shutdownTimeoutMs;
   silenceReports(settings.logLevel === 'none');
   if (settings.logLevel && settings.logLevel !== 'none') {
     diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLevel(settings.logLevel), suppressOverrideMessage: true });
@@ -123,14 +154,30 @@ function boot(options: StartOptions): Reloadscope {
   if (settings.disabled) {
     // Instruments bind to the (no-op) global API: the app's reload code works, nothing is exported.
     registerInstrumentations({ instrumentations });
-    return handle({ instrumentation, probes, traces: 'disabled', metrics: 'disabled', url: Promise.resolve(undefined), closers: [], flushers: [] });
+    return handle({ instrumentation, probes, traces: 'disabled', metrics: 'disabled', url: Promise.resolve(undefined), closers: [], flushers: [], beginExit: () => limitMs });
   }
 
   if (options.runtimeMetrics ?? settings.runtimeMetrics) instrumentations.push(new RuntimeNodeInstrumentation());
 
-  const resource = buildResource(options.serviceName ?? settings.serviceName);
+  const resource = buildResource(settings.resourceAttributes, options.serviceName ?? settings.serviceName);
   const closers: Array<() => Promise<void>> = [];
   const flushers: Array<() => Promise<void>> = [];
+  let bounded: ExitBoundedExporter | undefined;
+  // One deadline for the whole exit, set by whichever exit path runs first. Only beforeExit is
+  // not final: a beforeExit listener may schedule more work and so keep the process running.
+  let deadline: number | undefined;
+  let final = false;
+  const beginExit = (isFinal = true): number => {
+    final ||= isFinal;
+    deadline ??= Date.now() + limitMs;
+    bounded?.beginExit(deadline, limitMs);
+    return Math.max(0, deadline - Date.now());
+  };
+  const endExit = (flushedInTime: boolean) => {
+    if (final) return;
+    deadline = undefined;
+    bounded?.cancelExit(!flushedInTime);
+  };
 
   // ---- traces
   let tracerProvider: ApiTracerProvider | undefined;
@@ -146,11 +193,11 @@ function boot(options: StartOptions): Reloadscope {
     const processors: SpanProcessor[] = [];
     if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
     if (settings.traces.includes('otlp')) {
-      const otlp = new OTLPTraceExporter({ url: settings.tracesUrl });
-      processors.push(new BatchSpanProcessor({ exporter: new ReportingSpanExporter(otlp, settings.tracesUrl) }));
+      bounded = new ExitBoundedExporter((timeoutMillis) => new OTLPTraceExporter({ url: settings.tracesUrl, timeoutMillis }), settings.otlpTimeoutMs);
+      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: new ReportingSpanExporter(bounded, settings.tracesUrl) }));
     }
     if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-    const provider = new TracerProvider({ resource, spanProcessors: processors });
+    const provider = new TracerProvider({ resource, sampler: buildSampler(settings.sampler), spanProcessors: processors });
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(
       new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
@@ -207,7 +254,7 @@ function boot(options: StartOptions): Reloadscope {
     await Promise.all(flushers.map((f) => f().catch(() => {})));
   };
   if (options.handleSignals ?? true) {
-    const off = flushOnSignals(flushAll, SIGNAL_FLUSH_TIMEOUT_MS);
+    const off = flushOnSignals(flushAll, beginExit);
     closers.unshift(async () => off());
   }
   // A process that simply runs out of work exits without SIGTERM: flush the batch queue first.
@@ -215,14 +262,14 @@ function boot(options: StartOptions): Reloadscope {
   const beforeExit = () => {
     if (flushedBeforeExit) return;
     flushedBeforeExit = true;
-    void flushAll();
+    void settleWithin(flushAll(), beginExit(false)).then(endExit);
   };
   process.on('beforeExit', beforeExit);
   closers.unshift(async () => {
     process.removeListener('beforeExit', beforeExit);
   });
 
-  return handle({ instrumentation, probes, traces: tracesMode, metrics: metricsMode, url, closers, flushers });
+  return handle({ instrumentation, probes, traces: tracesMode, metrics: metricsMode, url, closers, flushers, beginExit });
 }
 
 function handle(parts: {
@@ -233,6 +280,8 @@ function handle(parts: {
   url: Promise<string | undefined>;
   closers: Array<() => Promise<void>>;
   flushers: Array<() => Promise<void>>;
+  /** Starts the exit clock if no exit path did yet; returns the milliseconds left. */
+  beginExit: () => number;
 }): Reloadscope {
   let closing: Promise<void> | undefined;
   return {
@@ -246,9 +295,11 @@ function handle(parts: {
     },
     shutdown: () => {
       closing ??= (async () => {
+        const left = parts.beginExit();
         parts.probes?.disable();
         parts.instrumentation.disable();
-        for (const close of parts.closers) await close().catch(() => {});
+        // In parallel: a tracer provider waiting out the limit must not delay freeing the metrics port.
+        await settleWithin(Promise.all(parts.closers.map((close) => close().catch(() => {}))), left);
       })();
       return closing;
     },

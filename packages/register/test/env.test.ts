@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { readEnv, tracesUrlFrom } from '../src/env.ts';
+import { fileURLToPath } from 'node:url';
+import { context, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
+import { SamplingDecision } from '@opentelemetry/sdk-trace';
+import fc from 'fast-check';
+import { DEFAULT_OTLP_TIMEOUT_MS, DEFAULT_SAMPLER, DEFAULT_SHUTDOWN_TIMEOUT_MS, readEnv, SAMPLERS, tracesUrlFrom } from '../src/env.ts';
+import { buildResource } from '../src/resource.ts';
+import { parseKeyValuePairs } from '../src/key-value-pairs.ts';
+import { buildSampler } from '../src/sampler.ts';
 
 test('defaults: OTLP traces to localhost:4318, Prometheus on 9464, probes on', () => {
   const s = readEnv({});
@@ -78,4 +87,199 @@ test('switches: disabled SDK, port 0, log level, reloadscope toggles', () => {
   assert.equal(s.stampGeneration, false);
   assert.equal(s.retainedGraceMs, 250);
   assert.deepEqual(s.problems, []);
+});
+
+test('OTEL_TRACES_SAMPLER: every spec sampler the SDK has; ratio from OTEL_TRACES_SAMPLER_ARG', () => {
+  assert.deepEqual(readEnv({}).sampler, { name: 'parentbased_always_on', ratio: 1 });
+  for (const name of SAMPLERS) {
+    const s = readEnv({ OTEL_TRACES_SAMPLER: name.toUpperCase(), OTEL_TRACES_SAMPLER_ARG: '0.25' });
+    assert.deepEqual(s.sampler, { name, ratio: name.endsWith('traceidratio') ? 0.25 : 1 });
+    assert.deepEqual(s.problems, [], name);
+  }
+  assert.deepEqual(readEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }).sampler.ratio, 0);
+  assert.deepEqual(readEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }).sampler.ratio, 1);
+});
+
+test('OTEL_TRACES_SAMPLER: a missing or bad ratio is 1.0, a remote or unknown sampler the default, each said once', () => {
+  for (const arg of [undefined, '', 'abc', '-0.1', '1.5', 'NaN', 'Infinity']) {
+    const s = readEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', ...(arg === undefined ? {} : { OTEL_TRACES_SAMPLER_ARG: arg }) });
+    assert.deepEqual(s.sampler, { name: 'parentbased_traceidratio', ratio: 1 }, String(arg));
+    assert.equal(s.problems.length, 1);
+    assert.match(s.problems[0]!, /OTEL_TRACES_SAMPLER_ARG.*using (ratio )?1\.0/);
+  }
+  for (const name of ['jaeger_remote', 'parentbased_jaeger_remote', 'xray']) {
+    const s = readEnv({ OTEL_TRACES_SAMPLER: name });
+    assert.deepEqual(s.sampler, DEFAULT_SAMPLER);
+    assert.deepEqual(s.problems, [`OTEL_TRACES_SAMPLER="${name}" needs a remote sampling service and is not bundled; using parentbased_always_on`]);
+  }
+  const unknown = readEnv({ OTEL_TRACES_SAMPLER: 'sometimes' });
+  assert.deepEqual(unknown.sampler, DEFAULT_SAMPLER);
+  assert.match(unknown.problems[0]!, /^OTEL_TRACES_SAMPLER="sometimes" is not a known sampler; using parentbased_always_on$/);
+  // The argument of a sampler that takes none is ignored, as the spec says.
+  assert.deepEqual(readEnv({ OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: 'x' }).problems, []);
+});
+
+test('buildSampler: the SDK samplers decide as the spec says', () => {
+  const ctx = context.active();
+  const traceId = 'f'.repeat(32); // the highest trace id: kept by no ratio below 1
+  const decide = (name: (typeof SAMPLERS)[number], ratio: number, parent?: boolean) => {
+    const c =
+      parent === undefined
+        ? ctx
+        : trace.setSpanContext(ctx, { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: parent ? TraceFlags.SAMPLED : TraceFlags.NONE });
+    return buildSampler({ name, ratio }).shouldSample(c, traceId, 'span', SpanKind.INTERNAL, {}, []).decision;
+  };
+  const { RECORD_AND_SAMPLED: ON, NOT_RECORD: OFF } = SamplingDecision;
+  assert.equal(decide('always_on', 1), ON);
+  assert.equal(decide('always_off', 1), OFF);
+  assert.equal(decide('traceidratio', 0), OFF);
+  assert.equal(decide('traceidratio', 1), ON);
+  assert.equal(decide('parentbased_always_on', 1), ON);
+  assert.equal(decide('parentbased_always_on', 1, false), OFF, 'follows an unsampled parent');
+  assert.equal(decide('parentbased_always_off', 1), OFF);
+  assert.equal(decide('parentbased_always_off', 1, true), ON, 'follows a sampled parent');
+  assert.equal(decide('parentbased_traceidratio', 0), OFF);
+  assert.equal(decide('parentbased_traceidratio', 0, true), ON);
+});
+
+test('OTEL_RESOURCE_ATTRIBUTES: a malformed pair is skipped alone; the message names positions and keys, never values', () => {
+  const raw = 'deployment.environment.name=prod, broken-s3cr3t ,=orphan-s3cr3t,team=a%ZZs3cr3t,bad key=x,region=eu%2Dwest,,note=a%3Db%2Cc,ctl=%0As3cr3t,';
+  const s = readEnv({ OTEL_RESOURCE_ATTRIBUTES: raw });
+  assert.deepEqual(s.resourceAttributes, { 'deployment.environment.name': 'prod', region: 'eu-west', note: 'a=b,c' });
+  assert.equal(s.problems.length, 1, 'said once, in one line');
+  const line = s.problems[0]!;
+  assert.ok(!line.includes('s3cr3t') && !line.includes('orphan'), line);
+  for (const part of ["pair 2: no '='", 'pair 3: empty key', 'pair 4, key "team": invalid characters or percent-encoding in the value', 'pair 5: invalid characters', 'pair 9, key "ctl"']) {
+    assert.ok(line.includes(part), `${part} in: ${line}`);
+  }
+  assert.match(line, /skipped 5 malformed pairs .* the other 3 pairs are used/);
+  assert.deepEqual(readEnv({ OTEL_RESOURCE_ATTRIBUTES: 'a=1,b=2' }).problems, []);
+  assert.deepEqual(readEnv({ OTEL_RESOURCE_ATTRIBUTES: 'a=1,b=x=y' }).resourceAttributes, { a: '1', b: 'x=y' }, 'only the first = splits');
+});
+
+test('parseKeyValuePairs: well-formed pairs round-trip through percent-encoding, around any malformed ones', () => {
+  const key = fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/);
+  const pair = fc.tuple(key, fc.string({ unit: 'grapheme', maxLength: 20 }));
+  const bad = fc.constantFrom('novalue', '=v', 'k=%', 'k=%E0%A4%A', 'k=\u0001', 'k y=1', 'k=%7F');
+  fc.assert(
+    fc.property(fc.uniqueArray(pair, { selector: ([k]) => k, maxLength: 6 }), fc.array(bad, { maxLength: 3 }), fc.nat(), (pairs, bads, at) => {
+      // Control characters are refused by design; keep the generated values printable.
+      const good = pairs.map(([k, v]) => [k, [...v].filter((c) => c > '\u001f' && c !== '\u007f').join('')] as const);
+      const entries = good.map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+      entries.splice(at % (entries.length + 1), 0, ...bads);
+      const parsed = parseKeyValuePairs(entries.join(','));
+      assert.deepEqual(parsed.attributes, Object.fromEntries(good));
+      assert.equal(parsed.skipped.length, bads.length);
+    }),
+    { numRuns: 300, seed: 11 },
+  );
+});
+
+test('OTEL_EXPORTER_OTLP_HEADERS: a malformed pair is said by position and key, the credential never', () => {
+  const s = readEnv({ OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme,Authorization=Bearer%ZZs3cr3t', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'apikey-s3cr3t' });
+  assert.deepEqual(s.problems, [
+    'OTEL_EXPORTER_OTLP_HEADERS: skipped 1 malformed pair (pair 2, key "Authorization": invalid characters or percent-encoding in the value); ' +
+      "the other 1 pair is used. Expected key=value, with ',' '=' and non-ASCII percent-encoded.",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS: skipped 1 malformed pair (pair 1: no '='); the other 0 pairs are used. Expected key=value, with ',' '=' and non-ASCII percent-encoded.",
+  ]);
+  assert.deepEqual(readEnv({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=abc%3D%3D,x-b=1' }).problems, []);
+});
+
+test('OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES; the code option over both', () => {
+  const attrs = readEnv({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs,team=a' }).resourceAttributes;
+  assert.equal(buildResource(attrs, undefined).attributes['service.name'], 'from-attrs');
+  assert.equal(buildResource(attrs, 'from-env').attributes['service.name'], 'from-env');
+  assert.equal(buildResource(attrs, 'from-env').attributes.team, 'a');
+});
+
+test('numbers: NaN, negative, fractional, hex or out-of-range values fall back to the default, naming the variable', () => {
+  const vars = {
+    OTEL_BSP_SCHEDULE_DELAY: 'NaN',
+    OTEL_BSP_EXPORT_TIMEOUT: '-1',
+    OTEL_BSP_MAX_QUEUE_SIZE: '0x10',
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1e3',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '2.5',
+    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: 'soon',
+    OTEL_EXPORTER_PROMETHEUS_PORT: 'abc',
+    OTEL_METRIC_EXPORT_INTERVAL: '-60000',
+    RELOADSCOPE_SHUTDOWN_TIMEOUT_MS: '99999999',
+  };
+  const s = readEnv(vars);
+  assert.deepEqual(s.batch, { scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 });
+  assert.equal(s.otlpTimeoutMs, DEFAULT_OTLP_TIMEOUT_MS);
+  assert.equal(s.prometheusPort, 9464);
+  assert.equal(s.metricExportIntervalMs, 60_000);
+  assert.equal(s.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  assert.equal(s.problems.length, Object.keys(vars).length);
+  for (const [k, v] of Object.entries(vars)) assert.ok(s.problems.some((p) => p.startsWith(`${k}=${JSON.stringify(v)} is not an integer in [`)), k);
+});
+
+test('numbers: good values are used; the traces timeout wins over the generic one; a batch larger than the queue is clamped', () => {
+  const s = readEnv({
+    OTEL_BSP_SCHEDULE_DELAY: '250',
+    OTEL_BSP_EXPORT_TIMEOUT: '4000',
+    OTEL_BSP_MAX_QUEUE_SIZE: '100',
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '200',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+    RELOADSCOPE_SHUTDOWN_TIMEOUT_MS: '0',
+  });
+  assert.deepEqual(s.batch, { scheduledDelayMillis: 250, exportTimeoutMillis: 4000, maxQueueSize: 100, maxExportBatchSize: 100 });
+  assert.deepEqual(s.problems, ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE=200 exceeds OTEL_BSP_MAX_QUEUE_SIZE=100; using 100']);
+  assert.equal(s.otlpTimeoutMs, 3000);
+  assert.equal(s.shutdownTimeoutMs, 0);
+  assert.equal(readEnv({ OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '700' }).otlpTimeoutMs, 700);
+  assert.equal(readEnv({ OTEL_BSP_MAX_QUEUE_SIZE: '100' }).batch.maxExportBatchSize, 100, 'the default batch follows a smaller queue silently');
+});
+
+test('what register does not implement is said, not silently dropped', () => {
+  const s = readEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_PROPAGATORS: 'b3' });
+  assert.deepEqual(s.problems, [
+    'OTEL_EXPORTER_OTLP_PROTOCOL="grpc": @reloadscope/register bundles OTLP over http/json only; using http/json',
+    'OTEL_PROPAGATORS="b3" is not read by @reloadscope/register; it always propagates tracecontext,baggage',
+  ]);
+  assert.deepEqual(readEnv({ OTEL_PROPAGATORS: 'baggage, tracecontext' }).problems, []);
+  assert.match(readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318' }).problems[0]!, /is not an http\(s\) URL/);
+  assert.match(readEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: 'a b' }).problems[0]!, /OTEL_EXPORTER_PROMETHEUS_HOST="a b" is not a host name/);
+});
+
+const VARIABLES = [
+  'OTEL_SDK_DISABLED', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES', 'OTEL_TRACES_EXPORTER', 'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_BSP_EXPORT_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'OTEL_METRICS_EXPORTER',
+  'OTEL_EXPORTER_PROMETHEUS_HOST', 'OTEL_EXPORTER_PROMETHEUS_PORT', 'OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_LOG_LEVEL', 'OTEL_PROPAGATORS',
+  'RELOADSCOPE_NODE_PROBES', 'RELOADSCOPE_RUNTIME_METRICS', 'RELOADSCOPE_STAMP_GENERATION', 'RELOADSCOPE_RETAINED_GRACE_MS',
+  'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS',
+];
+
+test('fuzz: any strings in any variable never throw and only ever yield known, in-range settings', () => {
+  const anyValue = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', ' ', '0', '-1', 'NaN', '1e9', 'true', '%', '=', ','));
+  const env = fc.dictionary(fc.constantFrom(...VARIABLES), anyValue);
+  fc.assert(
+    fc.property(env, (e) => {
+      const s = readEnv(e);
+      assert.ok(s.traces.every((t) => t === 'otlp' || t === 'console'));
+      assert.ok(s.metrics.every((m) => m === 'prometheus' || m === 'console'));
+      assert.ok((SAMPLERS as readonly string[]).includes(s.sampler.name));
+      assert.ok(s.sampler.ratio >= 0 && s.sampler.ratio <= 1);
+      assert.ok(Number.isInteger(s.prometheusPort) && s.prometheusPort >= 0 && s.prometheusPort <= 65535);
+      assert.ok(/^https?:$/.test(new URL(s.tracesUrl).protocol));
+      for (const n of [s.otlpTimeoutMs, s.batch.exportTimeoutMillis, s.batch.maxQueueSize, s.batch.maxExportBatchSize]) assert.ok(Number.isInteger(n) && n >= 1);
+      assert.ok(s.batch.maxExportBatchSize <= s.batch.maxQueueSize);
+      assert.ok(Number.isInteger(s.shutdownTimeoutMs) && s.shutdownTimeoutMs >= 0);
+      for (const [k, v] of Object.entries(s.resourceAttributes)) assert.ok(typeof k === 'string' && k !== '' && typeof v === 'string');
+      assert.ok(s.problems.every((p) => typeof p === 'string' && !p.includes('\n')));
+    }),
+    { numRuns: 200, seed: 12 },
+  );
+});
+
+test('README: every OTEL_* and RELOADSCOPE_* variable the source reads is documented', () => {
+  const src = fileURLToPath(new URL('../src/', import.meta.url));
+  const names = new Set<string>();
+  for (const f of readdirSync(src)) for (const m of readFileSync(join(src, f), 'utf8').matchAll(/\b(?:OTEL|RELOADSCOPE)_[A-Z_]+[A-Z]\b/g)) names.add(m[0]);
+  const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+  const missing = [...names].filter((n) => !readme.includes(`\`${n}\``));
+  assert.deepEqual(missing, []);
+  for (const v of VARIABLES) assert.ok(names.has(v), `${v} is read by the source`);
 });

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { type Sample, parsePrometheus } from '../../../test/support/prometheus.ts';
@@ -137,4 +137,54 @@ export async function startOtlpReceiver(t: TestContext): Promise<{ url: string; 
   await once(server, 'listening');
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, server };
+}
+
+/**
+ * A Collector that accepts connections and never answers: every request hangs until the client
+ * gives up. The sockets are held (not read to completion) and destroyed when the test ends.
+ */
+export async function startSilentCollector(t: TestContext): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/**
+ * A Collector that never accepts: a process listens with a backlog of 1 and then blocks its own
+ * event loop, so the kernel queues the first connections and drops every later SYN; the test
+ * fills the queue first, so the app's connect attempts hang (no RST, no answer) like a blackholed
+ * host.
+ */
+export async function startUnacceptingCollector(t: TestContext): Promise<string> {
+  const script =
+    "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{" +
+    "process.stdout.write(s.address().port+'\\n');const end=Date.now()+120000;while(Date.now()<end){}})";
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+  const port = Number(chunk.toString().trim());
+  const fillers: Socket[] = [];
+  t.after(() => {
+    for (const s of fillers) s.destroy();
+  });
+  // Fill the accept queue: these complete the handshake in the kernel; the next SYNs are dropped.
+  for (let i = 0; i < 4; i++) {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    fillers.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return `http://127.0.0.1:${port}`;
 }
