@@ -2,11 +2,11 @@
 // version needed and how to get it. Runs first in `npm ci`/`npm install` (preinstall), `npm start` and
 // `npm run demo`, so an old Node fails here instead of with ERR_UNKNOWN_FILE_EXTENSION or a wall of
 // EBADENGINE warnings. Plain JavaScript on purpose: it has to parse and run on the old Node it refuses.
-// `--quiet` only sets the exit code (.ci/run uses it to decide whether to provision Node).
+// Optional chaining is as new as it gets here (Node 14). `--quiet` only sets the exit code (.ci/run uses it to decide whether to provision Node).
 import { readFileSync } from 'node:fs';
 
 const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const range = String((manifest.engines && manifest.engines.node) || '');
+const range = String(manifest.engines?.node ?? '');
 const wanted = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(range);
 if (!wanted) {
   process.stderr.write(`scripts/check-node.js: root package.json engines.node must be ">=MAJOR.MINOR", not "${range}"\n`);
