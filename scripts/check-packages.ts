@@ -5,12 +5,15 @@
  * not cover: the registry metadata of every manifest, truthful `engines`, the LICENSE text, and READMEs
  * whose links still work on the registry's package page.
  *
+ * It also holds the package boundaries (ARCHITECTURE.md, "Packages"): which workspace package's
+ * sources may import which, and that every other import is a declared dependency or a `node:` builtin.
+ *
  * attw rule ignored, and why: `cjs-resolves-to-esm`. The packages are ESM only; every Node their
  * `engines` admits (>= 22.12) loads them with `require()` too (require(esm), checked by the
  * pack-and-install test), which attw's resolution model does not know.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +74,45 @@ for (const { dir, manifest } of all) {
   }
 }
 
+/** Which reloadscope packages each package's src/ may import: core knows nothing of the others. */
+const MAY_IMPORT: Record<string, readonly string[]> = {
+  '@reloadscope/core': [],
+  '@reloadscope/node': ['@reloadscope/core'],
+  '@reloadscope/config': ['@reloadscope/core'],
+  '@reloadscope/register': ['@reloadscope/core', '@reloadscope/node'],
+};
+
+/** Package names imported (statically or dynamically) by the .ts files under `dir`/src. */
+function importedPackages(dir: string): Map<string, string> {
+  const found = new Map<string, string>();
+  const src = join(ROOT, dir, 'src');
+  for (const file of readdirSync(src, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts')) continue;
+    const text = readFileSync(join(src, file), 'utf8');
+    for (const m of text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm)) {
+      const spec = m[1] ?? m[2] ?? m[3]!;
+      if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+      if (!found.has(name)) found.set(name, `${dir}/src/${file}`);
+    }
+  }
+  return found;
+}
+
+for (const { dir, manifest } of all.filter((w) => !w.manifest.private)) {
+  const allowed = MAY_IMPORT[manifest.name];
+  if (!allowed) {
+    problem(dir, `${manifest.name} has no entry in MAY_IMPORT (scripts/check-packages.ts): say which packages it may import`);
+    continue;
+  }
+  const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
+  for (const [name, file] of importedPackages(dir)) {
+    if (name === manifest.name) problem(file, `imports its own package name ${name}: use a relative import`);
+    else if (name.startsWith('@reloadscope/') && !allowed.includes(name)) problem(file, `imports ${name}; ${manifest.name} may import only ${allowed.join(', ') || 'no other reloadscope package'}`);
+    else if (!declared.has(name)) problem(file, `imports ${name}, which ${dir}/package.json does not declare (dependencies or peerDependencies)`);
+  }
+}
+
 const license = readFileSync(join(ROOT, 'LICENSE'), 'utf8');
 if (!license.includes('Apache License') || !license.includes('Version 2.0, January 2004')) problem('LICENSE', 'is not the Apache-2.0 text');
 
@@ -104,4 +146,4 @@ if (problems.length > 0) {
   console.error(`check-packages: ${problems.length} problem(s)\n${problems.map((p) => `- ${p}`).join('\n')}`);
   process.exit(1);
 }
-console.log(`check-packages: ${all.length + 1} manifests, ${all.filter((w) => !w.manifest.private).length} tarballs: publint, attw, metadata, engines, LICENSE, README links all pass`);
+console.log(`check-packages: ${all.length + 1} manifests, ${all.filter((w) => !w.manifest.private).length} tarballs: publint, attw, import boundaries, metadata, engines, LICENSE, README links all pass`);

@@ -25,6 +25,7 @@ export interface Manifest {
   engines?: { node?: string };
   workspaces?: string[];
   dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
 }
 
 export interface Workspace {
