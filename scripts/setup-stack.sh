@@ -6,7 +6,7 @@
 #
 # Binaries go to a cache OUTSIDE the clone, so clean CI clones reuse them:
 #   ${RELOADSCOPE_CACHE:-$HOME/.cache/reloadscope}/bin/{otelcol-reloadscope,jaeger}
-# The Collector build is keyed on a hash of the manifest, Jaeger on the pinned version: re-running is cheap.
+# The Collector build is keyed on a hash of the manifest, Jaeger on the pinned version + build key: re-running is cheap.
 #
 # Needs: Go >= 1.24 on PATH (the builds fetch modules from the Go module proxy), apt-get as root.
 # A fresh build of both takes 10-15 minutes on 2 cores (collector/README.md); both compile in parallel.
@@ -27,6 +27,12 @@ OCB_VERSION="v0.165.0"
 JAEGER_MODULE_VERSION="v1.76.0"
 JAEGER_RELEASE="v2.13.0"
 JAEGER_REPLACES=("github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0")
+# `jaeger version` reads these link-time variables (Jaeger's own Makefile sets them the same way, from git).
+# Without them it prints empty fields. The commit SHA is not known from a module download, so it stays empty;
+# the date is the module version's commit time from the Go module proxy.
+JAEGER_VERSION_PKG="github.com/jaegertracing/jaeger/internal/version"
+# Part of the cache key: bump it whenever the build itself changes (flags, replaces), so cached binaries rebuild.
+JAEGER_BUILD_KEY="$JAEGER_MODULE_VERSION+version-stamp"
 
 START=$(date +%s)
 step() { printf '[setup-stack +%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
@@ -86,10 +92,17 @@ build_jaeger() {
     go mod init reloadscope.local/jaeger-build
     for r in "${JAEGER_REPLACES[@]}"; do go mod edit -replace "$r"; done
     go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_MODULE_VERSION"
-    go build -trimpath -o "$BIN/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+    local module_time
+    module_time="$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' github.com/jaegertracing/jaeger)"
+    go build -trimpath \
+      -ldflags "-X $JAEGER_VERSION_PKG.latestVersion=$JAEGER_RELEASE -X $JAEGER_VERSION_PKG.date=$module_time" \
+      -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger
   )
-  "$BIN/jaeger" version >/dev/null 2>&1 || "$BIN/jaeger" --help >/dev/null
-  echo "$JAEGER_MODULE_VERSION" >"$jaeger_stamp"
+  # Renamed into place (same filesystem): a test running the old binary never sees a half-written one.
+  mv -f "$dir/jaeger" "$BIN/jaeger"
+  "$BIN/jaeger" version 2>/dev/null | grep -q "\"gitVersion\":\"$JAEGER_RELEASE\"" ||
+    { echo "jaeger version does not report $JAEGER_RELEASE" >&2; return 1; }
+  echo "$JAEGER_BUILD_KEY" >"$jaeger_stamp"
   rm -rf "$dir"
 }
 
@@ -109,7 +122,7 @@ build_unless_current() {
 }
 build_unless_current otelcol "$BIN/otelcol-reloadscope" "$otelcol_stamp" "$manifest_key" \
   "the Collector (ocb $OCB_VERSION, manifest $manifest_key)" build_otelcol
-build_unless_current jaeger "$BIN/jaeger" "$jaeger_stamp" "$JAEGER_MODULE_VERSION" \
+build_unless_current jaeger "$BIN/jaeger" "$jaeger_stamp" "$JAEGER_BUILD_KEY" \
   "Jaeger $JAEGER_RELEASE (module $JAEGER_MODULE_VERSION)" build_jaeger
 
 failed=0

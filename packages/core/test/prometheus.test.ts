@@ -10,7 +10,7 @@ import { ReloadInstrumentation } from '../src/index.ts';
 import { parsePrometheus } from '../../../test/support/prometheus.ts';
 import { makeTarget } from './harness.ts';
 
-test('the real exporter-prometheus endpoint shows the DESIGN.md names and label sets', async (t) => {
+test('the real exporter-prometheus endpoint shows the documented names and label sets', async (t) => {
   const exporter = new PrometheusExporter({ preventServerStart: true });
   const meterProvider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
   const server = createServer((req, res) => exporter.getMetricsRequestHandler(req, res));

@@ -10,7 +10,7 @@ const ENV = {
   OTEL_SERVICE_NAME: 'prom-test',
 };
 
-test('node --import @reloadscope/register: the app endpoint shows exactly the DESIGN.md series', async (t) => {
+test('node --import @reloadscope/register: the app endpoint shows exactly the documented series', async (t) => {
   const app = await startApp(t, 'app.mjs', ENV);
   assert.equal(app.info.metrics, 'started');
   assert.match(app.info.metricsUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
