@@ -21,6 +21,7 @@ test('node --import @reloadscope/register: the app endpoint shows exactly the do
   assert.equal(ok.outcome, 'success');
   const bad = await post(`${app.base}/reload?target=app-config&kind=fail`);
   assert.equal(bad.outcome, 'failure');
+  assert.equal((await post(`${app.base}/reload?target=tls&kind=expiring`)).outcome, 'success');
 
   const samples = await eventually(async () => {
     const s = await scrape(url);
@@ -47,6 +48,12 @@ test('node --import @reloadscope/register: the app endpoint shows exactly the do
   assert.ok((value(samples, 'hotreload_last_success_timestamp_seconds', t0) ?? 0) > Date.now() / 1000 - 600);
   assert.equal(value(samples, 'hotreload_in_progress', t0), 0);
   assert.equal(value(samples, 'hotreload_pending', t0), 0);
+  // The newest candidate: the failed run failed in load, before it identified anything, so the
+  // newest known candidate is still the active version, with no error. And an expiring version's end.
+  assert.equal(value(samples, 'hotreload_candidate_hash', t0), hashToGauge(String(ok.hash)));
+  assert.equal(value(samples, 'hotreload_candidate_info', { ...t0, hotreload_config_hash: String(ok.hash) }), 1);
+  assert.equal(samples.find((s) => s.name === 'hotreload_candidate_info' && s.labels.hotreload_target === 'app-config')?.labels.error_type, '');
+  assert.equal(value(samples, 'hotreload_tls_not_after_timestamp_seconds', { hotreload_target: 'tls' }), Date.UTC(2027, 0, 1) / 1000);
   // node probes
   assert.equal(value(samples, 'hotreload_retained_versions', t0), 0);
   const resources = samples.filter((s) => s.name === 'hotreload_resources_delta' && s.labels.hotreload_target === 'app-config');
