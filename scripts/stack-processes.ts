@@ -129,7 +129,7 @@ export interface StartOptions {
 /**
  * Reads pids, one a line; "done" means the parent stopped them itself. End of input without "done"
  * means the parent died: kill each pid's process group, wait up to 5 s, SIGKILL what is left, and
- * remove the run directory ($1).
+ * remove the run directory ($1). `kill -SIG -PID` without `--`: dash's kill takes no `--`.
  */
 const GUARD = `
 pids=
@@ -137,17 +137,17 @@ while read -r line; do
   [ "$line" = done ] && exit 0
   pids="$pids $line"
 done
-for pid in $pids; do kill -TERM -- "-$pid" 2>/dev/null; done
+for pid in $pids; do kill -TERM "-$pid" 2>/dev/null; done
 i=0
 while [ $i -lt 25 ]; do
   alive=
-  for pid in $pids; do kill -0 -- "-$pid" 2>/dev/null && alive="$alive $pid"; done
+  for pid in $pids; do kill -0 "-$pid" 2>/dev/null && alive="$alive $pid"; done
   [ -z "$alive" ] && break
   pids=$alive
   i=$((i + 1))
   sleep 0.2
 done
-for pid in $pids; do kill -KILL -- "-$pid" 2>/dev/null; done
+for pid in $pids; do kill -KILL "-$pid" 2>/dev/null; done
 rm -rf -- "$1"
 `;
 

@@ -101,6 +101,8 @@ if (taken.length > 0) {
 const url = (name: keyof PortPlan, path = '/') => `http://${LOOPBACK}:${plan[name]}${path}`;
 const jaegerUrl = `http://${LOOPBACK}:${plan.jaegerQuery}`;
 const startedAt = new Date();
+// Pasteable for a day: the time range Jaeger requires, from the start of this stack.
+const search = searchUrl(jaegerUrl, { service: SERVICE, start: startedAt, end: new Date(startedAt.getTime() + 86_400_000) });
 const procs = new StackProcesses('reloadscope-stack-');
 let stopping: Promise<void> | undefined;
 let ready = false;
@@ -137,6 +139,7 @@ const stack = [jaeger, collector, prometheus];
 const token = randomBytes(16).toString('hex');
 let service: ManagedProcess | undefined;
 let lastTraceStart = 0n;
+let lookup: Promise<unknown> = Promise.resolve();
 
 try {
   await Promise.all([
@@ -172,7 +175,6 @@ const firstTrace = await waitForNewTraces(20_000);
 ready = true;
 
 const seconds = ((Date.now() - startedAt.getTime()) / 1000).toFixed(1);
-const search = searchUrl(jaegerUrl, { service: SERVICE, start: startedAt, end: new Date(startedAt.getTime() + 86_400_000) });
 const row = (label: string, text: string) => `  ${label.padEnd(12)} ${text}`;
 console.log(
   [
@@ -198,7 +200,6 @@ async function showNewTraces(timeoutMs: number): Promise<void> {
   if (newest === undefined) console.log(`  ↳ its trace is not in Jaeger after ${timeoutMs / 1000}s; search: curl -s '${search}'`);
 }
 
-let lookup: Promise<unknown> = Promise.resolve();
 /** Waits (serialised, so two reloads in a row print in order) for traces newer than the last printed. */
 function waitForNewTraces(timeoutMs: number): Promise<ReloadTrace | undefined> {
   const next = lookup.then(async () => {

@@ -6,10 +6,12 @@
  * Needs the binaries of scripts/setup-stack.sh.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { hashToGauge, METRIC_LIST, prometheusSeries, type ReloadResult } from '@reloadscope/core';
 import { dashboardExpressions, resolveGrafanaVariables } from './dashboard.ts';
 import { freePlan, type PortPlan } from '../../scripts/stack-ports.ts';
@@ -21,7 +23,16 @@ import {
   jaegerEnv,
   preparePrometheus,
 } from '../../scripts/stack-wiring.ts';
-import { COLLECTOR_DIR, exposedNames, getJson, getText, Harness, type ManagedProcess, stackBinaries } from './harness.ts';
+import {
+  COLLECTOR_DIR,
+  exposedNames,
+  getJson,
+  getText,
+  Harness,
+  type ManagedProcess,
+  REPO_ROOT,
+  stackBinaries,
+} from './harness.ts';
 
 const SERVICE = `reloadscope-e2e-${randomBytes(3).toString('hex')}`;
 const TARGET = 'app-config';
@@ -242,6 +253,39 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
       // No config content anywhere in the exported spans.
       const everything = JSON.stringify(search);
       assert.doesNotMatch(everything, /s3cr3t|greeting: hello/);
+    }));
+
+  test('npm run reloads draws every run from this Jaeger: outcome, error.type, one bar per stage, the failed one marked', () =>
+    step(async () => {
+      const view = () =>
+        promisify(execFile)(process.execPath, [join(REPO_ROOT, 'scripts', 'reloads.ts'), '--jaeger', jaegerUrl(), '--service', SERVICE, '--limit', '20', '--since', '10m']);
+      const lines = await harness.waitFor(
+        'every scripted run in the terminal view',
+        async () => {
+          const out = (await view()).stdout.split('\n');
+          return results.every((r) => out.some((l) => l.endsWith(`trace ${r.traceId}`))) ? out : undefined;
+        },
+        processes,
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      for (const r of results) {
+        const head = lines.findIndex((l) => l.endsWith(`trace ${r.traceId}`));
+        const words = lines[head]!.split(/\s+/);
+        assert.equal(words[2], TARGET, lines[head]);
+        assert.equal(words[3], r.trigger, lines[head]);
+        assert.equal(words[4], r.outcome, lines[head]);
+        if (r.error) assert.equal(words[5], r.error.code, lines[head]);
+        const rows = lines.slice(head + 1, head + 1 + r.stages.length);
+        assert.deepEqual(
+          rows.map((l) => /^ {4}(\w+) /.exec(l)?.[1]),
+          r.stages.map((s) => s.stage),
+          `stages of the ${r.outcome} run:\n${rows.join('\n')}`,
+        );
+        r.stages.forEach((s, i) => {
+          assert.match(rows[i]!, /│[ █]*█[ █]*│ +[\d.]+ms/, 'a bar and a duration');
+          assert.equal(rows[i]!.includes('✗'), s.outcome !== 'success', `${r.outcome} run, ${s.stage}: ${rows[i]}`);
+        });
+      }
     }));
 
   test('Prometheus via the Collector has every catalogue series, with the values of the run, under the app\'s own names', () =>
