@@ -189,7 +189,7 @@ console.log(
     row('last reload', firstTrace ? `curl -s ${traceUrl(jaegerUrl, firstTrace.traceId)}` : 'not in Jaeger yet; the search below finds it'),
     row('all reloads', `curl -s '${search}'`),
     row('terminal', `npm run reloads -- --jaeger ${jaegerUrl} --service ${SERVICE}`),
-    row('pids', `${procs.processes.map((p) => `${p.name}=${p.child.pid}`).join(' ')} guard=${procs.guard.pid}`),
+    row('pids', `stack=${process.pid} ${procs.processes.map((p) => `${p.name}=${p.child.pid}`).join(' ')} guard=${procs.guard.pid}`),
     '',
   ].join('\n'),
 );

@@ -39,8 +39,8 @@ class StackRun {
   readonly err: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(process.execPath, [STACK, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: string[], env: NodeJS.ProcessEnv = process.env, command = [process.execPath, STACK]) {
+    this.child = spawn(command[0]!, [...command.slice(1), ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (into: string[]) => (chunk: Buffer) => {
       const text = (into.at(-1) === undefined || into.at(-1)!.endsWith('\n') ? '' : into.pop()!) + chunk.toString();
       into.push(...text.split(/(?<=\n)/));
@@ -92,6 +92,16 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** After a failed test: nothing it started may stay on the machine (children lead their own group). */
+function killLeftovers(pids: Map<string, number> | undefined): void {
+  for (const [name, pid] of pids ?? []) {
+    if (!isRunning(pid)) continue;
+    try {
+      process.kill(name === 'stack' ? pid : -pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
 async function eventuallyNoneRunning(pids: number[], timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   let alive = pids.filter(isRunning);
@@ -119,10 +129,11 @@ describe('npm run stack', { timeout: 300_000 }, () => {
     const config = join(dir, 'config.yaml');
     copyFileSync(join(REPO_ROOT, 'examples', 'config-service', 'config.yaml'), config);
     const stack = new StackRun(['--free-ports', '--scrape-interval', '1s', '--config', config]);
+    let pids: Map<string, number> | undefined;
     try {
       await stack.line(/^reloadscope stack ready in/m);
-      const pids = await stack.pids();
-      assert.deepEqual([...pids.keys()].sort(), ['config-service', 'guard', 'jaeger', 'otelcol', 'prometheus']);
+      pids = await stack.pids();
+      assert.deepEqual([...pids.keys()].sort(), ['config-service', 'guard', 'jaeger', 'otelcol', 'prometheus', 'stack']);
       for (const [name, pid] of pids) assert.ok(isRunning(pid), `${name} (${pid}) runs`);
       const jaeger = (await stack.line(/^ {2}Jaeger +(http:\/\/127\.0\.0\.1:\d+)\/api\/v3\/services/m))[1]!;
       const prometheus = (await stack.line(/^ {2}Prometheus +(http:\/\/127\.0\.0\.1:\d+)\//m))[1]!;
@@ -195,6 +206,7 @@ describe('npm run stack', { timeout: 300_000 }, () => {
       assert.ok(logs && !existsSync(logs), `run directory ${logs} removed`);
     } finally {
       stack.child.kill('SIGKILL');
+      killLeftovers(pids);
     }
   });
 
@@ -206,9 +218,29 @@ describe('npm run stack', { timeout: 300_000 }, () => {
     stack.child.kill('SIGKILL');
     await stack.exited;
     const left = await eventuallyNoneRunning([...pids.values()], 15_000);
-    for (const pid of left) process.kill(-pid, 'SIGKILL'); // a failing run must not leave them to the machine
+    killLeftovers(pids);
     assert.deepEqual(left, [], 'processes left running');
     assert.deepEqual(await takenPorts(portsIn(stack.text())), [], 'ports still bound');
+  });
+
+  test('through npm: SIGTERM to `npm run stack` reaches the command, which stops everything', async () => {
+    stackBinaries('otelcol', 'jaeger', 'prometheus');
+    // npm runs the script line with `sh -c`; without `exec` in it, npm's SIGTERM ends that shell and
+    // leaves the command running, orphaned.
+    const stack = new StackRun(['--', '--free-ports'], process.env, ['npm', 'run', 'stack']);
+    let pids: Map<string, number> | undefined;
+    try {
+      await stack.line(/^reloadscope stack ready in/m);
+      pids = await stack.pids();
+      stack.child.kill('SIGTERM');
+      await stack.exited;
+      const left = await eventuallyNoneRunning([...pids.values()], 15_000);
+      assert.deepEqual(left, [], `processes left running; stdout:\n${stack.text()}`);
+      assert.match(stack.text(), /stack: stopped; no process it started is running/);
+    } finally {
+      stack.child.kill('SIGKILL');
+      killLeftovers(pids);
+    }
   });
 
   test('a port that is taken: it says which, and starts nothing', async () => {
