@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -259,6 +259,25 @@ describe('npm run stack', { timeout: 300_000 }, () => {
     } finally {
       holder.close();
     }
+  });
+
+  test('a component that dies while starting: its log is shown and nothing else is left running', async () => {
+    const { jaeger } = stackBinaries('jaeger', 'prometheus');
+    const cache = tempDir();
+    mkdirSync(join(cache, 'bin'));
+    symlinkSync(jaeger, join(cache, 'bin', 'jaeger'));
+    writeFileSync(join(cache, 'bin', 'otelcol-reloadscope'), '#!/bin/sh\necho "collector: bind: address already in use" >&2\nexit 1\n', { mode: 0o755 });
+    const stack = new StackRun(['--free-ports'], { ...process.env, RELOADSCOPE_CACHE: cache });
+    const { code } = await stack.exited;
+    assert.equal(code, 1);
+    const err = stack.err.join('');
+    assert.match(err, /otelcol exited with code 1 while waiting for .*log:\n.*collector: bind: address already in use/s);
+    const logs = /logs in (\S+)\)/.exec(stack.text())?.[1];
+    assert.ok(logs && !existsSync(logs), 'run directory removed');
+    const stopped = /stack: could not start: stopping ([\d, ]+)\n/.exec(stack.text())?.[1]?.split(', ').map(Number) ?? [];
+    assert.equal(stopped.length, 2, `Jaeger and Prometheus were running: ${stack.text()}`);
+    assert.deepEqual(await eventuallyNoneRunning(stopped, 5_000), []);
+    assert.match(stack.text(), /stack: stopped; no process it started is running/);
   });
 
   test('binaries that are not built: it says how to build them', async () => {
