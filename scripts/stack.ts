@@ -138,6 +138,9 @@ const prometheus = procs.start('prometheus', bin.prometheus, preparePrometheus(j
 const stack = [jaeger, collector, prometheus];
 const token = randomBytes(16).toString('hex');
 let service: ManagedProcess | undefined;
+// Reload lines the service printed, traces of them found in Jaeger, the newest one's start.
+let reloadLines = 0;
+let tracesFound = 0;
 let lastTraceStart = 0n;
 let lookup: Promise<unknown> = Promise.resolve();
 
@@ -159,7 +162,9 @@ try {
     },
     onLine: (line) => {
       console.log(`${SERVICE} │ ${line}`);
-      if (ready && line.startsWith('reload ')) void showNewTraces(15_000);
+      if (!line.startsWith('reload ')) return;
+      reloadLines += 1;
+      if (ready) void catchUpWithReloads(15_000);
     },
   });
   await procs.waitForHttp(SERVICE, url('service', '/healthz'), [...stack, service]);
@@ -171,7 +176,7 @@ try {
   await new Promise(() => {}); // shutdown() exits
 }
 for (const p of [...stack, service!]) watchUnexpectedExit(p);
-const firstTrace = await waitForNewTraces(20_000);
+const firstTrace = await catchUpWithReloads(20_000);
 ready = true;
 
 const seconds = ((Date.now() - startedAt.getTime()) / 1000).toFixed(1);
@@ -194,27 +199,29 @@ console.log(
   ].join('\n'),
 );
 
-/** Prints the trace query of every reload newer than the last one printed; returns the newest. */
-async function showNewTraces(timeoutMs: number): Promise<void> {
-  const newest = await waitForNewTraces(timeoutMs);
-  if (newest === undefined) console.log(`  ↳ its trace is not in Jaeger after ${timeoutMs / 1000}s; search: curl -s '${search}'`);
-}
-
-/** Waits (serialised, so two reloads in a row print in order) for traces newer than the last printed. */
-function waitForNewTraces(timeoutMs: number): Promise<ReloadTrace | undefined> {
+/**
+ * Prints the trace query of each reload the service reported that is not printed yet, as its trace
+ * reaches Jaeger; serialised, so two reloads in a row print in order. Returns the newest found.
+ */
+function catchUpWithReloads(timeoutMs: number): Promise<ReloadTrace | undefined> {
   const next = lookup.then(async () => {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && !stopping) {
+    let newest: ReloadTrace | undefined;
+    while (tracesFound < reloadLines && Date.now() < deadline && !stopping) {
       const runs = await fetchReloadTraces(jaegerUrl, { service: SERVICE, start: startedAt, limit: 20 }).catch(() => []);
       const fresh = runs.filter((r) => r.startNs > lastTraceStart).reverse();
-      if (fresh.length > 0) {
-        lastTraceStart = fresh.at(-1)!.startNs;
-        if (ready) for (const r of fresh) console.log(`  ↳ trace of that ${r.outcome} reload: curl -s ${traceUrl(jaegerUrl, r.traceId)}`);
-        return fresh.at(-1);
+      for (const r of fresh) {
+        if (ready) console.log(`  ↳ trace of that ${r.outcome} reload: curl -s ${traceUrl(jaegerUrl, r.traceId)}`);
+        lastTraceStart = r.startNs;
+        newest = r;
       }
-      await new Promise((ok) => setTimeout(ok, 300));
+      tracesFound += fresh.length;
+      if (tracesFound < reloadLines) await new Promise((ok) => setTimeout(ok, 300));
     }
-    return undefined;
+    if (ready && tracesFound < reloadLines && !stopping) {
+      console.log(`  ↳ its trace is not in Jaeger after ${timeoutMs / 1000}s; search: curl -s '${search}'`);
+    }
+    return newest;
   });
   lookup = next;
   return next;

@@ -193,6 +193,8 @@ describe('npm run stack', { timeout: 300_000 }, () => {
       assert.ok(!stdout.includes('\x1b['), 'no colour when stdout is not a terminal');
       assert.ok(g < b, 'oldest first');
 
+      assert.doesNotMatch(stack.text(), /is not in Jaeger after/, 'every reload got its trace line');
+
       // SIGTERM: it stops everything it started, guard included, and frees every port it printed.
       const ports = portsIn(stack.text());
       assert.ok(ports.length >= 6, `ports printed: ${ports}`);
