@@ -6,22 +6,33 @@
  * Needs the binaries of scripts/setup-stack.sh.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { hashToGauge, METRIC_LIST, prometheusSeries, type ReloadResult } from '@reloadscope/core';
 import { parse } from 'yaml';
 import { type Issued, TestCA } from '../support/tls-certs.ts';
 import { dashboardExpressions, resolveGrafanaVariables } from './dashboard.ts';
+import { freePlan, type PortPlan } from '../../scripts/stack-ports.ts';
+import {
+  COLLECTOR_CONFIG,
+  collectorEnv,
+  instrumentedAppEnv,
+  JAEGER_CONFIG,
+  jaegerEnv,
+  preparePrometheus,
+} from '../../scripts/stack-wiring.ts';
 import {
   COLLECTOR_DIR,
   exposedNames,
-  freePorts,
   getJson,
   getText,
   Harness,
   type ManagedProcess,
+  REPO_ROOT,
   stackBinaries,
 } from './harness.ts';
 
@@ -37,7 +48,7 @@ interface PromSample {
 
 const harness = new Harness();
 let failed = false;
-const ports: Record<string, number> = {};
+const ports = {} as PortPlan;
 const processes: ManagedProcess[] = [];
 const results: ReloadResult[] = [];
 /** The certificate the fixture's TLS server was started with. */
@@ -86,104 +97,39 @@ async function reload(scenario: string, target = TARGET): Promise<ReloadResult> 
   return (await res.json()) as ReloadResult;
 }
 
-function prometheusConfig(): string {
-  // The repo's prometheus.yml with loopback targets, a 1 s scrape/eval interval and the repo's rules.
-  const config = parse(readFileSync(join(COLLECTOR_DIR, 'prometheus', 'prometheus.yml'), 'utf8'));
-  config.global.scrape_interval = '1s';
-  config.global.evaluation_interval = '1s';
-  config.rule_files = [join(COLLECTOR_DIR, 'prometheus', 'rules', '*.yml')];
-  const targets: Record<string, string> = {
-    'otel-collector': `127.0.0.1:${ports.collectorProm}`,
-    'otel-collector-internal': `127.0.0.1:${ports.collectorTelemetry}`,
-  };
-  for (const job of config.scrape_configs) {
-    assert.ok(targets[job.job_name], `unexpected scrape job ${job.job_name} in prometheus.yml`);
-    job.static_configs = [{ targets: [targets[job.job_name]] }];
-  }
-  return JSON.stringify(config);
-}
-
 describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', { timeout: 240_000 }, () => {
   before(
     () =>
       step(async () => {
         const bin = stackBinaries();
-        const names = [
-          'jaegerOtlpGrpc',
-          'jaegerOtlpHttp',
-          'jaegerQuery',
-          'jaegerQueryGrpc',
-          'jaegerHealth',
-          'jaegerMetrics',
-          'collectorOtlpGrpc',
-          'collectorOtlpHttp',
-          'collectorProm',
-          'collectorHealth',
-          'collectorTelemetry',
-          'prometheus',
-          'appMetrics',
-          'service',
-        ];
-        const free = await freePorts(names.length);
-        names.forEach((n, i) => {
-          ports[n] = free[i]!;
-        });
+        Object.assign(ports, await freePlan());
         testStartSec = Math.floor(Date.now() / 1000);
 
-        const jaeger = harness.start('jaeger', bin.jaeger, [`--config=${join(COLLECTOR_DIR, 'jaeger.yaml')}`], {
-          env: {
-            ...process.env,
-            JAEGER_LISTEN_HOST: '127.0.0.1',
-            JAEGER_OTLP_GRPC_PORT: String(ports.jaegerOtlpGrpc),
-            JAEGER_OTLP_HTTP_PORT: String(ports.jaegerOtlpHttp),
-            JAEGER_QUERY_HTTP_PORT: String(ports.jaegerQuery),
-            JAEGER_QUERY_GRPC_PORT: String(ports.jaegerQueryGrpc),
-            JAEGER_HEALTH_PORT: String(ports.jaegerHealth),
-            JAEGER_METRICS_PORT: String(ports.jaegerMetrics),
-          },
+        const jaeger = harness.start('jaeger', bin.jaeger, [`--config=${JAEGER_CONFIG}`], {
+          env: { ...process.env, ...jaegerEnv(ports) },
         });
-        const collector = harness.start('otelcol', bin.otelcol, [`--config=${join(COLLECTOR_DIR, 'otel-collector.yaml')}`], {
-          env: {
-            ...process.env,
-            OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${ports.collectorHealth}`,
-            OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.collectorOtlpGrpc}`,
-            OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.collectorOtlpHttp}`,
-            OTELCOL_PROMETHEUS_ENDPOINT: `127.0.0.1:${ports.collectorProm}`,
-            OTELCOL_TELEMETRY_HOST: '127.0.0.1',
-            OTELCOL_TELEMETRY_PORT: String(ports.collectorTelemetry),
-            OTELCOL_BATCH_TIMEOUT: '200ms',
-            JAEGER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.jaegerOtlpGrpc}`,
-            RELOADSCOPE_SCRAPE_JOB: SERVICE,
-            RELOADSCOPE_SCRAPE_TARGET: `127.0.0.1:${ports.appMetrics}`,
-            RELOADSCOPE_SCRAPE_INTERVAL: '1s',
-            RELOADSCOPE_SCRAPE_TIMEOUT: '1s',
-          },
+        const collector = harness.start('otelcol', bin.otelcol, [`--config=${COLLECTOR_CONFIG}`], {
+          env: { ...process.env, ...collectorEnv(ports, { job: SERVICE, scrapeInterval: '1s', batchTimeout: '200ms' }) },
         });
-        writeFileSync(join(harness.dir, 'prometheus.yml'), prometheusConfig());
         const tlsDir = join(harness.dir, 'tls');
         served = await (await TestCA.create(join(tlsDir, 'ca'))).issue();
         writeFileSync(join(tlsDir, 'tls.crt'), served.cert);
         writeFileSync(join(tlsDir, 'tls.key'), served.key);
-        const prometheus = harness.start('prometheus', bin.prometheus, [
-          `--config.file=${join(harness.dir, 'prometheus.yml')}`,
-          `--storage.tsdb.path=${join(harness.dir, 'prometheus-data')}`,
-          `--web.listen-address=127.0.0.1:${ports.prometheus}`,
-        ]);
+        // The shipped prometheus.yml with loopback targets, a 1 s scrape and evaluation interval, the shipped rules.
+        const prometheus = harness.start(
+          'prometheus',
+          bin.prometheus,
+          preparePrometheus(join(harness.dir, 'prometheus'), ports, {
+            scrapeInterval: '1s',
+            global: { scrape_interval: '1s', evaluation_interval: '1s' },
+          }),
+        );
         const service = harness.start(
           'service',
           process.execPath,
           ['--import', '@reloadscope/register', join(import.meta.dirname, 'fixtures', 'service.ts')],
           {
-            env: {
-              ...process.env,
-              OTEL_SERVICE_NAME: SERVICE,
-              OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.collectorOtlpHttp}`,
-              OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-              OTEL_EXPORTER_PROMETHEUS_PORT: String(ports.appMetrics),
-              OTEL_BSP_SCHEDULE_DELAY: '200',
-              FIXTURE_PORT: String(ports.service),
-              FIXTURE_TLS_DIR: tlsDir,
-            },
+            env: { ...process.env, ...instrumentedAppEnv(ports, SERVICE), FIXTURE_PORT: String(ports.service), FIXTURE_TLS_DIR: tlsDir },
           },
         );
         processes.push(jaeger, collector, prometheus, service);
@@ -315,6 +261,39 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
       // No config content anywhere in the exported spans.
       const everything = JSON.stringify(search);
       assert.doesNotMatch(everything, /s3cr3t|greeting: hello/);
+    }));
+
+  test('npm run reloads draws every run from this Jaeger: outcome, error.type, one bar per stage, the failed one marked', () =>
+    step(async () => {
+      const view = () =>
+        promisify(execFile)(process.execPath, [join(REPO_ROOT, 'scripts', 'reloads.ts'), '--jaeger', jaegerUrl(), '--service', SERVICE, '--limit', '20', '--since', '10m']);
+      const lines = await harness.waitFor(
+        'every scripted run in the terminal view',
+        async () => {
+          const out = (await view()).stdout.split('\n');
+          return results.every((r) => out.some((l) => l.endsWith(`trace ${r.traceId}`))) ? out : undefined;
+        },
+        processes,
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      for (const r of results) {
+        const head = lines.findIndex((l) => l.endsWith(`trace ${r.traceId}`));
+        const words = lines[head]!.split(/\s+/);
+        assert.equal(words[2], TARGET, lines[head]);
+        assert.equal(words[3], r.trigger, lines[head]);
+        assert.equal(words[4], r.outcome, lines[head]);
+        if (r.error) assert.equal(words[5], r.error.code, lines[head]);
+        const rows = lines.slice(head + 1, head + 1 + r.stages.length);
+        assert.deepEqual(
+          rows.map((l) => /^ {4}(\w+) /.exec(l)?.[1]),
+          r.stages.map((s) => s.stage),
+          `stages of the ${r.outcome} run:\n${rows.join('\n')}`,
+        );
+        r.stages.forEach((s, i) => {
+          assert.match(rows[i]!, /│[ █]*█[ █]*│ +[\d.]+ms/, 'a bar and a duration');
+          assert.equal(rows[i]!.includes('✗'), s.outcome !== 'success', `${r.outcome} run, ${s.stage}: ${rows[i]}`);
+        });
+      }
     }));
 
   test('Prometheus via the Collector has every catalogue series, with the values of the run, under the app\'s own names', () =>

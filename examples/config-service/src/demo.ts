@@ -164,16 +164,31 @@ try {
   console.log(`\nWhere to look:
   service  ${serviceUrl}
   metrics  ${metricsUrl ?? 'not served: OTEL_EXPORTER_PROMETHEUS_PORT is taken (is `npm start` still running?)'}   (hotreload_reloads_total, hotreload_stage_duration_seconds_bucket, hotreload_config_info …)`);
-  const jaeger = await answers('http://localhost:16686/');
+  const jaeger = await homePage('http://localhost:16686/');
   const grafana = await answers('http://localhost:3001/');
-  if (jaeger && process.env.OTEL_EXPORTER_OTLP_ENDPOINT) console.log('  traces   http://localhost:16686/search?service=config-service   (one trace per reload, a span per stage)');
-  else if (jaeger) console.log('  traces   Jaeger runs: rerun with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send it these reloads');
-  else console.log('  traces   start the stack (docker compose -f collector/docker-compose.yml up) and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318');
+  const name = process.env.OTEL_SERVICE_NAME ?? 'config-service';
+  const terminalView = `npm run reloads -- --service ${name}`;
+  // Jaeger built from source (npm run stack) serves a placeholder page instead of its UI.
+  const hasUi = jaeger !== undefined && !jaeger.includes('not the Jaeger UI');
+  if (jaeger !== undefined && process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    if (hasUi) console.log(`  traces   http://localhost:16686/search?service=${name}   (one trace per reload, a span per stage; in a terminal: ${terminalView})`);
+    else console.log(`  traces   ${terminalView}   (one line per reload, a waterfall of its stages; this Jaeger has no UI, its query API is http://localhost:16686/api/v3/)`);
+  } else if (jaeger !== undefined) console.log('  traces   Jaeger runs: rerun with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send it these reloads');
+  else console.log('  traces   start the stack (npm run stack; the Jaeger UI comes with docker compose -f collector/docker-compose.yml up) and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318');
   if (grafana) console.log('  Grafana  http://localhost:3001/ (dashboard "reloadscope / Hot reloads", fed by the stack\'s own config-service)');
   console.log('\nThe service keeps running on the last config; Ctrl-C stops it.');
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
+}
+
+/** The page at `url`, or undefined when nothing answers there. */
+async function homePage(url: string): Promise<string | undefined> {
+  try {
+    return await (await fetch(url, { signal: AbortSignal.timeout(700) })).text();
+  } catch {
+    return undefined;
+  }
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -12,14 +12,12 @@ import {
 } from '@reloadscope/core';
 import { type DiagnosticSink, reportRejection } from './diagnostics.ts';
 import { ConfigError } from './errors.ts';
-import { resolveFile, symlinkedAncestors } from './locate.ts';
-import { checkListenerOptions } from './http-options.ts';
-import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
+import { resolveFile, } from './locate.ts';
+import type { ReloadListener, } from './http-trigger.ts';
 import { Options } from './options.ts';
 import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
 import { SerialGuard, serialOptions } from './serial.ts';
-import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
 import { checkTriggerOptions, ReloadTriggers, type TriggerOptions, type TriggerSettings } from './triggers.ts';
 import { isFileMountPoint } from './watch.ts';
@@ -181,7 +179,6 @@ export function checkReloadRequest(request: ReloadRequest): void {
 
 class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   readonly #options: WatchConfigOptions<T>;
-  readonly #settings: Settings;
   readonly #reloads: ReloadInstrumentation;
   readonly #maxBytes: number;
   readonly #report: DiagnosticSink;
