@@ -207,7 +207,6 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
 
   constructor(options: WatchConfigOptions<T>, settings: Settings) {
     this.#options = options;
-    this.#settings = settings;
     this.#reloads = settings.instrumentation;
     this.#maxBytes = settings.maxBytes;
     this.#report = settings.report;
