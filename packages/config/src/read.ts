@@ -69,8 +69,9 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
       const start = size;
       size += bytesRead;
       if (size > maxBytes) throw tooLarge(what, maxBytes, stage);
-      // A short read of a regular file is its end (fs.readFile relies on the same).
-      if (bytesRead === 0 || !full) {
+      // A short read at or past the fstat size is the end (fs.readFile relies on the same). Below
+      // it, or with size 0 (unknown: procfs hands such files out a page per read), only 0 is.
+      if (bytesRead === 0 || (!full && statSize > 0 && size >= statSize)) {
         hash.update(buf.subarray(start, size));
         break;
       }
@@ -100,7 +101,7 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new TypeError('hashFile: options.maxBytes must be a non-negative integer');
   const { signal } = options;
   signal?.throwIfAborted();
-  const { fd } = await openRegular(path, ANY_FILE, maxBytes);
+  const { fd, size: statSize } = await openRegular(path, ANY_FILE, maxBytes);
   const hash = createHash('sha256');
   const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
   let size = 0;
@@ -113,10 +114,10 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
       if (size > maxBytes) throw tooLarge('file', maxBytes);
       signal?.throwIfAborted();
       const chunk = buffers[current]!.subarray(0, bytesRead);
-      const short = bytesRead < CHUNK;
+      const end = bytesRead < CHUNK && statSize > 0 && size >= statSize;
       current ^= 1;
-      // A short read is the end; otherwise fetch the next chunk into the other buffer meanwhile.
-      ahead = short ? undefined : readAt(fd, buffers[current]!, 0, CHUNK, size, ANY_FILE);
+      // A short read at the fstat size is the end; otherwise fetch the next chunk into the other buffer meanwhile.
+      ahead = end ? undefined : readAt(fd, buffers[current]!, 0, CHUNK, size, ANY_FILE);
       hash.update(chunk);
       bytesRead = ahead ? await ahead : 0;
       ahead = undefined;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +99,19 @@ test('no file descriptor is left open, whether the read succeeds or fails', asyn
     await rejectsWithCode(readCapped(dir, 1024), 'read_error'); // not a regular file
   }
   assert.equal(await openFds(), before);
+});
+
+// Old code took a short read below the fstat size for the end: procfs hands out a page per read
+// and reports size 0, so such a file was silently cut after its first page (~4 KiB).
+test('a procfs file of many pages is read in full, and capped by maxBytes while reading', { skip: !existsSync('/proc/kallsyms') }, async () => {
+  const expected = await readFile('/proc/kallsyms');
+  assert.ok(expected.length > 64 * 1024, 'precondition: several pages');
+  const read = await readCapped('/proc/kallsyms', 64 * 1024 * 1024);
+  assert.equal(read.size, expected.length);
+  assert.equal(read.hash, sha256Hex(expected));
+  assert.deepEqual(await hashFile('/proc/kallsyms'), { hash: sha256Hex(expected), size: expected.length });
+  await rejectsWithCode(readCapped('/proc/kallsyms', 64 * 1024), 'too_large');
+  await rejectsWithCode(hashFile('/proc/kallsyms', { maxBytes: 64 * 1024 }), 'too_large');
 });
 
 // Old code opened without O_NONBLOCK: open(2) of a FIFO waited for a writer, parking a libuv
