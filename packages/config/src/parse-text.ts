@@ -24,7 +24,7 @@ export function parseText(text: string, format: 'json' | 'yaml'): unknown {
   // An empty file is usually a half-written one (truncate, then write): never a valid config.
   if (!/\S/.test(text)) throw new Rejection('empty', 'config file is empty');
   const value = format === 'json' ? parseJson(text) : parseYaml(text);
-  checkDepth(value);
+  if (format === 'yaml' || mayNestTooDeep(text)) checkDepth(value, format === 'yaml');
   return value;
 }
 
@@ -130,17 +130,32 @@ function walk<N>(root: unknown, visit: (node: N) => void): void {
   }
 }
 
-/** Refuse values nested deeper than MAX_DEPTH. Shared objects (YAML aliases) and cycles are visited once. */
-function checkDepth(value: unknown): void {
-  if (value === null || typeof value !== 'object') return;
-  const seen = new Set<object>();
-  const stack: Array<[object, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > MAX_DEPTH) throw new Rejection('parse_error', `config nests deeper than ${MAX_DEPTH} levels`);
-    if (seen.has(node) || ArrayBuffer.isView(node)) continue;
-    seen.add(node);
-    const children = Array.isArray(node) ? node : Object.values(node);
-    for (const child of children) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+/** JSON nests only with brackets: with no more than MAX_DEPTH of them (strings included) the walk is moot. */
+function mayNestTooDeep(json: string): boolean {
+  let open = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if ((c === 0x5b || c === 0x7b) && ++open > MAX_DEPTH) return true;
   }
+  return false;
+}
+
+/**
+ * Refuse values nested deeper than MAX_DEPTH. Recursive on purpose (no allocation per node, half
+ * the cost of an explicit stack): the recursion itself stops at MAX_DEPTH frames. YAML values can
+ * share objects (aliases) and hold cycles, so those are visited once; JSON values cannot.
+ */
+function checkDepth(value: unknown, shared: boolean): void {
+  const seen = shared ? new Set<object>() : undefined;
+  const visit = (node: unknown, depth: number): void => {
+    if (node === null || typeof node !== 'object' || ArrayBuffer.isView(node)) return;
+    if (depth > MAX_DEPTH) throw new Rejection('parse_error', `config nests deeper than ${MAX_DEPTH} levels`);
+    if (seen) {
+      if (seen.has(node)) return;
+      seen.add(node);
+    }
+    if (Array.isArray(node)) for (const child of node) visit(child, depth + 1);
+    else for (const key in node) visit((node as Record<string, unknown>)[key], depth + 1);
+  };
+  visit(value, 1);
 }

@@ -14,11 +14,12 @@ export interface ParseOptions {
 
 /**
  * Up to these sizes a built-in parse runs on the main thread; larger texts go to a worker thread
- * that a deadline terminates. Measured worst cases (warm, one core): `yaml` needs up to ~1.8 µs
- * per byte (flow sequences, deep flow nesting), so 16 KiB blocks the loop ≤ ~30 ms; V8's JSON.parse
- * is ~100× faster, so 1 MiB of JSON is ≤ ~20 ms. Beyond, the loop is never blocked by a parse.
+ * that the reload deadline terminates. Measured worst cases (warm, one core, README "Guarantees"):
+ * `yaml` needs up to ~1.8 µs per byte (flow sequences, deep flow nesting), so 16 KiB blocks the
+ * loop ≤ ~30 ms; JSON.parse plus the depth check needs up to ~40 ns per byte (deep nesting), so
+ * 512 KiB is ≤ ~20 ms. Beyond these sizes no parse blocks the loop.
  */
-export const INLINE_MAX_BYTES = { yaml: 16 * 1024, json: 1024 * 1024 } as const;
+export const INLINE_MAX_BYTES = { yaml: 16 * 1024, json: 512 * 1024 } as const;
 /** Heap for one off-thread parse: `yaml` holds ~75 bytes of document per byte of text (10 MiB of keys: 760 MiB). */
 export const PARSE_HEAP_MB = 512;
 
