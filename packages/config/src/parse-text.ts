@@ -92,11 +92,14 @@ function defectStart(doc: Document.Parsed, error: YAMLError): number {
   return start ?? offset;
 }
 
-/** The offset of the first key equal to an earlier key of the same map (the package's own notion of equal). */
+/**
+ * The offset of the first key (in document order, as the package reports it) equal to an earlier
+ * key of the same map, by the package's own notion of equal.
+ */
 function firstDuplicateKey(doc: Document.Parsed): number | undefined {
   let found: number | undefined;
   walk(doc.contents, (node: unknown) => {
-    if (found !== undefined || !isMap(node)) return;
+    if (!isMap(node)) return;
     const seen = new Set<unknown>();
     for (const pair of node.items) {
       const key = pair.key;
@@ -104,8 +107,10 @@ function firstDuplicateKey(doc: Document.Parsed): number | undefined {
       const id = key === null ? NO_KEY : isScalar(key) ? key.value : undefined;
       if (id === undefined || (typeof id === 'number' && Number.isNaN(id))) continue;
       if (seen.has(id)) {
-        found = (isScalar(key) ? key.range?.[0] : undefined) ?? node.range?.[0] ?? 0;
-        return;
+        const offset = (isScalar(key) ? key.range?.[0] : undefined) ?? node.range?.[0] ?? 0;
+        // A map is visited before its values, so a later pair's duplicate can precede an inner one.
+        if (found === undefined || offset < found) found = offset;
+        break;
       }
       seen.add(id);
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { ConfigError } from '../src/errors.ts';
 import { MAX_DEPTH } from '../src/parse-text.ts';
 import { INLINE_MAX_BYTES, parseConfig } from '../src/parse.ts';
@@ -120,4 +120,48 @@ test('values nested deeper than MAX_DEPTH are refused with parse_error, inline a
   let dag = 'a0: &a0 [1]\n';
   for (let i = 1; i < 60; i++) dag += `a${i}: &a${i} [*a${i - 1}, *a${i - 1}]\n`;
   await assert.rejects(yaml(dag), { code: 'parse_error' }, 'alias expansion beyond maxAliasCount');
+});
+
+// The linear check replaces the package's own (uniqueKeys: true): same verdict, same position.
+test('the linear duplicate-key check agrees with the yaml package on random nested documents (fast-check)', async () => {
+  // Keys chosen to collide, and to exercise the package's notion of equal: `1` (int) and `"1"`
+  // (string) differ, `a` and `'a'` are the same string, `~` and `null` are both null.
+  const key = fc.constantFrom('a', 'b', "'a'", '1', '"1"', '~', 'null', '.nan', 'true');
+  const scalar = fc.constantFrom('1', 'x', '"y"', '~', '[]', '{}');
+  type Tree = string | { map: Array<[string, Tree]> } | { seq: Tree[] };
+  const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
+    tree: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      scalar,
+      fc.record({ map: fc.array(fc.tuple(key, tie('tree')), { minLength: 1, maxLength: 4 }) }),
+      fc.record({ seq: fc.array(tie('tree'), { minLength: 1, maxLength: 3 }) }),
+    ),
+  }));
+  const flow = (t: Tree): string =>
+    typeof t === 'string' ? t : 'map' in t ? `{${t.map.map(([k, v]) => `${k}: ${flow(v)}`).join(', ')}}` : `[${t.seq.map(flow).join(', ')}]`;
+  const block = (t: Tree, pad: string): string =>
+    typeof t === 'string' || !('map' in t)
+      ? `${pad}${flow(t)}\n`
+      : t.map.map(([k, v]) => (typeof v === 'object' && 'map' in v ? `${pad}${k}:\n${block(v, `${pad}  `)}` : `${pad}${k}: ${flow(v)}\n`)).join('');
+  const root = fc.record({ map: fc.array(fc.tuple(key, tree), { minLength: 1, maxLength: 6 }) });
+  await fc.assert(
+    fc.asyncProperty(root, fc.boolean(), async (doc, asFlow) => {
+      const text = asFlow ? `${flow(doc)}\n` : block(doc, '');
+      const oracle = parseAllDocuments(text, { uniqueKeys: true, logLevel: 'silent' });
+      const errors = Array.isArray(oracle) ? (oracle[0]?.errors ?? []) : [];
+      fc.pre(errors.every((e) => e.code === 'DUPLICATE_KEY'));
+      // The package reports every duplicate (in flow maps after the value, in block maps before it);
+      // ours is the first by position, and must be one of them.
+      const positions = errors.map((e) => `line ${e.linePos?.[0].line}, column ${e.linePos?.[0].col}`);
+      try {
+        await yaml(text);
+        assert.deepEqual(positions, [], `the package finds a duplicate in:\n${text}`);
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        const at = /^invalid YAML \(DUPLICATE_KEY\) at (line \d+, column \d+)$/.exec(err.message)?.[1];
+        assert.ok(at && positions.includes(at), `${err.message} is not one of the package's [${positions.join('; ')}]:\n${text}`);
+      }
+    }),
+    { seed: 1413, numRuns: 400 },
+  );
 });
