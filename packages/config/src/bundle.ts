@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink, utim
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ReloadInstrumentation, type ReloadResult, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
 import { ConfigError, fsError } from './errors.ts';
+import { parseBuiltin } from './parse.ts';
 import { hashFile, readCapped } from './read.ts';
 
 /**
@@ -63,12 +64,14 @@ function checkVersion(version: string): void {
   }
 }
 
-function parseManifest(bytes: Buffer): BundleManifest {
+async function parseManifest(bytes: Buffer, signal: AbortSignal | undefined): Promise<BundleManifest> {
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString('utf8'));
+    // The config parser: depth-capped, and off the main thread (stopped by the deadline) when large.
+    value = await parseBuiltin(bytes, 'json', signal);
   } catch (err) {
-    throw new ConfigError('bundle_invalid', 'bundle manifest is not valid JSON', { cause: err, stage: 'load' });
+    if (!(err instanceof ConfigError) || (err.code !== 'parse_error' && err.code !== 'empty')) throw err;
+    throw new ConfigError('bundle_invalid', `bundle manifest is not valid JSON (${err.message})`, { cause: err, stage: 'load' });
   }
   const files = (value as { files?: unknown } | null)?.files;
   if (typeof files !== 'object' || files === null || Array.isArray(files)) {
@@ -87,7 +90,7 @@ function parseManifest(bytes: Buffer): BundleManifest {
 }
 
 /** Read a release's manifest (the load stage): its hash is the bundle identity. */
-export async function readBundleManifest(root: string, version: string): Promise<{ manifest: BundleManifest; hash: string; dir: string }> {
+export async function readBundleManifest(root: string, version: string, signal?: AbortSignal): Promise<{ manifest: BundleManifest; hash: string; dir: string }> {
   checkVersion(version);
   const dir = join(root, RELEASES, version);
   let read: Awaited<ReturnType<typeof readCapped>>;
@@ -99,7 +102,7 @@ export async function readBundleManifest(root: string, version: string): Promise
     }
     throw err;
   }
-  return { manifest: parseManifest(read.bytes), hash: read.hash, dir };
+  return { manifest: await parseManifest(read.bytes, signal), hash: read.hash, dir };
 }
 
 /** Check every file against the manifest (the verify stage). */
@@ -223,9 +226,9 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
   return reloads.reload<BundleCandidate, string | undefined>(
     { target: options.target ?? basename(root), trigger: options.trigger ?? 'api', timeoutMs: options.timeoutMs },
     {
-      load: async () => {
+      load: async (ctx) => {
         await removeStaleTemps(root);
-        const { manifest, hash, dir } = await readBundleManifest(root, version);
+        const { manifest, hash, dir } = await readBundleManifest(root, version, ctx.signal);
         return { version, hash, dir, manifest };
       },
       identify: (c) => ({ hash: c.hash, version: c.version }),

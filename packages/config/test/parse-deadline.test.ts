@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { watchConfig } from '../src/index.ts';
+import { ConfigError, MANIFEST, verifyBundle, watchConfig, writeRelease } from '../src/index.ts';
 import { eventually, tempDir } from './harness.ts';
 
 // Old code parsed synchronously on the main thread: the loop stopped for the whole parse (6+ s
@@ -70,5 +70,19 @@ test('the 30k-key YAML of the issue (about 400 KiB) is taken without blocking th
   const { value: result, gapMs } = await loopGap(() => config.reload());
   assert.equal(result.outcome, 'success');
   assert.equal(Object.keys(config.current).length, 30_001);
+  assert.ok(gapMs < MAX_LOOP_GAP_MS, `the event loop was never blocked for long (longest gap ${gapMs.toFixed(0)} ms)`);
+});
+
+// Old code: JSON.parse of the manifest on the main thread, no depth limit: this one was accepted
+// (it names no files) after blocking the loop for seconds.
+test('a hostile bundle manifest (4 MiB of nesting) is refused as bundle_invalid without blocking the loop', { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t);
+  const dir = await writeRelease(root, 'v1', { 'app.json': '{}' });
+  const depth = 2_000_000;
+  await writeFile(join(dir, MANIFEST), `{"files": {}, "x": ${'['.repeat(depth)}${']'.repeat(depth)}}`);
+  const { value: refused, gapMs } = await loopGap(() => verifyBundle(root, 'v1').then(() => undefined, (err: unknown) => err));
+  assert.ok(refused instanceof ConfigError, String(refused));
+  assert.equal(refused.code, 'bundle_invalid');
+  assert.match(refused.message, /nests deeper than 1000 levels/);
   assert.ok(gapMs < MAX_LOOP_GAP_MS, `the event loop was never blocked for long (longest gap ${gapMs.toFixed(0)} ms)`);
 });
