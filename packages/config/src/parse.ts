@@ -72,12 +72,18 @@ function toConfigError(code: Rejection['code'], message: string, cause?: unknown
 function parseOffThread(job: ParseJob, signal: AbortSignal | undefined): Promise<unknown> {
   signal?.throwIfAborted();
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_URL, {
-      workerData: job,
-      // Not the app's flags: a `--import` preload (an OTel register) must not run again in here.
-      execArgv: [],
-      resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_URL, {
+        workerData: job,
+        // Not the app's flags: a `--import` preload (an OTel register) must not run again in here.
+        execArgv: [],
+        resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
+      });
+    } catch (err) {
+      reject(toConfigError('parse_error', 'the parse thread could not start', err));
+      return;
+    }
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
