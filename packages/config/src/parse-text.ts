@@ -8,7 +8,7 @@ export const MAX_DEPTH = 1000;
 /** Billion-laughs guard: the `yaml` package's own count of nodes reached through aliases. */
 export const MAX_ALIAS_COUNT = 100;
 
-export type RejectionCode = 'empty' | 'parse_error' | 'too_large';
+export type RejectionCode = 'empty' | 'parse_error';
 
 /** A rejected text, as plain data so it crosses a worker boundary; parse.ts makes it a ConfigError. */
 export class Rejection extends Error {
@@ -43,7 +43,7 @@ function parseYaml(text: string): unknown {
   let docs: Document.Parsed[];
   try {
     // uniqueKeys false: the package checks each key against every earlier key of its map
-    // (quadratic: 30k keys took 9 s); uniqueKeys() below does the same check with a Set.
+    // (quadratic: 30k keys took 9 s); firstDuplicateKey() does the same check with a Set per map.
     // silent: the package otherwise calls process.emitWarning with snippets of the document,
     // which would put config content into logs.
     docs = parseAllDocuments(text, { uniqueKeys: false, logLevel: 'silent', lineCounter: lines }) as Document.Parsed[];

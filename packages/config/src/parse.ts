@@ -64,7 +64,7 @@ export function parseBuiltin(bytes: Uint8Array, format: 'json' | 'yaml', signal?
   }
 }
 
-function toConfigError(code: Rejection['code'], message: string, cause?: unknown): ConfigError {
+function toConfigError(code: Rejection['code'] | 'too_large', message: string, cause?: unknown): ConfigError {
   return new ConfigError(code, message, { cause, stage: 'load' });
 }
 
