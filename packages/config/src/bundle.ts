@@ -9,6 +9,7 @@ import { type DiagnosticSink, diagSink } from './diagnostics.ts';
 import { fsyncDir, writeDurably } from './durable.ts';
 import { checkActivateOptions } from './bundle-options.ts';
 import { ConfigError, fsError } from './errors.ts';
+import { parseBuiltin } from './parse.ts';
 import { hashFile, readCapped } from './read.ts';
 import { checkReleaseTree, isReleasePath } from './release-check.ts';
 import { higherMark, isSerial, readSerialState, refuseRollback, type SerialMark, serialOptions, writeSerialState } from './serial.ts';
@@ -124,12 +125,14 @@ function checkVersion(version: string): void {
   }
 }
 
-function parseManifest(bytes: Buffer): BundleManifest {
+async function parseManifest(bytes: Buffer, signal: AbortSignal | undefined): Promise<BundleManifest> {
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString('utf8'));
+    // The config parser: depth-capped, and off the main thread (stopped by the deadline) when large.
+    value = await parseBuiltin(bytes, 'json', signal);
   } catch (err) {
-    throw new ConfigError('bundle_invalid', 'bundle manifest is not valid JSON', { cause: err, stage: 'load' });
+    if (!(err instanceof ConfigError) || (err.code !== 'parse_error' && err.code !== 'empty')) throw err;
+    throw new ConfigError('bundle_invalid', `bundle manifest is not valid JSON (${err.message})`, { cause: err, stage: 'load' });
   }
   const { files, serial } = (value ?? {}) as { files?: unknown; serial?: unknown };
   if (typeof files !== 'object' || files === null || Array.isArray(files)) {
@@ -150,7 +153,7 @@ function parseManifest(bytes: Buffer): BundleManifest {
 }
 
 /** Read a release's manifest (the load stage): its hash is the bundle identity, `bytes` what a signature covers. */
-export async function readBundleManifest(root: string, version: string): Promise<{ manifest: BundleManifest; hash: string; dir: string; bytes: Buffer }> {
+export async function readBundleManifest(root: string, version: string, signal?: AbortSignal): Promise<{ manifest: BundleManifest; hash: string; dir: string; bytes: Buffer }> {
   checkVersion(version);
   const dir = join(root, RELEASES, version);
   let read: Awaited<ReturnType<typeof readCapped>>;
@@ -162,7 +165,7 @@ export async function readBundleManifest(root: string, version: string): Promise
     }
     throw err;
   }
-  return { manifest: parseManifest(read.bytes), hash: read.hash, dir, bytes: read.bytes };
+  return { manifest: await parseManifest(read.bytes, signal), hash: read.hash, dir, bytes: read.bytes };
 }
 
 /**
@@ -356,9 +359,9 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
   let previous: string | undefined;
   let accepted: SerialMark | undefined;
   const stages: ReloadStages<BundleCandidate, string | undefined> = {
-      load: async () => {
+      load: async (ctx) => {
         await removeStaleTemps(root);
-        return { version, ...(await readBundleManifest(root, version)) };
+        return { version, ...(await readBundleManifest(root, version, ctx.signal)) };
       },
       identify: (c) => ({ hash: c.hash, version: c.version }),
       verify: async (c) => {

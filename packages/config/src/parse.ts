@@ -1,12 +1,33 @@
+import { Worker } from 'node:worker_threads';
 import { isReloadError } from '@reloadscope/core';
-import { parseAllDocuments } from 'yaml';
 import { ConfigError } from './errors.ts';
+import { parseText, Rejection } from './parse-text.ts';
+import type { ParseJob, ParseReply } from './parse-worker.ts';
 
 /** A user parser gets the raw bytes; throw to reject (the message is kept only as `cause`). */
 export type ConfigParser<T = unknown> = (bytes: Uint8Array) => T | Promise<T>;
 export type ConfigFormat = 'json' | 'yaml' | ConfigParser;
 
+export interface ParseOptions {
+  /** Stops a parse running off the main thread (the worker is terminated). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Up to these sizes a built-in parse runs on the main thread; larger texts go to a worker thread
+ * that the reload deadline terminates. Measured worst cases (warm, one core, README "Guarantees"):
+ * `yaml` needs up to ~1.8 µs per byte (flow sequences, deep flow nesting), so 16 KiB blocks the
+ * loop ≤ ~30 ms; JSON.parse plus the depth check needs up to ~40 ns per byte (deep nesting), so
+ * 512 KiB is ≤ ~20 ms. Beyond these sizes no parse blocks the loop.
+ */
+export const INLINE_MAX_BYTES = { yaml: 16 * 1024, json: 512 * 1024 } as const;
+/** Heap for one off-thread parse: `yaml` holds ~75 bytes of document per byte of text (10 MiB of keys: 760 MiB). */
+export const PARSE_HEAP_MB = 512;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+// The worker is a sibling file: .ts when running from source (tests), .js from dist.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
 
 /** Decode strictly: binary garbage is a parse error, not a string full of U+FFFD. */
 function decode(bytes: Uint8Array): string {
@@ -17,7 +38,7 @@ function decode(bytes: Uint8Array): string {
   }
 }
 
-export async function parseConfig(bytes: Uint8Array, format: ConfigFormat): Promise<unknown> {
+export async function parseConfig(bytes: Uint8Array, format: ConfigFormat, options: ParseOptions = {}): Promise<unknown> {
   if (typeof format === 'function') {
     try {
       return await format(bytes);
@@ -27,56 +48,70 @@ export async function parseConfig(bytes: Uint8Array, format: ConfigFormat): Prom
       throw new ConfigError('parse_error', 'custom parser rejected the config', { cause: err, stage: 'load' });
     }
   }
-  return parseBuiltin(bytes, format);
+  return parseBuiltin(bytes, format, options.signal);
 }
 
-/** The built-in formats, synchronously: the reload path calls this without a promise per parse. */
-export function parseBuiltin(bytes: Uint8Array, format: 'json' | 'yaml'): unknown {
+/**
+ * The built-in formats. Synchronous (no promise per parse on the reload path) for texts within
+ * INLINE_MAX_BYTES; a promise of the off-thread parse beyond.
+ */
+export function parseBuiltin(bytes: Uint8Array, format: 'json' | 'yaml', signal?: AbortSignal): unknown {
+  if (format !== 'json' && format !== 'yaml') throw new TypeError(`unknown config format ${JSON.stringify(format)}`);
   const text = decode(bytes);
-  // An empty file is usually a half-written one (truncate, then write): never a valid config.
-  if (!/\S/.test(text)) throw new ConfigError('empty', 'config file is empty', { stage: 'load' });
-  if (format === 'json') return parseJson(text);
-  if (format === 'yaml') return parseYaml(text);
-  throw new TypeError(`unknown config format ${JSON.stringify(format)}`);
-}
-
-function parseJson(text: string): unknown {
+  if (bytes.byteLength > INLINE_MAX_BYTES[format]) return parseOffThread({ text, format }, signal);
   try {
-    return JSON.parse(text);
+    return parseText(text, format);
   } catch (err) {
-    // JSON.parse messages quote the input, so only the position goes into ours.
-    const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
-    throw new ConfigError('parse_error', pos === undefined ? 'invalid JSON' : `invalid JSON at position ${pos}`, {
-      cause: err,
-      stage: 'load',
-    });
+    throw err instanceof Rejection ? toConfigError(err.code, err.message, err.cause) : err;
   }
 }
 
-function parseYaml(text: string): unknown {
-  let docs: ReturnType<typeof parseAllDocuments>;
-  try {
-    // silent: the yaml package otherwise calls process.emitWarning with snippets of the document,
-    // which would put config content into logs.
-    docs = parseAllDocuments(text, { uniqueKeys: true, logLevel: 'silent' });
-  } catch (err) {
-    throw new ConfigError('parse_error', 'invalid YAML', { cause: err, stage: 'load' });
-  }
-  // `parseDocument` would silently keep the first of several documents; a config is one document.
-  if (!Array.isArray(docs) || docs.length === 0) throw new ConfigError('empty', 'config holds no YAML document', { stage: 'load' });
-  if (docs.length > 1) {
-    throw new ConfigError('parse_error', `invalid YAML: ${docs.length} documents (---) where one config is expected`, { stage: 'load' });
-  }
-  const doc = docs[0]!;
-  const first = doc.errors[0];
-  if (first) {
-    const at = first.linePos?.[0];
-    const where = at ? ` at line ${at.line}, column ${at.col}` : '';
-    throw new ConfigError('parse_error', `invalid YAML (${first.code})${where}`, { cause: doc.errors, stage: 'load' });
-  }
-  try {
-    return doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new ConfigError('parse_error', 'invalid YAML (alias expansion)', { cause: err, stage: 'load' });
-  }
+function toConfigError(code: Rejection['code'] | 'too_large', message: string, cause?: unknown): ConfigError {
+  return new ConfigError(code, message, { cause, stage: 'load' });
+}
+
+/** One worker per parse: nothing stays alive between reloads, and a terminated one leaves no state behind. */
+function parseOffThread(job: ParseJob, signal: AbortSignal | undefined): Promise<unknown> {
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_URL, {
+        workerData: job,
+        // Not the app's flags: a `--import` preload (an OTel register) must not run again in here.
+        execArgv: [],
+        resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
+      });
+    } catch (err) {
+      reject(toConfigError('parse_error', 'the parse thread could not start', err));
+      return;
+    }
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = () =>
+      settle(() => {
+        // terminate() stops the parser mid-loop (V8 TerminateExecution): the deadline frees the CPU too.
+        void worker.terminate();
+        reject(signal!.reason);
+      });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (reply: ParseReply) =>
+      settle(() => (reply.ok ? resolve(reply.value) : reject(toConfigError(reply.code, reply.message)))),
+    );
+    worker.once('error', (err: NodeJS.ErrnoException) =>
+      settle(() =>
+        reject(
+          err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? toConfigError('too_large', `parsing the config needs more than ${PARSE_HEAP_MB} MiB of heap`, err)
+            : toConfigError('parse_error', 'the parse thread failed', err),
+        ),
+      ),
+    );
+    worker.once('exit', () => settle(() => reject(toConfigError('parse_error', 'the parse thread exited without a result'))));
+  });
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { close, fstat, open, read, type Stats } from 'node:fs';
+import { close, constants, fstat, open, read, type Stats } from 'node:fs';
+import type { ReloadStage } from '@reloadscope/core';
 import { ConfigError, fsError } from './errors.ts';
 
 export interface ReadResult {
@@ -24,7 +25,21 @@ export interface FileDigest {
 // 1 MiB: few enough reads (each one is a thread-pool round trip) that syscalls never dominate,
 // small enough that the read-ahead buffer of hashFile() stays negligible.
 const CHUNK = 1024 * 1024;
-const WHAT = 'config file';
+
+/** How a read names its file and stage in errors (`readCapped` is the config file in `load`). */
+export interface ReadLabel {
+  what: string;
+  stage?: ReloadStage;
+}
+const CONFIG_FILE: ReadLabel = { what: 'config file', stage: 'load' };
+const ANY_FILE: ReadLabel = { what: 'file' };
+
+// O_NONBLOCK: open(2) of a FIFO without a writer (or of some devices) otherwise blocks its
+// libuv thread until a writer appears, possibly forever; four of them park the whole pool.
+// Non-blocking, it returns at once and fstat refuses it. It changes nothing for regular files.
+// O_NOCTTY: opening a terminal device must never make it the process's controlling terminal.
+// Symlinks are followed on purpose: a ConfigMap file is one (`config.yaml -> ..data/config.yaml`).
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 /**
  * Read a whole file, hashing as it streams, and stop as soon as it exceeds `maxBytes`.
@@ -32,31 +47,38 @@ const WHAT = 'config file';
  * but it is not trusted: a file that grows while being read still ends at `maxBytes`, and one
  * that shrinks ends at its new end.
  */
-export async function readCapped(path: string, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
+export function readCapped(path: string, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
+  return readRegular(path, maxBytes, CONFIG_FILE, signal);
+}
+
+/** `readCapped()` for any file (side files, manifests): errors name `label.what` and `label.stage`. */
+export async function readRegular(path: string, maxBytes: number, label: ReadLabel, signal?: AbortSignal): Promise<ReadResult> {
   signal?.throwIfAborted();
-  const { fd, size: statSize } = await openRegular(path, WHAT, maxBytes, 'load');
+  const { what, stage } = label;
+  const { fd, size: statSize } = await openRegular(path, label, maxBytes);
   // +1: a read that fills the last byte shows the file grew after fstat.
   let buf: Buffer = Buffer.allocUnsafe(Math.min(statSize, maxBytes) + 1);
   const hash = createHash('sha256');
   let size = 0;
   let ahead: Promise<number> | undefined;
   try {
-    let bytesRead = await readAt(fd, buf, 0, Math.min(CHUNK, buf.length), 0, WHAT, 'load');
+    let bytesRead = await readAt(fd, buf, 0, Math.min(CHUNK, buf.length), 0, label);
     for (;;) {
       const want = Math.min(CHUNK, buf.length - size);
       const full = bytesRead === want;
       const start = size;
       size += bytesRead;
-      if (size > maxBytes) throw tooLarge(WHAT, maxBytes, 'load');
-      // A short read of a regular file is its end (fs.readFile relies on the same).
-      if (bytesRead === 0 || !full) {
+      if (size > maxBytes) throw tooLarge(what, maxBytes, stage);
+      // A short read at or past the fstat size is the end (fs.readFile relies on the same). Below
+      // it, or with size 0 (unknown: procfs hands such files out a page per read), only 0 is.
+      if (bytesRead === 0 || (!full && statSize > 0 && size >= statSize)) {
         hash.update(buf.subarray(start, size));
         break;
       }
       if (size === buf.length) buf = grow(buf, size, maxBytes);
       signal?.throwIfAborted();
       // Read the next chunk on the thread pool while this one is hashed on the main thread.
-      ahead = readAt(fd, buf, size, Math.min(CHUNK, buf.length - size), size, WHAT, 'load');
+      ahead = readAt(fd, buf, size, Math.min(CHUNK, buf.length - size), size, label);
       hash.update(buf.subarray(start, size));
       bytesRead = await ahead;
       ahead = undefined;
@@ -79,23 +101,23 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new TypeError('hashFile: options.maxBytes must be a non-negative integer');
   const { signal } = options;
   signal?.throwIfAborted();
-  const { fd } = await openRegular(path, 'file', maxBytes);
+  const { fd, size: statSize } = await openRegular(path, ANY_FILE, maxBytes);
   const hash = createHash('sha256');
   const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
   let size = 0;
   let ahead: Promise<number> | undefined;
   try {
     let current = 0;
-    let bytesRead = await readAt(fd, buffers[0], 0, CHUNK, 0, 'file');
+    let bytesRead = await readAt(fd, buffers[0], 0, CHUNK, 0, ANY_FILE);
     while (bytesRead > 0) {
       size += bytesRead;
       if (size > maxBytes) throw tooLarge('file', maxBytes);
       signal?.throwIfAborted();
       const chunk = buffers[current]!.subarray(0, bytesRead);
-      const short = bytesRead < CHUNK;
+      const end = bytesRead < CHUNK && statSize > 0 && size >= statSize;
       current ^= 1;
-      // A short read is the end; otherwise fetch the next chunk into the other buffer meanwhile.
-      ahead = short ? undefined : readAt(fd, buffers[current]!, 0, CHUNK, size, 'file');
+      // A short read at the fstat size is the end; otherwise fetch the next chunk into the other buffer meanwhile.
+      ahead = end ? undefined : readAt(fd, buffers[current]!, 0, CHUNK, size, ANY_FILE);
       hash.update(chunk);
       bytesRead = ahead ? await ahead : 0;
       ahead = undefined;
@@ -113,11 +135,14 @@ function call<R>(fn: (done: (err: NodeJS.ErrnoException | null, value: R) => voi
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
 
-async function openRegular(path: string, what: string, maxBytes: number, stage?: 'load'): Promise<{ fd: number; size: number }> {
+async function openRegular(path: string, label: ReadLabel, maxBytes: number): Promise<{ fd: number; size: number }> {
+  const { what, stage } = label;
   let fd: number;
   try {
-    fd = await call<number>((done) => open(path, 'r', done));
+    fd = await call<number>((done) => open(path, OPEN_FLAGS, done));
   } catch (err) {
+    // ENXIO: a UNIX socket (or a device without a driver) cannot be opened at all.
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw notRegular(what, 'a socket or an absent device', stage, err);
     throw fsError(err, what, stage);
   }
   try {
@@ -127,7 +152,8 @@ async function openRegular(path: string, what: string, maxBytes: number, stage?:
     } catch (err) {
       throw fsError(err, what, stage);
     }
-    if (!stat.isFile()) throw new ConfigError('read_error', `${what} path is not a regular file`, { stage });
+    // Refused before any read: a FIFO or a device (/dev/zero, /dev/urandom) never ends.
+    if (!stat.isFile()) throw notRegular(what, kind(stat), stage);
     if (stat.size > maxBytes) throw tooLarge(what, maxBytes, stage);
     return { fd, size: stat.size };
   } catch (err) {
@@ -136,12 +162,25 @@ async function openRegular(path: string, what: string, maxBytes: number, stage?:
   }
 }
 
-async function readAt(fd: number, buf: Buffer, offset: number, length: number, position: number, what: string, stage?: 'load'): Promise<number> {
+function kind(stat: Stats): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return 'an unknown file type';
+}
+
+function notRegular(what: string, found: string, stage: ReloadStage | undefined, cause?: unknown): ConfigError {
+  return new ConfigError('read_error', `${what} path is not a regular file (${found})`, { cause, stage });
+}
+
+async function readAt(fd: number, buf: Buffer, offset: number, length: number, position: number, label: ReadLabel): Promise<number> {
   try {
     // Explicit positions: with a read-ahead in flight, the file position must not be shared state.
     return await call<number>((done) => read(fd, buf, offset, length, position, done));
   } catch (err) {
-    throw fsError(err, what, stage);
+    throw fsError(err, label.what, label.stage);
   }
 }
 
@@ -157,6 +196,6 @@ function grow(buf: Buffer, size: number, maxBytes: number): Buffer {
   return bigger;
 }
 
-function tooLarge(what: string, maxBytes: number, stage?: 'load'): ConfigError {
+function tooLarge(what: string, maxBytes: number, stage?: ReloadStage): ConfigError {
   return new ConfigError('too_large', `${what} exceeds maxBytes (${maxBytes})`, { stage });
 }

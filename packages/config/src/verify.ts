@@ -1,7 +1,7 @@
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { ConfigError, fsErrorCode } from './errors.ts';
+import { ConfigError } from './errors.ts';
+import { readRegular } from './read.ts';
 import type { SerialOptions } from './serial.ts';
 
 /** Optional integrity checks of the raw bytes, done before the value is trusted. */
@@ -22,19 +22,15 @@ export interface IntegrityOptions {
 const HEX64 = /^[0-9a-f]{64}$/;
 const MAX_SIDECAR = 64 * 1024;
 
+/** Through read.ts like the config itself: never blocks on a FIFO, refuses devices, capped while reading. */
 async function readSidecar(path: string, missing: 'missing_checksum' | 'missing_signature'): Promise<Buffer> {
-  let bytes: Buffer;
+  const what = `${missing.slice(8)} file`;
   try {
-    bytes = await readFile(path);
+    return (await readRegular(path, MAX_SIDECAR, { what, stage: 'verify' })).bytes;
   } catch (err) {
-    const code = fsErrorCode(err);
-    throw new ConfigError(code === 'not_found' ? missing : code, `cannot read ${missing.slice(8)} file`, {
-      cause: err,
-      stage: 'verify',
-    });
+    if (err instanceof ConfigError && err.code === 'not_found') throw new ConfigError(missing, `cannot read ${what}`, { cause: err, stage: 'verify' });
+    throw err;
   }
-  if (bytes.byteLength > MAX_SIDECAR) throw new ConfigError('too_large', `${missing.slice(8)} file is too large`, { stage: 'verify' });
-  return bytes;
 }
 
 export async function checkSha256File(sha256File: string, actualHex: string): Promise<void> {

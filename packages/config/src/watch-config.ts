@@ -326,7 +326,9 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   async #load(ctx: StageContext): Promise<Candidate> {
     const { bytes, hash, size } = await readCapped(this.#file, this.#maxBytes, ctx.signal);
     const format = this.#format;
-    const value = typeof format === 'function' ? await parseConfig(bytes, format) : parseBuiltin(bytes, format);
+    const parsed = typeof format === 'function' ? await parseConfig(bytes, format) : parseBuiltin(bytes, format, ctx.signal);
+    // A large text is parsed off-thread (a promise the deadline can stop); a small one needs no await.
+    const value = parsed instanceof Promise ? await parsed : parsed;
     return { bytes, hash, size, value };
   }
 

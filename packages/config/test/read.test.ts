@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { sha256Hex } from '@reloadscope/core';
 import { ConfigError } from '../src/errors.ts';
 import { hashFile, readCapped } from '../src/read.ts';
+import { FOUND, makeSpecial, SPECIAL_KINDS } from './special-files.ts';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'rs-read-'));
@@ -94,4 +99,61 @@ test('no file descriptor is left open, whether the read succeeds or fails', asyn
     await rejectsWithCode(readCapped(dir, 1024), 'read_error'); // not a regular file
   }
   assert.equal(await openFds(), before);
+});
+
+// Old code took a short read below the fstat size for the end: procfs hands out a page per read
+// and reports size 0, so such a file was silently cut after its first page (~4 KiB).
+test('a procfs file of many pages is read in full, and capped by maxBytes while reading', { skip: !existsSync('/proc/kallsyms') }, async () => {
+  const expected = await readFile('/proc/kallsyms');
+  assert.ok(expected.length > 64 * 1024, 'precondition: several pages');
+  const read = await readCapped('/proc/kallsyms', 64 * 1024 * 1024);
+  assert.equal(read.size, expected.length);
+  assert.equal(read.hash, sha256Hex(expected));
+  assert.deepEqual(await hashFile('/proc/kallsyms'), { hash: sha256Hex(expected), size: expected.length });
+  await rejectsWithCode(readCapped('/proc/kallsyms', 64 * 1024), 'too_large');
+  await rejectsWithCode(hashFile('/proc/kallsyms', { maxBytes: 64 * 1024 }), 'too_large');
+});
+
+// Old code opened without O_NONBLOCK: open(2) of a FIFO waited for a writer, parking a libuv
+// thread (and this test) forever; the socket failed as an unexplained ENXIO.
+test('a FIFO, a socket, /dev/zero and /dev/urandom symlinks and a directory are refused at once, without reading', { timeout: 20_000 }, async (t) => {
+  const dir = await tempDir(t);
+  for (const kind of SPECIAL_KINDS) {
+    const path = join(dir, `special-${kind}`);
+    const special = await makeSpecial(path, kind);
+    t.after(() => special.remove());
+    for (const [name, read] of [
+      ['readCapped', () => readCapped(path, 1024 * 1024)],
+      ['hashFile', () => hashFile(path)],
+    ] as const) {
+      const started = performance.now();
+      await assert.rejects(read(), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, `${name}(${kind}): expected a ConfigError, got ${String(err)}`);
+        assert.equal(err.code, 'read_error', `${name}(${kind})`);
+        assert.match(err.message, FOUND[kind], `${name}(${kind})`);
+        return true;
+      });
+      assert.ok(performance.now() - started < 1000, `${name}(${kind}) answered at once`);
+    }
+    await special.remove();
+  }
+});
+
+test('the thread pool is never parked: 8+ reloads against FIFOs at every read path, then fs and crypto still answer', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const child = fileURLToPath(new URL('./fixtures/fifo-pool-child.ts', import.meta.url));
+  // A hard timeout: on a regression the child hangs (even its exit joins the parked threads).
+  const { stdout } = await promisify(execFile)(process.execPath, [child, dir], { timeout: 40_000, env: { ...process.env, UV_THREADPOOL_SIZE: '4' } });
+  const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    runs: Record<string, { outcomes: string[]; codes: string[] }>;
+    readFileMs: number | null;
+    pbkdf2Ms: number | null;
+  };
+  for (const [where, { outcomes, codes }] of Object.entries(out.runs)) {
+    assert.ok(outcomes.length >= 8, `${where}: at least 8 runs`);
+    assert.deepEqual(new Set(outcomes), new Set(['failure']), `${where}: every run is refused, none times out`);
+    assert.deepEqual(new Set(codes), new Set(['read_error']), `${where}: read_error`);
+  }
+  assert.ok(out.readFileMs !== null && out.readFileMs < 2000, `fs.promises.readFile still completes (${out.readFileMs} ms)`);
+  assert.ok(out.pbkdf2Ms !== null && out.pbkdf2Ms < 2000, `crypto.pbkdf2 still completes (${out.pbkdf2Ms} ms)`);
 });
