@@ -421,16 +421,19 @@ export async function writeRelease(root: string, version: string, files: Record<
   const key = options.privateKey === undefined ? undefined : toPrivateKey(options.privateKey);
   const dir = join(root, RELEASES, version);
   const tmp = join(dir, TMP_MANIFEST);
-  const manifest: BundleManifest = options.serial === undefined ? { files: {} } : { serial: options.serial, files: {} };
+  const digests: Array<[string, string]> = [];
   const dirs = new Set<string>([dir]);
   for (const [path, content] of Object.entries(files)) {
     const file = join(dir, path);
     await mkdir(dirname(file), { recursive: true });
     await writeDurably(file, content);
     for (let d = dirname(file); d.startsWith(dir); d = dirname(d)) dirs.add(d);
-    manifest.files[path] = sha256Hex(content);
+    digests.push([path, sha256Hex(content)]);
   }
   for (const d of dirs) await fsyncDir(d);
+  // fromEntries, not `files[path] = …`: a file named `__proto__` must become a key, not a prototype.
+  const listed = Object.fromEntries(digests);
+  const manifest: BundleManifest = options.serial === undefined ? { files: listed } : { serial: options.serial, files: listed };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 2));
   if (key) await writeDurably(join(dir, MANIFEST_SIGNATURE), sign(null, bytes, key));
   // The manifest goes last: a release without one is incomplete by definition.

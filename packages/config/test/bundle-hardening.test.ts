@@ -281,6 +281,16 @@ test('fuzz: writeRelease refuses a path that is not plain, and every release it 
   assert.deepEqual(execFileSync('ls', ['-A', join(root, '..')], { encoding: 'utf8' }).split('\n').filter(Boolean), ['root']);
 });
 
+test('a file named __proto__ (or constructor) is listed in the manifest like any other and verifies', async (t) => {
+  // Found by the fuzz above (seed 2111553738): the manifest was built by assignment, so a file
+  // named `__proto__` set the object's prototype instead of becoming a key, and verify refused
+  // the release as holding an unlisted file.
+  const root = await deepRoot(t);
+  // A computed key: a literal `__proto__:` would set the literal's own prototype.
+  await writeRelease(root, 'p1', { ['__proto__']: 'a\n', constructor: 'b\n' });
+  assert.equal((await verifyBundle(root, 'p1')).files, 2);
+});
+
 // ---------------------------------------------------------------- item 14: signed manifests
 
 const keys = () => generateKeyPairSync('ed25519');

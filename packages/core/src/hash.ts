@@ -23,9 +23,9 @@ function stableStringify(value: unknown): string {
     if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)) {
       const proto = Object.getPrototypeOf(v);
       if (proto === Object.prototype || proto === null) {
-        const sorted: Record<string, unknown> = {};
-        for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-        return sorted;
+        // fromEntries defines own properties: an assignment of a `__proto__` key (which JSON and
+        // YAML parse as an own key) would set the prototype and drop that subtree from the hash.
+        return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
       }
     }
     return v;

@@ -62,7 +62,8 @@ export function parseKeyValuePairs(raw: string): ParsedKeyValuePairs {
       skipped.push({ position, key, reason: 'invalid characters or percent-encoding in the value' });
       continue;
     }
-    attributes[key] = value;
+    // defineProperty: a `__proto__` key is a key here, not the object's prototype.
+    Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return { attributes, skipped };
 }

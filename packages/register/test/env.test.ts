@@ -283,3 +283,11 @@ test('README: every OTEL_* and RELOADSCOPE_* variable the source reads is docume
   assert.deepEqual(missing, []);
   for (const v of VARIABLES) assert.ok(names.has(v), `${v} is read by the source`);
 });
+
+test('parseKeyValuePairs: a `__proto__` key is an attribute like any other, not the prototype', () => {
+  const { attributes, skipped } = parseKeyValuePairs('__proto__=x,constructor=y,service.name=svc');
+  assert.deepEqual(skipped, []);
+  assert.deepEqual(Object.keys(attributes).sort(), ['__proto__', 'constructor', 'service.name']);
+  assert.equal(Object.getOwnPropertyDescriptor(attributes, '__proto__')?.value, 'x');
+  assert.equal(Object.getPrototypeOf(attributes), Object.prototype);
+});
