@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { get } from 'node:https';
 import { connect } from 'node:tls';
-import { TestCA } from '../support/tls-certs.ts';
+import { servedPair } from '../support/tls-certs.ts';
 import { sample, scrape, start } from './child.ts';
 
 const example = resolve(import.meta.dirname, '../../examples/config-service');
@@ -38,12 +38,7 @@ function httpsGet(url: URL, ca: string): Promise<{ status: number; body: string 
 test('config-service serves HTTPS and rotates its certificate without a restart', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'reloadscope-https-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const ca = await TestCA.create(join(dir, 'ca'));
-  const first = await ca.issue();
-  const cert = join(dir, 'tls.crt');
-  const key = join(dir, 'tls.key');
-  await writeFile(cert, first.cert);
-  await writeFile(key, first.key);
+  const { ca, first, cert, key, write } = await servedPair(dir);
   const configPath = join(dir, 'config.yaml');
   await copyFile(join(example, 'config.yaml'), configPath);
 
@@ -61,8 +56,7 @@ test('config-service serves HTTPS and rotates its certificate without a restart'
 
   const next = await ca.issue();
   let from = service.lines.length;
-  await writeFile(cert, next.cert);
-  await writeFile(key, next.key);
+  await write(next);
   await service.waitFor(/^reload tls: success \(file\)/, { from });
   assert.equal(await servedSerial(url, ca.cert), next.serial);
   assert.equal(sample(await scrape(metrics), 'hotreload_tls_not_after_timestamp_seconds', { hotreload_target: 'tls' }), next.notAfter.getTime() / 1000);

@@ -77,3 +77,26 @@ export class TestCA {
     return { cert, key: await readFile(join(dir, key), 'utf8'), serial: stdout.trim().replace(/^serial=/, ''), notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000) };
   }
 }
+
+export interface ServedPair {
+  ca: TestCA;
+  first: Issued;
+  cert: string;
+  key: string;
+  /** Write a pair over the files in place (cert first, then key, as a renewal does). */
+  write(pair: Issued): Promise<void>;
+}
+
+/** A CA in `dir/ca` and its first leaf written to `dir/tls.crt` + `dir/tls.key`: the layout the tests serve. */
+export async function servedPair(dir: string): Promise<ServedPair> {
+  const ca = await TestCA.create(join(dir, 'ca'));
+  const first = await ca.issue();
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  const write = async (pair: Issued) => {
+    await writeFile(cert, pair.cert);
+    await writeFile(key, pair.key);
+  };
+  await write(first);
+  return { ca, first, cert, key, write };
+}

@@ -22,7 +22,7 @@ import { ConfigError } from './errors.ts';
 import type { ReloadListener } from './http-trigger.ts';
 import { Options } from './options.ts';
 import { readCapped } from './read.ts';
-import { checkTriggerOptions, ReloadTriggers, type TriggerOptions, type TriggerSettings } from './triggers.ts';
+import { checkTriggerOptions, ReloadTriggers, startOrClose, type TriggerOptions, type TriggerSettings } from './triggers.ts';
 import { checkReloadRequest, type ReloadRequest } from './watch-config.ts';
 
 /** Certificate files are small: a chain of a few certificates is a few KiB. */
@@ -105,14 +105,7 @@ interface Version {
  */
 export async function watchTls(options: WatchTlsOptions): Promise<TlsWatcher> {
   // Checked before any await: a SIGHUP that arrives with no listener kills the process.
-  const watcher = new TlsWatcherImpl(options.server, checkTlsOptions(options));
-  try {
-    await watcher.start();
-  } catch (err) {
-    await watcher.close();
-    throw err;
-  }
-  return watcher;
+  return startOrClose(new TlsWatcherImpl(options.server, checkTlsOptions(options)));
 }
 
 interface TlsSettings extends TriggerSettings {

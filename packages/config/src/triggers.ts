@@ -139,3 +139,14 @@ export class ReloadTriggers {
     await this.#http?.close();
   }
 }
+
+/** Start a long-lived reloader; if its start fails, close what it opened (signal listener, watch) and rethrow. */
+export async function startOrClose<W extends { start(): Promise<void>; close(): Promise<void> }>(watcher: W): Promise<W> {
+  try {
+    await watcher.start();
+  } catch (err) {
+    await watcher.close();
+    throw err;
+  }
+  return watcher;
+}

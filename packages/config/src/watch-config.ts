@@ -19,7 +19,7 @@ import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
 import { readCapped } from './read.ts';
 import { SerialGuard, serialOptions } from './serial.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
-import { checkTriggerOptions, ReloadTriggers, type TriggerOptions, type TriggerSettings } from './triggers.ts';
+import { checkTriggerOptions, ReloadTriggers, startOrClose, type TriggerOptions, type TriggerSettings } from './triggers.ts';
 import { isFileMountPoint } from './watch.ts';
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
@@ -118,13 +118,7 @@ export async function watchConfig<T = unknown>(options: WatchConfigOptions<T>): 
   const settings = checkOptions(options);
   const watcher = new ConfigWatcherImpl<T>(options, settings);
   watcher.listenForSignal();
-  try {
-    await watcher.start();
-  } catch (err) {
-    await watcher.close();
-    throw err;
-  }
-  return watcher;
+  return startOrClose(watcher);
 }
 
 interface Settings extends TriggerSettings {

@@ -8,7 +8,7 @@ import { connect, createServer, type Server } from 'node:tls';
 import { hashToGauge } from '@reloadscope/core';
 import { type TlsWatcher, type WatchTlsOptions, watchTls } from '../src/index.ts';
 import { diagnostics, eventually, telemetry, tempDir } from './harness.ts';
-import { type Issued, TestCA } from '../../../test/support/tls-certs.ts';
+import { type Issued, servedPair, TestCA } from '../../../test/support/tls-certs.ts';
 
 const DAY = 86_400_000;
 
@@ -34,11 +34,8 @@ function handshake(port: number, ca: string): Promise<string> {
 
 async function setup(t: TestContext, extra: Partial<WatchTlsOptions> = {}) {
   const dir = await tempDir(t, 'rs-tls-');
-  const ca = await TestCA.create(join(dir, 'ca'));
-  const first = await ca.issue();
-  const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ca: join(dir, 'ca.crt') };
-  await writeFile(files.cert, first.cert);
-  await writeFile(files.key, first.key);
+  const { ca, first, cert, key } = await servedPair(dir);
+  const files = { cert, key, ca: join(dir, 'ca.crt') };
   await writeFile(files.ca, ca.cert);
   const { server, port } = await listen(t, first);
   const tel = telemetry();
@@ -262,18 +259,9 @@ test('10 rotations by Secret ..data swap under continuous handshakes: none fails
 });
 
 test('10 rotations by in-place writes under continuous handshakes: none fails', async (t) => {
-  const dir = await tempDir(t, 'rs-tls-');
-  const ca = await TestCA.create(join(dir, 'ca'));
-  const first = await ca.issue();
-  const cert = join(dir, 'tls.crt');
-  const key = join(dir, 'tls.key');
-  await writeFile(cert, first.cert);
-  await writeFile(key, first.key);
+  const { ca, first, cert, key, write } = await servedPair(await tempDir(t, 'rs-tls-'));
   const { server, port } = await listen(t, first);
   const tls = await watchTls({ server, cert, key, signal: false, watch: { debounceMs: 50 } });
   t.after(() => tls.close());
-  await rotateUnderLoad(t, tls, port, ca, async (next) => {
-    await writeFile(cert, next.cert);
-    await writeFile(key, next.key);
-  });
+  await rotateUnderLoad(t, tls, port, ca, write);
 });
