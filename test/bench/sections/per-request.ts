@@ -58,11 +58,9 @@ async function perRequest(options: SectionOptions): Promise<SectionResult> {
   });
 
   // Self-check: the stamped spans carry the stamp (the harness must be able to fail).
-  let stamped: Record<string, unknown> | undefined;
   const probe = new TracerProvider({ spanProcessors: [new GenerationStampProcessor(await reloadsWith(10))] });
   const span = probe.getTracer('check').startSpan('check') as unknown as { attributes: Record<string, unknown> };
-  stamped = span.attributes;
-  if (stamped[generationKey('t9')] !== 1) throw new Error('the generation stamp is missing from a span');
+  if (span.attributes[generationKey('t9')] !== 1) throw new Error('the generation stamp is missing from a span');
   for (const p of Object.values(providers)) await p.shutdown();
   if (exporters.some((e) => e.exported === 0)) throw new Error('no span reached an exporter');
 
