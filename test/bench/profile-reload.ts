@@ -39,7 +39,10 @@ async function main(): Promise<void> {
     case 'full':
     case 'noprobes':
     case 'disabled': {
-      const { reloads } = wiring.instrument({ probes: variant === 'full', config: { enabled: variant !== 'disabled' } });
+      // RELOADSCOPE_BENCH_PROBES_OFF=heap,resources switches single probes off, to attribute the probes' cost.
+      const off = (process.env.RELOADSCOPE_BENCH_PROBES_OFF ?? '').split(',').filter(Boolean);
+      const probes = variant === 'full' && { probes: Object.fromEntries(off.map((name) => [name, false])) };
+      const { reloads } = wiring.instrument({ probes, config: { enabled: variant !== 'disabled' } });
       once = () => reloads.reload({ target: 'profile', trigger: 'api' }, stages);
       break;
     }

@@ -26,6 +26,10 @@ const SECTIONS: Array<{ id: string; script: string; execArgv?: string[] }> = [
   { id: 'hashing', script: 'sections/hashing.ts' },
   { id: 'storm', script: 'sections/storm.ts' },
   { id: 'eventloop', script: 'sections/eventloop.ts' },
+  { id: 'per-request', script: 'sections/per-request.ts' },
+  { id: 'scrape', script: 'sections/scrape.ts' },
+  { id: 'reaction', script: 'sections/reaction.ts' },
+  { id: 'startup', script: 'sections/startup.ts' },
 ];
 
 function parseArgs(argv: readonly string[]) {

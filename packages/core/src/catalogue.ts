@@ -225,7 +225,8 @@ export const METRICS = {
     name: 'hotreload.eventloop.blocked',
     kind: 'Histogram',
     unit: 's',
-    description: 'Worst event-loop delay observed during each stage.',
+    description:
+      'Worst event-loop delay of a run: one point per run, from its worst stage, named by hotreload.stage. Each stage span carries its own as hotreload.eventloop.blocked.',
     attributes: [t, ATTR_STAGE],
     prometheus: 'hotreload_eventloop_blocked_seconds',
     buckets: EVENTLOOP_BUCKETS_SECONDS,

@@ -268,14 +268,14 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
         state.countRun(trigger, outcome);
         self._instruments?.duration.record(seconds, state.outcomeAttributes(outcome));
       },
-      notify(hook: keyof ReloadObserver, run: RunInfo, a?: unknown, b?: unknown, c?: unknown) {
+      notify(hook: keyof ReloadObserver, run: RunInfo, a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
         const observers = self._observers();
         if (observers.length === 0) return;
         for (const observer of observers) {
-          const fn = observer[hook] as ((run: RunInfo, a: unknown, b: unknown, c: unknown) => void) | undefined;
+          const fn = observer[hook] as ((run: RunInfo, a: unknown, b: unknown, c: unknown, d: unknown) => void) | undefined;
           if (!fn) continue;
           try {
-            fn.call(observer, run, a, b, c);
+            fn.call(observer, run, a, b, c, d);
           } catch (err) {
             self._brokenObservers ??= new WeakSet();
             const broken = self._brokenObservers;

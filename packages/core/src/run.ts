@@ -201,10 +201,11 @@ export class ReloadRun {
     } finally {
       rollback?.dispose();
       const ms = performance.now() - t0;
-      if (recording) span.end();
       this.#stages.push({ stage, outcome, durationMs: ms });
       this.#host.recordStage(this.#state, stage, outcome, ms / 1000);
-      this.#host.notify('stageEnded', this.info, stage, outcome, ms);
+      // Before end(): observers may add attributes to the stage span (the node probes' blockage).
+      this.#host.notify('stageEnded', this.info, stage, outcome, ms, recording ? span : undefined);
+      if (recording) span.end();
     }
   }
 

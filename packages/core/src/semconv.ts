@@ -14,6 +14,8 @@ export const ATTR_PREVIOUS_HASH = 'hotreload.config.previous_hash';
 export const ATTR_CONFIG_SIZE = 'hotreload.config.size';
 export const ATTR_RESOURCE_TYPE = 'hotreload.resource.type';
 export const ATTR_COALESCED = 'hotreload.coalesced_requests';
+/** On each stage span (set by @reloadscope/node): that stage's worst event-loop delay, seconds. */
+export const ATTR_EVENTLOOP_BLOCKED = 'hotreload.eventloop.blocked';
 /**
  * A certificate's identity on spans (watchTls): the OTel semantic-convention `tls.server.*` keys
  * where they exist, so trace backends that know them show them; the serial has no such key.

@@ -133,7 +133,8 @@ export interface RunInfo {
 export interface ReloadObserver {
   runStarted?(run: RunInfo): void;
   stageStarted?(run: RunInfo, stage: ReloadStage): void;
-  stageEnded?(run: RunInfo, stage: ReloadStage, outcome: StageOutcome, durationMs: number): void;
+  /** `span` is the stage's span, still open (undefined when nothing records): add attributes, do not end it. */
+  stageEnded?(run: RunInfo, stage: ReloadStage, outcome: StageOutcome, durationMs: number, span: Span | undefined): void;
   /** The previous version after `unload` resolved: it should now become garbage. */
   versionUnloaded?(run: RunInfo, previous: unknown): void;
   runEnded?(run: RunInfo, result: ReloadResult): void;

@@ -1,4 +1,11 @@
-export { enableNodeProbes, type NodeProbesConfig, type ObservableReloads, type ProbeName, ReloadNodeProbes } from './node-probes.ts';
+export {
+  enableNodeProbes,
+  type NodeProbesConfig,
+  type ObservableReloads,
+  type ProbeName,
+  RESOURCES_SKIPPED,
+  ReloadNodeProbes,
+} from './node-probes.ts';
 export { EventLoopMonitor } from './event-loop-monitor.ts';
 export { RetainedVersions } from './retained-versions.ts';
 export {

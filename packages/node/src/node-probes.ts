@@ -1,6 +1,7 @@
-import type { Attributes, BatchObservableResult, Histogram, ObservableGauge } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Histogram, ObservableGauge, Span } from '@opentelemetry/api';
 import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import {
+  ATTR_EVENTLOOP_BLOCKED,
   ATTR_RESOURCE_TYPE,
   ATTR_STAGE,
   ATTR_TARGET,
@@ -12,6 +13,7 @@ import {
   type RunInfo,
 } from '@reloadscope/core';
 import { diffSnapshots, type ResourceSnapshot, snapshotActiveResources } from './active-resources.ts';
+import { diagOnce } from './diagnostics.ts';
 import { EventLoopMonitor, type LoopSpan } from './event-loop-monitor.ts';
 import { exactHeapWanted, heapUsedBytes } from './heap.ts';
 import { RetainedVersions } from './retained-versions.ts';
@@ -40,7 +42,20 @@ export interface NodeProbesConfig extends InstrumentationConfig {
    * readings (the package README's "Cost and safety" section says what the probes cost).
    */
   probes?: Partial<Record<ProbeName, boolean>>;
+  /**
+   * Above this many active handles and requests the resources probe skips its readings, which are
+   * O(handles): the target's `hotreload.resources.delta` then shows only
+   * `hotreload.resource.type="_skipped"` = 1, and the next reading is tried 60 s later.
+   * Default 5 000 (about 0.4 ms per reading at that size; see the package README).
+   */
+  maxActiveResources?: number;
 }
+
+/** The `hotreload.resource.type` that says the resources probe skipped a target's last run. */
+export const RESOURCES_SKIPPED = '_skipped';
+const DEFAULT_MAX_ACTIVE_RESOURCES = 5_000;
+/** How long the resources probe stays off after it found too many handles. */
+const RESOURCES_RECHECK_MS = 60_000;
 
 /** The probes of a run, each behind its own switch in `NodeProbesConfig.probes`. */
 export type ProbeName = 'heap' | 'eventLoop' | 'resources' | 'retainedVersions';
@@ -62,11 +77,15 @@ interface RunProbe {
   resourcesBefore: ResourceSnapshot | undefined;
   /** The open stage's event-loop span, reused by each stage of the run. */
   readonly loop: LoopSpan;
+  /** The run's worst stage so far and its blockage (seconds): the run's one histogram point. */
+  worstStage: ReloadStage | undefined;
+  worstSeconds: number;
 }
 
 /**
  * What a reload costs the process, per run of @reloadscope/core: heap delta, old versions still
- * alive after unload, change in active handles, and the worst event-loop delay of each stage.
+ * alive after unload, change in active handles, and the worst event-loop delay of the run (on
+ * the histogram, named by its worst stage) and of each stage (on that stage's span).
  * Nothing runs per request: probes are sampled at run and stage boundaries only, and the one
  * timer (event loop) exists only while reloads run.
  */
@@ -185,6 +204,9 @@ class ProbeState implements ReloadObserver {
   readonly #eventLoop: boolean;
   readonly #resources: boolean;
   readonly #retainedVersions: boolean;
+  readonly #maxActiveResources: number;
+  /** performance.now() before which the resources probe takes no reading (it found too many). */
+  #resourcesOffUntil = 0;
   /**
    * Attribute objects per target, built once: the SDK hashes whatever object it gets, but
    * building a fresh one per point was garbage on every stage. Frozen, because the SDK keeps the
@@ -205,6 +227,9 @@ class ProbeState implements ReloadObserver {
     this.#resources = on.resources ?? true;
     this.#retainedVersions = on.retainedVersions ?? true;
     this.#collect = this.#heap && exactHeapWanted(config.exactHeap);
+    const max = config.maxActiveResources ?? DEFAULT_MAX_ACTIVE_RESOURCES;
+    if (!(Number.isSafeInteger(max) && max >= 0)) throw new TypeError('ReloadNodeProbes: maxActiveResources must be an integer >= 0');
+    this.#maxActiveResources = max;
   }
 
   runStarted(run: RunInfo): void {
@@ -212,8 +237,10 @@ class ProbeState implements ReloadObserver {
     this.#runs.set(run.id, {
       attributes: this.#attributesOf(run.target),
       heapBefore: this.#heap ? heapUsedBytes(this.#collect) : 0,
-      resourcesBefore: this.#resources ? snapshotActiveResources() : undefined,
+      resourcesBefore: this.#resources ? this.#resourcesBefore(run.target) : undefined,
       loop: { startedAt: 0, worstMs: 0 },
+      worstStage: undefined,
+      worstSeconds: 0,
     });
   }
 
@@ -223,12 +250,19 @@ class ProbeState implements ReloadObserver {
     if (probe) this.#loop.open(probe.loop);
   }
 
-  stageEnded(run: RunInfo, stage: ReloadStage): void {
+  stageEnded(run: RunInfo, stage: ReloadStage, _outcome: unknown, _ms: unknown, span: Span | undefined): void {
     if (!this.#eventLoop) return;
     const probe = this.#runs.get(run.id);
     if (!probe) return;
     const seconds = this.#loop.close(probe.loop);
-    if (seconds !== undefined) this.#instruments()?.blocked.record(seconds, probe.attributes.stage(stage));
+    if (seconds === undefined) return;
+    // Each stage's own reading goes on its span (a trace answers "which stage"); the histogram
+    // gets one point per run, at runEnded. A tie keeps the earlier stage.
+    span?.setAttribute(ATTR_EVENTLOOP_BLOCKED, seconds);
+    if (probe.worstStage === undefined || seconds > probe.worstSeconds) {
+      probe.worstStage = stage;
+      probe.worstSeconds = seconds;
+    }
   }
 
   versionUnloaded(run: RunInfo, previous: unknown): void {
@@ -248,6 +282,7 @@ class ProbeState implements ReloadObserver {
     this.#runs.delete(run.id);
     if (!probe) return;
     this.#loop.close(probe.loop); // a stage still open when its run ended (low-level API misuse)
+    if (probe.worstStage !== undefined) this.#instruments()?.blocked.record(probe.worstSeconds, probe.attributes.stage(probe.worstStage));
     if (!this.#heap) return;
     // Measured once the run's stack has unwound: locals of the finished run would otherwise
     // still hold the old version and count as growth. Runs ending in the same turn share one
@@ -278,6 +313,26 @@ class ProbeState implements ReloadObserver {
     // OTel histograms take non-negative values only (the SDK drops negatives): a run that freed
     // memory is recorded as 0 growth.
     for (const run of pending) histogram.record(Math.max(0, after - run.before), run.attributes);
+  }
+
+  /** The "before" list, or undefined (and the target marked skipped) above maxActiveResources. */
+  #resourcesBefore(target: string): ResourceSnapshot | undefined {
+    const now = performance.now();
+    if (now >= this.#resourcesOffUntil) {
+      const snapshot = snapshotActiveResources();
+      if (!snapshot || snapshot.length <= this.#maxActiveResources) return snapshot;
+      this.#resourcesOffUntil = now + RESOURCES_RECHECK_MS;
+      diagOnce(
+        'resources-skipped',
+        'info',
+        `${snapshot.length} active handles exceed maxActiveResources (${this.#maxActiveResources}); hotreload.resources.delta reads ${RESOURCES_SKIPPED} until they fall below it`,
+      );
+    }
+    const skipped = this.resourceDeltas.get(target) ?? new Map<string, number>();
+    skipped.clear();
+    skipped.set(RESOURCES_SKIPPED, 1);
+    this.resourceDeltas.set(target, skipped);
+    return undefined;
   }
 
   #attributesOf(target: string): TargetAttributes {

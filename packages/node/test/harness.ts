@@ -1,15 +1,23 @@
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReloadInstrumentation } from '@reloadscope/core';
 import { type CollectedMetric, TestMetricReader, collect } from '../../../test/support/metrics.ts';
 import { type NodeProbesConfig, ReloadNodeProbes } from '../src/index.ts';
 
 export type { CollectedMetric, Point } from '../../../test/support/metrics.ts';
 
-export function setup(config: Omit<NodeProbesConfig, 'instrumentation'> = {}) {
+/**
+ * `tracing`: also record spans (in memory). Off by default: the simple span processor's exports
+ * hold timers of their own, which the resources probe would rightly count.
+ */
+export function setup(config: Omit<NodeProbesConfig, 'instrumentation'> = {}, { tracing = false } = {}) {
   const reader = new TestMetricReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const reloads = new ReloadInstrumentation();
   reloads.setMeterProvider(meterProvider);
+  if (tracing) reloads.setTracerProvider(tracerProvider);
   const probes = new ReloadNodeProbes({ ...config, instrumentation: reloads });
   probes.setMeterProvider(meterProvider);
 
@@ -19,12 +27,18 @@ export function setup(config: Omit<NodeProbesConfig, 'instrumentation'> = {}) {
     return (await metrics()).find((m) => m.name === name);
   }
 
+  async function spans(): Promise<ReadableSpan[]> {
+    await tracerProvider.forceFlush();
+    return exporter.getFinishedSpans();
+  }
+
   async function close(): Promise<void> {
     probes.disable();
     await meterProvider.shutdown();
+    await tracerProvider.shutdown();
   }
 
-  return { reloads, probes, reader, meterProvider, metrics, metric, close };
+  return { reloads, probes, reader, meterProvider, metrics, metric, spans, close };
 }
 
 export { eventually } from '../../../test/support/eventually.ts';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
 import { test } from 'node:test';
 import { EVENTLOOP_BUCKETS_SECONDS, HEAP_DELTA_BUCKETS_BYTES, METRICS } from '@reloadscope/core';
 import { busyWait, setup } from './harness.ts';
@@ -41,15 +42,15 @@ test('instruments: exact names, units, types, scope and attributes from the cata
   assert.equal(heap.points[0]!.value, 1);
   assert.deepEqual(heap.points[0]!.boundaries, [...HEAP_DELTA_BUCKETS_BYTES]);
 
+  // One point per run, named by its worst stage (which of three near-zero stages is timing's choice).
   const blocked = byName.get('hotreload.eventloop.blocked')!;
-  assert.deepEqual(
-    blocked.points.map((p) => p.attributes).sort((a, b) => String(a['hotreload.stage']).localeCompare(String(b['hotreload.stage']))),
-    ['load', 'switch', 'unload'].map((stage) => ({ 'hotreload.target': TARGET, 'hotreload.stage': stage })),
-  );
-  for (const p of blocked.points) {
-    assert.equal(p.value, 1);
-    assert.deepEqual(p.boundaries, [...EVENTLOOP_BUCKETS_SECONDS]);
-  }
+  assert.equal(blocked.points.length, 1);
+  const [point] = blocked.points;
+  assert.deepEqual(Object.keys(point!.attributes).sort(), ['hotreload.stage', 'hotreload.target']);
+  assert.equal(point!.attributes['hotreload.target'], TARGET);
+  assert.ok(['load', 'switch', 'unload'].includes(String(point!.attributes['hotreload.stage'])));
+  assert.equal(point!.value, 1);
+  assert.deepEqual(point!.boundaries, [...EVENTLOOP_BUCKETS_SECONDS]);
 
   const retained = byName.get('hotreload.retained_versions')!;
   assert.deepEqual(retained.points, [{ attributes: { 'hotreload.target': TARGET }, value: 0 }]);
@@ -63,28 +64,96 @@ test('instruments: exact names, units, types, scope and attributes from the cata
   }
 });
 
-test('a switch that busy-waits 150 ms is reported >= 0.1 s on that stage only', async (t) => {
+test('a switch that busy-waits 150 ms: one point per run, on the switch stage, >= 0.1 s', async (t) => {
   const h = setup();
+  t.after(() => h.close());
+  const stages = {
+    load: () => ({ v: 2 }),
+    switch: async () => {
+      busyWait(150);
+      return { v: 1 };
+    },
+    unload: () => {},
+    identify: () => undefined, // never `unchanged`
+  };
+  for (let i = 0; i < 2; i++) assert.equal((await h.reloads.reload({ target: TARGET }, stages)).outcome, 'success');
+  const blocked = await h.metric('hotreload.eventloop.blocked');
+  assert.deepEqual(
+    blocked?.points.map((p) => [p.attributes, p.value]),
+    [[{ 'hotreload.target': TARGET, 'hotreload.stage': 'switch' }, 2]],
+    'two runs, two points, both on the worst stage; none for load or unload',
+  );
+  const [sw] = blocked!.points;
+  assert.ok(sw!.sum! >= 0.2, `switch blocked ${sw!.sum} s over two runs`);
+  assert.ok(sw!.sum! < 20, 'a sane upper bound');
+});
+
+test("each stage span carries that stage's own blockage; the root span carries none", async (t) => {
+  const h = setup({}, { tracing: true });
   t.after(() => h.close());
   const r = await h.reloads.reload(
     { target: TARGET },
     {
       load: () => ({ v: 2 }),
-      switch: async () => {
+      switch: () => {
         busyWait(150);
         return { v: 1 };
       },
+      unload: () => {},
     },
   );
   assert.equal(r.outcome, 'success');
-  const blocked = await h.metric('hotreload.eventloop.blocked');
-  const sw = blocked?.points.find((p) => p.attributes['hotreload.stage'] === 'switch');
-  const load = blocked?.points.find((p) => p.attributes['hotreload.stage'] === 'load');
-  assert.ok(sw && load);
-  assert.ok(sw.sum! >= 0.1, `switch blocked ${sw.sum} s`);
-  assert.ok(sw.sum! < 10, 'a sane upper bound');
-  // The load stage returned at once: its worst delay is bounded by its own duration.
-  assert.ok(load.sum! < 0.1, `load blocked ${load.sum} s`);
+  const spans = await h.spans();
+  const blockedOf = (name: string) => spans.find((s) => s.name === name)?.attributes['hotreload.eventloop.blocked'];
+  const sw = blockedOf('hotreload.switch');
+  const load = blockedOf('hotreload.load');
+  const unload = blockedOf('hotreload.unload');
+  assert.equal(typeof sw, 'number');
+  assert.ok((sw as number) >= 0.1 && (sw as number) < 10, `switch span: ${sw} s`);
+  // load and unload returned at once: their worst delay is bounded by their own duration.
+  assert.equal(typeof load, 'number');
+  assert.ok((load as number) < 0.1, `load span: ${load} s`);
+  assert.equal(typeof unload, 'number');
+  assert.ok((unload as number) < 0.1, `unload span: ${unload} s`);
+  assert.equal(blockedOf('hotreload'), undefined);
+  // The histogram's one point is the switch's reading.
+  const [point] = (await h.metric('hotreload.eventloop.blocked'))!.points;
+  assert.equal(point!.sum, sw);
+});
+
+test('above maxActiveResources the resources probe reads nothing and says _skipped', async (t) => {
+  const h = setup({ maxActiveResources: 2 });
+  const servers = await Promise.all([0, 1, 2].map(() => listening()));
+  t.after(async () => {
+    for (const server of servers) server.close();
+    await h.close();
+  });
+  const r = await h.reloads.reload({ target: TARGET }, { load: () => ({ v: 1 }), switch: () => ({ v: 0 }), unload: () => {} });
+  assert.equal(r.outcome, 'success');
+  const points = (await h.metric('hotreload.resources.delta'))?.points.filter((p) => p.attributes['hotreload.target'] === TARGET);
+  assert.deepEqual(points, [{ attributes: { 'hotreload.target': TARGET, 'hotreload.resource.type': '_skipped' }, value: 1 }]);
+});
+
+test('below maxActiveResources the resources probe reads as before (no _skipped)', async (t) => {
+  const h = setup({ maxActiveResources: 10_000 });
+  const servers = await Promise.all([0, 1, 2].map(() => listening()));
+  t.after(async () => {
+    for (const server of servers) server.close();
+    await h.close();
+  });
+  await h.reloads.reload({ target: TARGET }, { load: () => ({ v: 1 }), switch: () => ({ v: 0 }), unload: () => {} });
+  const points = (await h.metric('hotreload.resources.delta'))?.points.filter((p) => p.attributes['hotreload.target'] === TARGET);
+  assert.deepEqual(
+    points?.find((p) => p.attributes['hotreload.resource.type'] === 'TCPServerWrap'),
+    { attributes: { 'hotreload.target': TARGET, 'hotreload.resource.type': 'TCPServerWrap' }, value: 0 },
+  );
+  assert.equal(points?.some((p) => p.attributes['hotreload.resource.type'] === '_skipped'), false);
+});
+
+test('maxActiveResources: anything but an integer >= 0 is a TypeError naming the option', () => {
+  for (const bad of [-1, 1.5, Number.NaN, '10' as unknown as number]) {
+    assert.throws(() => setup({ maxActiveResources: bad }), (e: unknown) => e instanceof TypeError && /maxActiveResources/.test(e.message));
+  }
 });
 
 test('resources.delta shows a timer left behind by unload, and returns to 0 on a clean reload', async (t) => {
@@ -124,7 +193,8 @@ test('probes stop observing when disabled and do not break reloads', async (t) =
   h.probes.enable();
   await h.reloads.reload({ target: 'quiet' }, { load: () => ({ a: 2 }), switch: () => ({ a: 1 }) });
   const after = await h.metric('hotreload.eventloop.blocked');
-  assert.equal(after?.points.filter((p) => p.attributes['hotreload.target'] === 'quiet').length, 2);
+  const quiet = after?.points.filter((p) => p.attributes['hotreload.target'] === 'quiet');
+  assert.equal(quiet?.reduce((n, p) => n + p.value, 0), 1, 'one point for the one observed run');
 });
 
 test('runs ending in the same turn each get their heap-delta point', async (t) => {
@@ -155,3 +225,11 @@ test('probes can be switched off one by one: an off probe records nothing, the o
   const names = (await h.metrics()).filter((m) => m.scope === '@reloadscope/node' && m.points.length > 0).map((m) => m.name);
   assert.deepEqual(names.sort(), [METRICS.heapDelta.name, METRICS.retainedVersions.name].sort());
 });
+
+function listening(): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}

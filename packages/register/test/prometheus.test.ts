@@ -59,8 +59,12 @@ test('node --import @reloadscope/register: the app endpoint shows exactly the do
   const resources = samples.filter((s) => s.name === 'hotreload_resources_delta' && s.labels.hotreload_target === 'app-config');
   assert.ok(resources.length > 0, 'resource types are reported for the target');
   assert.deepEqual(resources.filter((s) => s.value !== 0), [], 'a clean reload leaves no resource behind');
-  assert.equal(value(samples, 'hotreload_eventloop_blocked_seconds_count', { ...t0, hotreload_stage: 'switch' }), 2);
-  assert.equal(value(samples, 'hotreload_eventloop_blocked_seconds_count', { ...t0, hotreload_stage: 'load' }), 3);
+  // One point per run (three runs), on whichever stage blocked most; each stage's own is on its span.
+  const blockedCounts = samples.filter((s) => s.name === 'hotreload_eventloop_blocked_seconds_count' && s.labels.hotreload_target === 'app-config');
+  assert.equal(
+    blockedCounts.reduce((n, s) => n + s.value, 0),
+    3,
+  );
 
   // Every catalogue series is present under its contract name, and nothing else is named hotreload_*.
   // Config-owned series exist only in a process that runs the HTTP trigger or activates bundles (this app does neither).

@@ -19,7 +19,7 @@ export interface Identity {
 }
 
 /**
- * `withProbePoints` adds the five histogram points the node probes record per run (four
+ * `withProbePoints` adds the two histogram points the node probes record per run (one
  * `eventloop.blocked`, one `heap.delta`) with constant values, measuring nothing: a decomposition
  * row that shows what emitting those points costs in the SDK, apart from taking the readings.
  */
@@ -57,7 +57,6 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
       } finally {
         span.end();
         stageDuration.record((performance.now() - s0) / 1000, { ...targetAttrs, 'hotreload.stage': name, 'hotreload.outcome': 'success' });
-        if (withProbePoints) blocked.record(0, { ...targetAttrs, 'hotreload.stage': name });
       }
     };
     const candidate = await stage('load', stages.load);
@@ -75,6 +74,9 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
     inProgress.add(-1, targetAttrs);
     reloadsCounter.add(1, { ...targetAttrs, 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' });
     duration.record((performance.now() - t0) / 1000, { ...targetAttrs, 'hotreload.outcome': 'success' });
-    if (withProbePoints) heapDelta.record(0, targetAttrs);
+    if (withProbePoints) {
+      blocked.record(0, { ...targetAttrs, 'hotreload.stage': 'load' });
+      heapDelta.record(0, targetAttrs);
+    }
   };
 }

@@ -19,6 +19,8 @@ interface Candidate {
 }
 
 const CONNECTIONS = 400;
+/** 10,000 open sockets (both ends of 5,000 loopback connections): twice the probes' default maxActiveResources. */
+const MANY_CONNECTIONS = 5_000;
 
 /** `n` idle loopback connections held open (the server side keeps them as active handles). */
 async function openConnections(n: number): Promise<{ close(): Promise<void> }> {
@@ -26,12 +28,20 @@ async function openConnections(n: number): Promise<{ close(): Promise<void> }> {
   const server = createServer((socket) => accepted.push(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const clients = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Socket>((resolve, reject) => {
-      const c = connect(port, '127.0.0.1', () => resolve(c));
-      c.on('error', reject);
-    })),
-  );
+  const clients: Socket[] = [];
+  // In chunks below the listen backlog: a refused SYN is retried only after a second.
+  for (let opened = 0; opened < n; opened += 200) {
+    const chunk = Math.min(200, n - opened);
+    clients.push(
+      ...(await Promise.all(
+        Array.from({ length: chunk }, () => new Promise<Socket>((resolve, reject) => {
+          const c = connect(port, '127.0.0.1', () => resolve(c));
+          c.on('error', reject);
+        })),
+      )),
+    );
+  }
+  while (accepted.length < n) await new Promise((resolve) => setImmediate(resolve));
   return {
     async close() {
       for (const c of clients) c.destroy();
@@ -65,7 +75,8 @@ export const NAMES = {
   noProbes: 'reloadscope reload(), full wiring, probes off',
   disabled: 'reloadscope reload(), instrumentation disabled',
   hand: '(a) hand-instrumented, bare OTel API',
-  handProbePoints: '(a) + the probes\' 5 histogram points (constant values)',
+  handProbePoints: '(a) + the probes\' 2 histogram points (constant values)',
+  fullUnbounded: 'reloadscope reload(), full wiring + node probes, resources probe unbounded (maxActiveResources ∞)',
   bare: '(b) uninstrumented',
 } as const;
 
@@ -143,6 +154,19 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   const handles = process.getActiveResourcesInfo().length;
   await connections.close();
 
+  // 10k open sockets: the resources probe skips above maxActiveResources (default 5,000); the
+  // unbounded variant is what every reload paid before that bound.
+  const unbounded = reloadscopeVariant(NAMES.fullUnbounded, 'bench-unbounded', { probes: { maxActiveResources: Number.MAX_SAFE_INTEGER } });
+  const many = await openConnections(MANY_CONNECTIONS);
+  const manyHandles = process.getActiveResourcesInfo().length;
+  const crowded = await runRounds(
+    [...variants.filter((v) => v.name === NAMES.full || v.name === NAMES.noProbes || v.name === NAMES.hand), unbounded],
+    { rounds: options.quick ? 1 : 3, batch, timeMs: options.quick ? 100 : 400, warmupMs: options.quick ? 30 : 100 },
+  );
+  await many.close();
+  const skipped = await wiring.reader.total('hotreload.resources.delta', { 'hotreload.target': 'bench-full', 'hotreload.resource.type': '_skipped' });
+  if (skipped !== 1) throw new Error(`resources probe did not report _skipped at ${manyHandles} handles`);
+
   // Prove the instrumented variants really produced telemetry (the harness must be able to fail).
   await wiring.tracerProvider.forceFlush();
   const recorded = await wiring.reader.total('hotreload.reloads', { 'hotreload.target': 'bench-full', 'hotreload.outcome': 'success' });
@@ -184,6 +208,17 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
       note: `${handles} active handles in the process`,
     });
   }
+  const m = (name: string) => summarize(crowded.perRound[name]!);
+  const crowdedRatio = (name: string) => summarize(crowded.perRound[name]!.map((x, i) => x / crowded.perRound[NAMES.hand]![i]!));
+  for (const name of [NAMES.full, NAMES.fullUnbounded, NAMES.noProbes, NAMES.hand]) {
+    rows.push({
+      measurement: `${name}, ${manyHandles} active handles`,
+      value: `${formatSummary(m(name), 2)} µs`,
+      vsBaseline: name === NAMES.hand ? 'baseline (a)' : `${formatSummary(crowdedRatio(name), 2)}× (a)`,
+      note: name === NAMES.full ? `resources probe skipped (hotreload.resource.type="_skipped" = ${skipped})` : '',
+    });
+  }
+  const resourcesAtManyHandles = summarize(crowded.perRound[NAMES.fullUnbounded]!.map((x, i) => x - crowded.perRound[NAMES.full]![i]!));
   return {
     id: 'overhead',
     title: '1. Per-reload overhead (4 no-op stages, per reload)',
@@ -211,6 +246,13 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
         perReloadMicroseconds: Object.fromEntries(Object.keys(busy.perRound).map((k) => [k, b(k)])),
         ratioFullVsHand: busyRatio(NAMES.full),
       },
+      withManyHandles: {
+        activeHandles: manyHandles,
+        perReloadMicroseconds: Object.fromEntries(Object.keys(crowded.perRound).map((k) => [k, m(k)])),
+        ratioVsHand: Object.fromEntries(Object.keys(crowded.perRound).map((k) => [k, crowdedRatio(k)])),
+        resourcesProbeMicroseconds: resourcesAtManyHandles,
+        skippedSeries: skipped,
+      },
       withinRoundMadPct: result.madPct,
       samples: result.samples,
       reloadsPerVariant: counts,
@@ -219,7 +261,8 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
     },
     notes: [
       `cost split per reload (median over rounds): node probes ${probesCost.median.toFixed(2)} µs, spans+metrics ${telemetry.median.toFixed(2)} µs, orchestration (deadline timer, queue, result) ${orchestration.median.toFixed(2)} µs`,
-      `of the probes' cost, recording their 5 histogram points in the SDK alone (constant values, no readings) is ${probePointsCost.median.toFixed(2)} µs; full wiring vs (a) with those points: ${formatSummary(ratio(NAMES.full, NAMES.handProbePoints), 2)}×`,
+      `at ${manyHandles} active handles the unbounded resources probe costs ${formatSummary(resourcesAtManyHandles, 1)} µs per reload over the default (skipped above maxActiveResources)`,
+      `of the probes' cost, recording their 2 histogram points in the SDK alone (constant values, no readings) is ${probePointsCost.median.toFixed(2)} µs; full wiring vs (a) with those points: ${formatSummary(ratio(NAMES.full, NAMES.handProbePoints), 2)}×`,
     ],
   };
 }
