@@ -65,6 +65,7 @@ test('promtool checks the alert rules: all seven intents are there, each with su
     'HotReloadFleetDrift',
     'HotReloadStuck',
     'HotReloadVersionsRetained',
+    'HotReloadCandidateDrift',
   ]) {
     assert.ok(names.includes(expected), `missing alert ${expected}`);
   }
