@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parse as parseYaml } from 'yaml';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const COLLECTOR_DIR = join(REPO_ROOT, 'collector');
@@ -23,6 +24,8 @@ export interface StackBinaries {
   jaeger: string;
   prometheus: string;
   promtool: string;
+  alertmanager: string;
+  helm: string;
 }
 
 function onPath(name: string): string | undefined {
@@ -43,6 +46,8 @@ export function stackBinaries<K extends keyof StackBinaries>(
     jaeger: () => inCache('jaeger'),
     prometheus: () => onPath('prometheus'),
     promtool: () => onPath('promtool'),
+    alertmanager: () => onPath('prometheus-alertmanager'),
+    helm: () => inCache('helm'),
   };
   const names = wanted.length > 0 ? wanted : (Object.keys(locate) as K[]);
   const found: Partial<StackBinaries> = {};
@@ -238,4 +243,52 @@ export function exposedNames(exposition: string, prefix: string): Set<string> {
     if (match) names.add(match[0]);
   }
   return names;
+}
+
+export interface JaegerPorts {
+  otlpGrpc: number;
+  otlpHttp: number;
+  query: number;
+  queryGrpc: number;
+  health: number;
+  metrics: number;
+}
+
+/** Jaeger v2 with collector/jaeger.yaml on the given loopback ports. */
+export function startJaeger(harness: Harness, binary: string, p: JaegerPorts): ManagedProcess {
+  return harness.start('jaeger', binary, [`--config=${join(COLLECTOR_DIR, 'jaeger.yaml')}`], {
+    env: {
+      ...process.env,
+      JAEGER_LISTEN_HOST: '127.0.0.1',
+      JAEGER_OTLP_GRPC_PORT: String(p.otlpGrpc),
+      JAEGER_OTLP_HTTP_PORT: String(p.otlpHttp),
+      JAEGER_QUERY_HTTP_PORT: String(p.query),
+      JAEGER_QUERY_GRPC_PORT: String(p.queryGrpc),
+      JAEGER_HEALTH_PORT: String(p.health),
+      JAEGER_METRICS_PORT: String(p.metrics),
+    },
+  });
+}
+
+/**
+ * The repo's prometheus.yml with loopback targets for its two Collector jobs, a 1 s scrape/eval interval
+ * and the given rule files (default: the repo's rules).
+ */
+export function loopbackPrometheusConfig(
+  collector: { prom: number; telemetry: number },
+  ruleFiles = [join(COLLECTOR_DIR, 'prometheus', 'rules', '*.yml')],
+): Record<string, unknown> & { scrape_configs: Array<Record<string, unknown>> } {
+  const config = parseYaml(readFileSync(join(COLLECTOR_DIR, 'prometheus', 'prometheus.yml'), 'utf8'));
+  config.global.scrape_interval = '1s';
+  config.global.evaluation_interval = '1s';
+  config.rule_files = ruleFiles;
+  const targets: Record<string, string> = {
+    'otel-collector': `127.0.0.1:${collector.prom}`,
+    'otel-collector-internal': `127.0.0.1:${collector.telemetry}`,
+  };
+  for (const job of config.scrape_configs) {
+    if (!targets[job.job_name]) throw new Error(`unexpected scrape job ${job.job_name} in prometheus.yml`);
+    job.static_configs = [{ targets: [targets[job.job_name]] }];
+  }
+  return config;
 }

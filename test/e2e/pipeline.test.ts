@@ -21,8 +21,10 @@ import {
   getJson,
   getText,
   Harness,
+  loopbackPrometheusConfig,
   type ManagedProcess,
   stackBinaries,
+  startJaeger,
 } from './harness.ts';
 
 const SERVICE = `reloadscope-e2e-${randomBytes(3).toString('hex')}`;
@@ -86,28 +88,11 @@ async function reload(scenario: string, target = TARGET): Promise<ReloadResult> 
   return (await res.json()) as ReloadResult;
 }
 
-function prometheusConfig(): string {
-  // The repo's prometheus.yml with loopback targets, a 1 s scrape/eval interval and the repo's rules.
-  const config = parse(readFileSync(join(COLLECTOR_DIR, 'prometheus', 'prometheus.yml'), 'utf8'));
-  config.global.scrape_interval = '1s';
-  config.global.evaluation_interval = '1s';
-  config.rule_files = [join(COLLECTOR_DIR, 'prometheus', 'rules', '*.yml')];
-  const targets: Record<string, string> = {
-    'otel-collector': `127.0.0.1:${ports.collectorProm}`,
-    'otel-collector-internal': `127.0.0.1:${ports.collectorTelemetry}`,
-  };
-  for (const job of config.scrape_configs) {
-    assert.ok(targets[job.job_name], `unexpected scrape job ${job.job_name} in prometheus.yml`);
-    job.static_configs = [{ targets: [targets[job.job_name]] }];
-  }
-  return JSON.stringify(config);
-}
-
 describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', { timeout: 240_000 }, () => {
   before(
     () =>
       step(async () => {
-        const bin = stackBinaries();
+        const bin = stackBinaries('otelcol', 'jaeger', 'prometheus');
         const names = [
           'jaegerOtlpGrpc',
           'jaegerOtlpHttp',
@@ -130,17 +115,13 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
         });
         testStartSec = Math.floor(Date.now() / 1000);
 
-        const jaeger = harness.start('jaeger', bin.jaeger, [`--config=${join(COLLECTOR_DIR, 'jaeger.yaml')}`], {
-          env: {
-            ...process.env,
-            JAEGER_LISTEN_HOST: '127.0.0.1',
-            JAEGER_OTLP_GRPC_PORT: String(ports.jaegerOtlpGrpc),
-            JAEGER_OTLP_HTTP_PORT: String(ports.jaegerOtlpHttp),
-            JAEGER_QUERY_HTTP_PORT: String(ports.jaegerQuery),
-            JAEGER_QUERY_GRPC_PORT: String(ports.jaegerQueryGrpc),
-            JAEGER_HEALTH_PORT: String(ports.jaegerHealth),
-            JAEGER_METRICS_PORT: String(ports.jaegerMetrics),
-          },
+        const jaeger = startJaeger(harness, bin.jaeger, {
+          otlpGrpc: ports.jaegerOtlpGrpc!,
+          otlpHttp: ports.jaegerOtlpHttp!,
+          query: ports.jaegerQuery!,
+          queryGrpc: ports.jaegerQueryGrpc!,
+          health: ports.jaegerHealth!,
+          metrics: ports.jaegerMetrics!,
         });
         const collector = harness.start('otelcol', bin.otelcol, [`--config=${join(COLLECTOR_DIR, 'otel-collector.yaml')}`], {
           env: {
@@ -159,7 +140,10 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
             RELOADSCOPE_SCRAPE_TIMEOUT: '1s',
           },
         });
-        writeFileSync(join(harness.dir, 'prometheus.yml'), prometheusConfig());
+        writeFileSync(
+          join(harness.dir, 'prometheus.yml'),
+          JSON.stringify(loopbackPrometheusConfig({ prom: ports.collectorProm!, telemetry: ports.collectorTelemetry! })),
+        );
         const tlsDir = join(harness.dir, 'tls');
         served = await (await TestCA.create(join(tlsDir, 'ca'))).issue();
         writeFileSync(join(tlsDir, 'tls.crt'), served.cert);
