@@ -29,6 +29,8 @@ app.kubernetes.io/name: {{ .name }}
       value: {{ .values.memoryLimitMiB | quote }}
     - name: OTELCOL_MEMORY_SPIKE_MIB
       value: {{ .values.memorySpikeMiB | quote }}
+    - name: OTELCOL_BATCH_SIZE
+      value: {{ .values.batchSize | quote }}
     - name: RELOADSCOPE_ENVIRONMENT
       value: {{ .root.Values.environment | quote }}
     {{- with .env }}
