@@ -3,9 +3,11 @@
 #   - the reloadscope OpenTelemetry Collector, built with the Collector Builder from collector/builder-config.yaml
 #   - Jaeger v2 (the `jaeger` binary), built from its Go module at a pinned release
 #   - Prometheus + promtool and docker-compose (Debian packages; docker-compose only parses the compose file)
+#   - Alertmanager (Debian prometheus-alertmanager: the fleet test delivers alerts through it to a webhook)
+#   - Helm (built from its Go module: the tests lint and render the chart in collector/chart)
 #
 # Binaries go to a cache OUTSIDE the clone, so clean CI clones reuse them:
-#   ${RELOADSCOPE_CACHE:-$HOME/.cache/reloadscope}/bin/{otelcol-reloadscope,jaeger}
+#   ${RELOADSCOPE_CACHE:-$HOME/.cache/reloadscope}/bin/{otelcol-reloadscope,jaeger,helm}
 # The Collector build is keyed on a hash of the manifest, Jaeger on the pinned version + build key: re-running is cheap.
 #
 # Needs: Go >= 1.24 on PATH (the builds fetch modules from the Go module proxy), apt-get as root.
@@ -33,6 +35,8 @@ JAEGER_REPLACES=("github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0")
 JAEGER_VERSION_PKG="github.com/jaegertracing/jaeger/internal/version"
 # Part of the cache key: bump it whenever the build itself changes (flags, replaces), so cached binaries rebuild.
 JAEGER_BUILD_KEY="$JAEGER_MODULE_VERSION+version-stamp"
+# Helm is only used to lint and render the chart; any v3 would do, this one is pinned so the output is stable.
+HELM_VERSION="v3.22.0"
 
 START=$(date +%s)
 step() { printf '[setup-stack +%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
@@ -47,6 +51,7 @@ mkdir -p "$BIN" "$BUILD"
 need_pkgs=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need_pkgs+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_pkgs+=(prometheus-alertmanager)
 if ((${#need_pkgs[@]})); then
   command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${need_pkgs[*]} by hand (promtool must be on PATH)"
   SUDO=""
@@ -57,7 +62,7 @@ if ((${#need_pkgs[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" \
     >>"$BUILD/apt.log" 2>&1 || { tail -20 "$BUILD/apt.log" >&2; die "apt-get install ${need_pkgs[*]} failed"; }
 else
-  step "prometheus, promtool and docker-compose already installed"
+  step "prometheus, promtool, docker-compose and alertmanager already installed"
 fi
 step "$(promtool --version 2>&1 | head -1)"
 
@@ -71,6 +76,7 @@ step "$(go version)"
 manifest_key="$(sha256sum "$MANIFEST" | cut -c1-16)"
 otelcol_stamp="$BIN/.otelcol-reloadscope.key"
 jaeger_stamp="$BIN/.jaeger.version"
+helm_stamp="$BIN/.helm.version"
 
 build_otelcol() {
   local dir="$BUILD/otelcol-$manifest_key"
@@ -106,6 +112,13 @@ build_jaeger() {
   rm -rf "$dir"
 }
 
+build_helm() {
+  GOBIN="$CACHE/tools" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mv -f "$CACHE/tools/helm" "$BIN/helm"
+  "$BIN/helm" version --short
+  echo "$HELM_VERSION" >"$helm_stamp"
+}
+
 pids=()
 names=()
 # Starts a build in the background unless its binary exists and its stamp names the wanted version.
@@ -124,6 +137,7 @@ build_unless_current otelcol "$BIN/otelcol-reloadscope" "$otelcol_stamp" "$manif
   "the Collector (ocb $OCB_VERSION, manifest $manifest_key)" build_otelcol
 build_unless_current jaeger "$BIN/jaeger" "$jaeger_stamp" "$JAEGER_BUILD_KEY" \
   "Jaeger $JAEGER_RELEASE (module $JAEGER_MODULE_VERSION)" build_jaeger
+build_unless_current helm "$BIN/helm" "$helm_stamp" "$HELM_VERSION" "Helm $HELM_VERSION" build_helm
 
 failed=0
 for i in "${!pids[@]}"; do
@@ -139,4 +153,4 @@ for i in "${!pids[@]}"; do
 done
 [ "$failed" -eq 0 ] || exit 1
 
-step "ready: $BIN/otelcol-reloadscope, $BIN/jaeger, $(command -v prometheus), $(command -v promtool)"
+step "ready: $BIN/otelcol-reloadscope, $BIN/jaeger, $BIN/helm, $(command -v prometheus), $(command -v promtool), $(command -v prometheus-alertmanager)"

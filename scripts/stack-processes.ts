@@ -32,7 +32,14 @@ export interface StackBinaries {
   jaeger: string;
   prometheus: string;
   promtool: string;
+  /** Only for the fleet tests (Debian prometheus-alertmanager). */
+  alertmanager: string;
+  /** Only for the chart tests (built by setup-stack.sh with `go install`). */
+  helm: string;
 }
+
+/** What the stack itself runs: the default of stackBinaries(). */
+const STACK: ReadonlyArray<keyof StackBinaries> = ['otelcol', 'jaeger', 'prometheus', 'promtool'];
 
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -41,7 +48,7 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/** Locates the named stack binaries (default: all) or throws one error naming what is missing and how to get it. */
+/** Locates the named stack binaries (default: the stack's four) or throws one error naming what is missing and how to get it. */
 export function stackBinaries<K extends keyof StackBinaries>(...wanted: K[]): Pick<StackBinaries, K> {
   const bin = join(stackCacheDir(), 'bin');
   const inCache = (file: string) => (existsSync(join(bin, file)) ? join(bin, file) : undefined);
@@ -50,8 +57,10 @@ export function stackBinaries<K extends keyof StackBinaries>(...wanted: K[]): Pi
     jaeger: () => inCache('jaeger'),
     prometheus: () => onPath('prometheus'),
     promtool: () => onPath('promtool'),
+    alertmanager: () => onPath('prometheus-alertmanager'),
+    helm: () => inCache('helm'),
   };
-  const names = wanted.length > 0 ? wanted : (Object.keys(locate) as K[]);
+  const names = wanted.length > 0 ? wanted : (STACK as K[]);
   const found: Partial<StackBinaries> = {};
   const missing: string[] = [];
   for (const name of names) {

@@ -13,6 +13,7 @@ import { ATTRIBUTES_AS_LABELS, dashboardExpressions, metricNamesIn } from '../e2
 import { COLLECTOR_DIR, REPO_ROOT, stackBinaries } from '../e2e/harness.ts';
 import { METRIC_LIST, prometheusSeries } from '@reloadscope/core';
 import { parse } from 'yaml';
+import { scaleRules } from '../support/scaled-rules.ts';
 
 const run = promisify(execFile);
 const PROM_DIR = join(COLLECTOR_DIR, 'prometheus');
@@ -67,6 +68,7 @@ test('promtool checks the alert rules: all seven intents are there, each with su
     'HotReloadFleetDrift',
     'HotReloadStuck',
     'HotReloadVersionsRetained',
+    'HotReloadCandidateDrift',
   ]) {
     assert.ok(names.includes(expected), `missing alert ${expected}`);
   }
@@ -128,6 +130,61 @@ test('the built Collector validates otel-collector.yaml, and it uses exactly the
     const built = new Set((manifest[kind] as Array<{ gomod: string }>).map((c) => componentType(c.gomod)));
     assert.deepEqual([...used].sort(), [...built].sort(), `${kind}: config uses ${[...used]}, manifest builds ${[...built]}`);
   }
+});
+
+/** The fleet layers, each as the Collector is started with it: the single-node config first, overlays after. */
+const FLEET_LAYERS = {
+  agent: ['otel-collector.yaml', 'fleet/agent.yaml'],
+  'agent (kubernetes)': ['otel-collector.yaml', 'fleet/agent.yaml', 'fleet/agent-kubernetes.yaml'],
+  gateway: ['otel-collector.yaml', 'fleet/gateway.yaml'],
+} as const;
+
+test('the built Collector validates the agent, Kubernetes agent and gateway layers, and they only add pieces', async () => {
+  const { otelcol } = stackBinaries('otelcol');
+  const base = parse(readFileSync(join(COLLECTOR_DIR, 'otel-collector.yaml'), 'utf8'));
+  for (const [name, files] of Object.entries(FLEET_LAYERS)) {
+    const args = ['validate', ...files.map((f) => `--config=${join(COLLECTOR_DIR, f)}`)];
+    await run(otelcol, args, { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, K8S_NODE_NAME: 'node-1' } }).catch((err) =>
+      assert.fail(`${name}: ${err.stderr ?? err.message}`),
+    );
+    // Shared, not copied: an overlay defines no processor or extension of its own.
+    for (const f of files.slice(1)) {
+      const overlay = parse(readFileSync(join(COLLECTOR_DIR, f), 'utf8'));
+      assert.equal(overlay.processors, undefined, `${f} must reuse the base processors`);
+      assert.equal(overlay.extensions, undefined, `${f} must reuse the base extensions`);
+      for (const kind of ['receivers', 'exporters'] as const) {
+        for (const id of Object.keys(overlay[kind] ?? {})) {
+          const type = id.split('/')[0]!;
+          assert.ok(
+            Object.keys(base[kind]).some((b) => b.split('/')[0] === type),
+            `${f}: ${kind} ${id} has a type the base (and so the manifest) does not build`,
+          );
+        }
+      }
+    }
+  }
+  const k8s = parse(readFileSync(join(COLLECTOR_DIR, 'fleet', 'agent-kubernetes.yaml'), 'utf8'));
+  const relabels = k8s.receivers.prometheus.config.scrape_configs[0].relabel_configs as Array<Record<string, unknown>>;
+  const targetOf = (label: string) => relabels.filter((r) => r.target_label === label).map((r) => r.source_labels);
+  assert.deepEqual(targetOf('instance'), [['__meta_kubernetes_pod_name']], 'instance is the pod');
+  assert.ok(targetOf('job').length > 0, 'job is set from the pod');
+});
+
+test('the scaled rules used by live tests differ from the shipped ones only in windows and for:', () => {
+  const shipped = readFileSync(join(RULES_DIR, 'hotreload.rules.yml'), 'utf8');
+  const rulesOf = (text: string) =>
+    parse(text).groups.flatMap((g: { rules: Array<{ alert: string; expr: string; for: string }> }) => g.rules);
+  const a = rulesOf(shipped);
+  const b = rulesOf(scaleRules(shipped, 60));
+  assert.equal(b.length, a.length);
+  for (const [i, r] of a.entries()) {
+    assert.equal(b[i].alert, r.alert);
+    assert.equal(b[i].expr.replace(/\[[^\]]*\]/g, '[]'), r.expr.replace(/\[[^\]]*\]/g, '[]'));
+  }
+  const drift = b.find((r: { alert: string }) => r.alert === 'HotReloadFleetDrift');
+  assert.equal(drift.for, '15s');
+  assert.match(b.find((r: { alert: string }) => r.alert === 'HotReloadConfigDrift').expr, /changes\(hotreload_config_hash\[10s\]\)/);
+  assert.throws(() => scaleRules(shipped, 1e9), /is no duration/);
 });
 
 test('docker-compose parses the stack file and every file it mounts or builds from exists', async () => {

@@ -319,6 +319,8 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
 
   async #load(ctx: StageContext): Promise<Candidate> {
     const { bytes, hash, size } = await readCapped(this.#file, this.#maxBytes, ctx.signal);
+    // Named before parsing: a file on disk that does not parse is still the newest candidate.
+    ctx.candidate({ hash, size });
     const format = this.#format;
     const parsed = typeof format === 'function' ? await parseConfig(bytes, format) : parseBuiltin(bytes, format, ctx.signal);
     // A large text is parsed off-thread (a promise the deadline can stop); a small one needs no await.

@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { sha256Hex } from '@reloadscope/core';
+import { hashToGauge, sha256Hex } from '@reloadscope/core';
 import { z } from 'zod';
 import { type WatchConfigOptions, watchConfig } from '../src/index.ts';
 import { eventually, sleep, telemetry, tempDir } from './harness.ts';
@@ -181,6 +181,27 @@ test('a good version after bad ones is taken, and counted as success', async (t)
   assert.equal(ok.hash, config.hash);
   assert.equal(await tel.metric('hotreload.reloads', { 'hotreload.target': config.target, 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' }), 1);
   assert.equal(await tel.metric('hotreload.consecutive_failures', { 'hotreload.target': config.target }), 0);
+});
+
+test('a file that does not parse is still recorded as the newest candidate, with parse_error', async (t) => {
+  const { file, tel, config } = await startGood(t, {});
+  const active = config.hash;
+  const broken = '{"name": "svc", "port": ';
+  await writeFile(file, broken);
+  const refused = await config.reload();
+  assert.equal(refused.error?.code, 'parse_error');
+  assert.equal(refused.error?.stage, 'load');
+  assert.equal(refused.candidateHash, sha256Hex(broken));
+  assert.equal(await tel.metric('hotreload.config.hash', { 'hotreload.target': config.target }), hashToGauge(active));
+  assert.equal(await tel.metric('hotreload.candidate.hash', { 'hotreload.target': config.target }), hashToGauge(sha256Hex(broken)));
+  assert.equal(
+    await tel.metric('hotreload.candidate.info', { 'hotreload.target': config.target, 'hotreload.config.hash': sha256Hex(broken), 'error.type': 'parse_error' }),
+    1,
+  );
+  // A file that cannot even be read names no candidate: the last one stands.
+  await unlink(file);
+  assert.equal((await config.reload()).error?.code, 'not_found');
+  assert.equal(await tel.metric('hotreload.candidate.hash', { 'hotreload.target': config.target }), hashToGauge(sha256Hex(broken)));
 });
 
 test('no unhandled rejections during the bad-input matrix', async () => {

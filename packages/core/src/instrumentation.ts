@@ -29,6 +29,7 @@ import type {
   ReloadResult,
   ReloadStages,
   RunInfo,
+  StageContext,
   TargetClaim,
   VersionIdentity,
 } from './types.ts';
@@ -518,6 +519,14 @@ function normaliseTrigger(trigger: string | undefined): ReloadTrigger {
   return (TRIGGER_SET.has(trigger) ? trigger : 'other') as ReloadTrigger;
 }
 
-function lateContext(run: ReloadRun) {
-  return { signal: new AbortController().signal, target: run.info.target, trigger: run.info.trigger, stage: 'rollback' as const, span: run.span };
+function lateContext(run: ReloadRun): StageContext {
+  return {
+    signal: new AbortController().signal,
+    target: run.info.target,
+    trigger: run.info.trigger,
+    stage: 'rollback',
+    span: run.span,
+    // The run has already ended: a candidate named this late would describe nothing.
+    candidate: () => {},
+  };
 }

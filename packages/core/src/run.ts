@@ -183,7 +183,7 @@ export class ReloadRun {
           this.#rootContext,
         )
       : this.span;
-    const ctx = new RunStageContext(deadline ?? this, this.info, stage, span);
+    const ctx = new RunStageContext(deadline ?? this, this, this.info, stage, span);
     this.#host.notify('stageStarted', this.info, stage);
     const t0 = performance.now();
     let outcome: StageOutcome = 'success';
@@ -309,9 +309,11 @@ class RunStageContext implements StageContext {
   readonly stage: ReloadStage;
   readonly span: Span;
   readonly #source: { readonly signal: AbortSignal };
+  readonly #run: ReloadRun;
 
-  constructor(source: { readonly signal: AbortSignal }, info: RunInfo, stage: ReloadStage, span: Span) {
+  constructor(source: { readonly signal: AbortSignal }, run: ReloadRun, info: RunInfo, stage: ReloadStage, span: Span) {
     this.#source = source;
+    this.#run = run;
     this.target = info.target;
     this.trigger = info.trigger;
     this.stage = stage;
@@ -320,6 +322,10 @@ class RunStageContext implements StageContext {
 
   get signal(): AbortSignal {
     return this.#source.signal;
+  }
+
+  candidate(identity: VersionIdentity): void {
+    this.#run.candidate(identity);
   }
 }
 

@@ -46,6 +46,13 @@ export interface StageContext {
   readonly stage: ReloadStage;
   /** The stage's span, for adding events or attributes (never configuration values). */
   readonly span: Span;
+  /**
+   * Name the candidate as soon as its identity is known, before the rest of the stage can fail: a
+   * version that was read but does not parse is then still recorded as the newest candidate
+   * (`hotreload.candidate.*`, with the failure's error.type), so "the file on disk is not the one
+   * running" stays visible. Checked like `identify`'s result; a later `identify` replaces it.
+   */
+  candidate(identity: VersionIdentity): void;
 }
 
 export interface ReloadStages<C, P = unknown> {
