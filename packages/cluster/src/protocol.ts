@@ -1,0 +1,25 @@
+/**
+ * The messages between the supervisor and its workers' bootstrap, over the cluster IPC channel.
+ * Plain strings in a `reloadscope` field, so an app's own `process.on('message')` can ignore them.
+ */
+export const MESSAGE_KEY = 'reloadscope.cluster';
+
+export type ToWorker = { [MESSAGE_KEY]: 'drain'; idleCloseMs: number };
+export type FromWorker =
+  | { [MESSAGE_KEY]: 'defer-ready' }
+  | { [MESSAGE_KEY]: 'ready' }
+  | { [MESSAGE_KEY]: 'draining' }
+  | { [MESSAGE_KEY]: 'health-port'; port: number };
+
+/** Environment of a worker: what the bootstrap needs to know. */
+export const ENV_GENERATION = 'RELOADSCOPE_CLUSTER_GENERATION';
+export const ENV_HEALTH = 'RELOADSCOPE_CLUSTER_HEALTH';
+
+/** The process-global slot where `onDrain` hooks wait for the bootstrap (any copy of this package). */
+export const DRAIN_HOOKS = Symbol.for('reloadscope.cluster.drainHooks');
+
+export function messageOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const kind = (value as Record<string, unknown>)[MESSAGE_KEY];
+  return typeof kind === 'string' ? kind : undefined;
+}
