@@ -1,3 +1,4 @@
+import type { MeterProvider } from '@opentelemetry/api';
 import { checkDurationMs, checkObject, checkPositiveInteger, type ReloadInstrumentation } from '@reloadscope/core';
 
 export interface ClusterOptions {
@@ -23,6 +24,8 @@ export interface ClusterOptions {
   idleCloseMs?: number;
   /** Default: a new ReloadInstrumentation on the global providers. */
   instrumentation?: ReloadInstrumentation;
+  /** Receives the hotreload.cluster.* metrics. Default: the global MeterProvider. */
+  meterProvider?: MeterProvider;
   /** Extra environment for the workers (merged over process.env). */
   env?: Record<string, string>;
   /** Extra execArgv for the workers (the supervisor's own are not inherited). */

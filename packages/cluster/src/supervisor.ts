@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, type MeterProvider, propagation, trace } from '@opentelemetry/api';
 import { checkReloadSignal, listenForReloads, type ReloadListener, type ReloadListenerOptions } from '@reloadscope/config';
 import { MAX_TIMER_MS, ReloadInstrumentation, type ReloadResult, type ReloadStages, type StageContext, type TargetClaim } from '@reloadscope/core';
 import { ClusterError } from './errors.ts';
@@ -88,11 +88,11 @@ class Supervisor implements ClusterSupervisor {
   #lastCrash = 0;
   readonly counts = { forcedKills: 0, restarts: 0, workersByState: () => this.#byState() };
 
-  constructor(settings: ClusterSettings, instrumentation: ReloadInstrumentation) {
+  constructor(settings: ClusterSettings, instrumentation: ReloadInstrumentation, meterProvider: MeterProvider | undefined) {
     this.#s = settings;
     this.#instrumentation = instrumentation;
     this.#claim = instrumentation.claimTarget(settings.target, `superviseCluster(${settings.entry})`);
-    this.#telemetry = new ClusterTelemetry(settings.target, this.counts);
+    this.#telemetry = new ClusterTelemetry(settings.target, this.counts, meterProvider);
     instrumentation.declareTarget(settings.target, ['startup', 'api', 'signal', 'http']);
   }
 
@@ -263,7 +263,7 @@ export async function superviseCluster(options: SuperviseOptions): Promise<Clust
   const settings = checkClusterOptions(options, availableParallelism());
   const signal = options.signal === false ? undefined : checkReloadSignal(options.signal ?? 'SIGUSR2');
   const instrumentation = options.instrumentation ?? new ReloadInstrumentation();
-  const supervisor = new Supervisor(settings, instrumentation);
+  const supervisor = new Supervisor(settings, instrumentation, options.meterProvider);
   supervisor.listenForSignal(signal);
   const first = await supervisor.upgrade({ trigger: 'startup' });
   if (first.outcome !== 'success') {

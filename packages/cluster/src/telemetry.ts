@@ -1,4 +1,4 @@
-import { type BatchObservableResult, type Meter, metrics } from '@opentelemetry/api';
+import { type BatchObservableResult, type Meter, type MeterProvider, metrics } from '@opentelemetry/api';
 import { ATTR_CLUSTER_GENERATION, ATTR_TARGET, CLUSTER_GENERATIONS, createInstruments, METRICS } from '@reloadscope/core';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 import type { WorkerState } from './workers.ts';
@@ -27,7 +27,8 @@ export class ClusterTelemetry {
   readonly #callback: (result: BatchObservableResult) => void;
   readonly #attrs: { [ATTR_TARGET]: string };
 
-  constructor(target: string, counts: ClusterCounts, meter = metrics.getMeter(PACKAGE_NAME, PACKAGE_VERSION)) {
+  constructor(target: string, counts: ClusterCounts, provider: MeterProvider = metrics.getMeterProvider()) {
+    const meter = provider.getMeter(PACKAGE_NAME, PACKAGE_VERSION);
     this.#meter = meter;
     this.#attrs = { [ATTR_TARGET]: target };
     const inst = createInstruments(meter, CLUSTER_METRICS);
