@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+/**
+ * reloadscope-cluster --release <dir> --entry <file> [--workers n] [--target name] [--ready-timeout ms]
+ *                     [--drain-timeout ms] [--health path] [--public-key file]
+ *
+ * Telemetry is booted from the OTEL_* variables exactly as `--import @reloadscope/register` does
+ * (the Prometheus endpoint on OTEL_EXPORTER_PROMETHEUS_PORT). SIGUSR2 upgrades; SIGTERM/SIGINT
+ * drain every worker, flush telemetry and exit.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startReloadscope } from '@reloadscope/register/api';
+import { DEFAULT_TARGET } from './options.ts';
+import { superviseCluster } from './supervisor.ts';
+
+const USAGE = `usage: reloadscope-cluster --release <dir> --entry <file> [--workers <n>] [--target <name> (default ${DEFAULT_TARGET})]
+       [--ready-timeout <ms>] [--drain-timeout <ms>] [--health <path>] [--public-key <file>]`;
+
+function fail(message: string): never {
+  process.stderr.write(`reloadscope-cluster: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) fail(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+let values: Record<string, string | undefined>;
+try {
+  ({ values } = parseArgs({
+    options: {
+      release: { type: 'string' },
+      entry: { type: 'string' },
+      workers: { type: 'string' },
+      target: { type: 'string' },
+      'ready-timeout': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      health: { type: 'string' },
+      'public-key': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  }) as { values: Record<string, string | undefined> });
+} catch (err) {
+  fail((err as Error).message);
+}
+if (!values.release || !values.entry) fail('--release and --entry are required');
+
+let publicKey: string | undefined;
+if (values['public-key'] !== undefined) {
+  try {
+    publicKey = readFileSync(values['public-key'], 'utf8');
+  } catch (err) {
+    fail(`cannot read --public-key (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+// Our own SIGTERM handling drains first and flushes after; register's would exit before the drain.
+const telemetry = startReloadscope({ handleSignals: false });
+let stopping = false;
+// Installed before the first generation starts: a SIGTERM during start-up still drains what started.
+let started: ReturnType<typeof superviseCluster> | undefined;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await (await started?.catch(() => undefined))?.close();
+  await telemetry.shutdown();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+
+let supervisor: Awaited<ReturnType<typeof superviseCluster>>;
+try {
+  started = superviseCluster({
+    release: values.release,
+    entry: values.entry,
+    workers: integer('workers', values.workers),
+    target: values.target,
+    readyTimeoutMs: integer('ready-timeout', values['ready-timeout']),
+    drainTimeoutMs: integer('drain-timeout', values['drain-timeout']),
+    health: values.health,
+    publicKey,
+    instrumentation: telemetry.instrumentation,
+  });
+  supervisor = await started;
+} catch (err) {
+  const e = err as { code?: string; message?: string };
+  process.stderr.write(`reloadscope-cluster: the first generation did not start: ${e.code ?? 'error'}: ${e.message ?? ''}\n`);
+  await telemetry.shutdown();
+  process.exit(stopping ? 0 : 1);
+}
+process.stdout.write(`reloadscope-cluster: ${supervisor.workers().length} workers running ${supervisor.release.version} (pid ${process.pid}); SIGUSR2 upgrades\n`);
