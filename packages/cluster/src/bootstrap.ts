@@ -14,7 +14,7 @@ import cluster from 'node:cluster';
 import { subscribe } from 'node:diagnostics_channel';
 import { type IncomingMessage, Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer, Server, type Socket } from 'node:net';
-import { DRAIN_HOOKS, ENV_HEALTH, MESSAGE_KEY, messageOf } from './protocol.ts';
+import { DRAIN_HOOKS, ENV_HEALTH, ENV_METRICS, MESSAGE_KEY, messageOf } from './protocol.ts';
 
 const INTERNAL = Symbol('reloadscope.cluster.internal');
 const DRAIN_POLL_MS = 50;
@@ -130,4 +130,19 @@ async function drain(idleCloseMs: number): Promise<void> {
   }, DRAIN_POLL_MS);
 }
 
-if (cluster.isWorker) install();
+/** Tell the primary where this worker's own register endpoint listens (private, ephemeral, loopback). */
+async function reportMetricsUrl(): Promise<void> {
+  if (process.env[ENV_METRICS] !== '1') return;
+  try {
+    const { getReloadscope } = await import('@reloadscope/register/api');
+    const url = await getReloadscope()?.metricsUrl();
+    if (url) send({ [MESSAGE_KEY]: 'metrics-url', url });
+  } catch {
+    // No worker telemetry: the instance's scrape shows the primary's alone.
+  }
+}
+
+if (cluster.isWorker) {
+  install();
+  void reportMetricsUrl();
+}

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startReloadscope } from '@reloadscope/register/api';
+import { readEnv, startReloadscope } from '@reloadscope/register/api';
 import { DEFAULT_TARGET } from './options.ts';
 import { superviseCluster } from './supervisor.ts';
 
@@ -58,7 +58,15 @@ if (values['public-key'] !== undefined) {
 }
 
 // Our own SIGTERM handling drains first and flushes after; register's would exit before the drain.
-const telemetry = startReloadscope({ handleSignals: false });
+// The instance's scrape endpoint (OTEL_EXPORTER_PROMETHEUS_HOST/PORT) is the supervisor's merge of
+// its own telemetry and every worker's; the primary's own register endpoint moves to a private port.
+const env = readEnv(process.env);
+const merge = !env.disabled && env.metrics.includes('prometheus');
+const telemetry = startReloadscope({
+  handleSignals: false,
+  env: merge ? { ...process.env, OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0' } : process.env,
+});
+const primaryUrl = merge ? await telemetry.metricsUrl() : undefined;
 let stopping = false;
 // Installed before the first generation starts: a SIGTERM during start-up still drains what started.
 let started: ReturnType<typeof superviseCluster> | undefined;
@@ -84,6 +92,8 @@ try {
     health: values.health,
     publicKey,
     instrumentation: telemetry.instrumentation,
+    workerTelemetry: !env.disabled,
+    metrics: merge ? { host: env.prometheusHost, port: env.prometheusPort, primaryUrl } : undefined,
   });
   supervisor = await started;
 } catch (err) {
@@ -91,5 +101,8 @@ try {
   process.stderr.write(`reloadscope-cluster: the first generation did not start: ${e.code ?? 'error'}: ${e.message ?? ''}\n`);
   await telemetry.shutdown();
   process.exit(stopping ? 0 : 1);
+}
+if (merge && (await supervisor.metricsUrl()) === undefined) {
+  process.stderr.write(`reloadscope-cluster: the metrics endpoint ${env.prometheusHost}:${env.prometheusPort} cannot be bound; upgrades run without it\n`);
 }
 process.stdout.write(`reloadscope-cluster: ${supervisor.workers().length} workers running ${supervisor.release.version} (pid ${process.pid}); SIGUSR2 upgrades\n`);

@@ -9,11 +9,14 @@ export type FromWorker =
   | { [MESSAGE_KEY]: 'defer-ready' }
   | { [MESSAGE_KEY]: 'ready' }
   | { [MESSAGE_KEY]: 'draining' }
-  | { [MESSAGE_KEY]: 'health-port'; port: number };
+  | { [MESSAGE_KEY]: 'health-port'; port: number }
+  | { [MESSAGE_KEY]: 'metrics-url'; url: string };
 
 /** Environment of a worker: what the bootstrap needs to know. */
 export const ENV_GENERATION = 'RELOADSCOPE_CLUSTER_GENERATION';
 export const ENV_HEALTH = 'RELOADSCOPE_CLUSTER_HEALTH';
+/** Set when the worker runs @reloadscope/register for the supervisor: report its private metrics URL. */
+export const ENV_METRICS = 'RELOADSCOPE_CLUSTER_METRICS';
 
 /** The process-global slot where `onDrain` hooks wait for the bootstrap (any copy of this package). */
 export const DRAIN_HOOKS = Symbol.for('reloadscope.cluster.drainHooks');

@@ -2,10 +2,11 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { context, type MeterProvider, propagation, trace } from '@opentelemetry/api';
 import { checkReloadSignal, listenForReloads, type ReloadListener, type ReloadListenerOptions } from '@reloadscope/config';
-import { MAX_TIMER_MS, ReloadInstrumentation, type ReloadResult, type ReloadStages, type StageContext, type TargetClaim } from '@reloadscope/core';
+import { checkBoolean, checkPositiveInteger, MAX_TIMER_MS, ReloadInstrumentation, type ReloadResult, type ReloadStages, type StageContext, type TargetClaim } from '@reloadscope/core';
 import { ClusterError } from './errors.ts';
 import { type ClusterOptions, type ClusterSettings, checkClusterOptions } from './options.ts';
-import { ENV_GENERATION, ENV_HEALTH } from './protocol.ts';
+import { ClusterMetricsEndpoint, type ScrapeSource } from './metrics-endpoint.ts';
+import { ENV_GENERATION, ENV_HEALTH, ENV_METRICS } from './protocol.ts';
 import { type Release, resolveRelease } from './release.ts';
 import { ClusterTelemetry } from './telemetry.ts';
 import { WorkerHandle, type WorkerState } from './workers.ts';
@@ -15,6 +16,16 @@ export interface SuperviseOptions extends ClusterOptions {
   signal?: NodeJS.Signals | false;
   /** Also start the token-protected HTTP trigger of @reloadscope/config. */
   http?: ReloadListenerOptions;
+  /**
+   * Run `--import @reloadscope/register` in every worker, each on a private ephemeral loopback
+   * Prometheus port, so the instance endpoint (`metrics`) can merge them. Default false.
+   */
+  workerTelemetry?: boolean;
+  /**
+   * Serve the instance's one scrape endpoint: `primaryUrl` (the supervisor's own register endpoint)
+   * merged with every current worker's. The CLI sets it from OTEL_EXPORTER_PROMETHEUS_HOST/PORT.
+   */
+  metrics?: { host: string; port: number; primaryUrl?: string };
 }
 
 export interface ClusterSupervisor {
@@ -27,6 +38,8 @@ export interface ClusterSupervisor {
   workers(): Array<{ id: number; pid: number | undefined; generation: number; state: WorkerState }>;
   /** The HTTP trigger, when configured. */
   readonly http: ReloadListener | undefined;
+  /** URL of the merged scrape endpoint, when `metrics` is set and it could listen. */
+  metricsUrl(): Promise<string | undefined>;
   /** Drain every worker (killed at the drain timeout) and stop. Idempotent. */
   close(): Promise<void>;
 }
@@ -51,12 +64,16 @@ const BACKOFF_MAX_MS = 10_000;
 const BACKOFF_RESET_MS = 30_000;
 
 const BOOTSTRAP = new URL(import.meta.url.endsWith('.ts') ? './bootstrap.ts' : './bootstrap.js', import.meta.url).href;
+/** The same copy the bootstrap's `import('@reloadscope/register/api')` resolves to. */
+const REGISTER = import.meta.resolve('@reloadscope/register');
+/** Worker telemetry endpoints are private: the primary merges them into the instance's scrape. */
+const WORKER_TELEMETRY_ENV = { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0', [ENV_METRICS]: '1' };
 
 /**
  * The primary's own execArgv minus `--import`/`--require` of @reloadscope/register: inherited, it
  * would start a second SDK in every worker that fights the primary over the Prometheus port.
  */
-function workerExecArgv(extra: string[]): string[] {
+function workerExecArgv(extra: string[], telemetry: boolean): string[] {
   const out: string[] = [];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
@@ -68,7 +85,7 @@ function workerExecArgv(extra: string[]): string[] {
     if (/^--(import|require)=.*@reloadscope\/register/.test(arg)) continue;
     out.push(arg);
   }
-  return [...out, '--import', BOOTSTRAP, ...extra];
+  return [...out, ...(telemetry ? ['--import', REGISTER] : []), '--import', BOOTSTRAP, ...extra];
 }
 
 class Supervisor implements ClusterSupervisor {
@@ -85,6 +102,8 @@ class Supervisor implements ClusterSupervisor {
   #stopSignal: (() => void) | undefined;
   #http: ReloadListener | undefined;
   #crashes = 0;
+  #workerTelemetry = false;
+  #metrics: ClusterMetricsEndpoint | undefined;
   #lastCrash = 0;
   readonly counts = { forcedKills: 0, restarts: 0, workersByState: () => this.#byState() };
 
@@ -131,6 +150,23 @@ class Supervisor implements ClusterSupervisor {
     if (options) this.#http = await listenForReloads({ reload: ({ trigger }) => this.upgrade({ trigger }) }, options);
   }
 
+  serveMetrics(workerTelemetry: boolean, metrics: SuperviseOptions['metrics']): void {
+    this.#workerTelemetry = workerTelemetry;
+    if (!metrics) return;
+    const primary = metrics.primaryUrl;
+    this.#metrics = new ClusterMetricsEndpoint(metrics.host, metrics.port, () => this.#scrapeSources(primary));
+  }
+
+  #scrapeSources(primaryUrl: string | undefined): ScrapeSource[] {
+    const sources: ScrapeSource[] = primaryUrl ? [{ url: primaryUrl, slot: undefined }] : [];
+    for (const w of this.#current?.workers ?? []) if (w.alive && w.state === 'current' && w.metricsUrl) sources.push({ url: w.metricsUrl, slot: w.slot });
+    return sources;
+  }
+
+  metricsUrl(): Promise<string | undefined> {
+    return this.#metrics?.url ?? Promise.resolve(undefined);
+  }
+
   upgrade(options: { trigger?: string } = {}): Promise<ReloadResult> {
     const s = this.#s;
     const timeoutMs = Math.min(MAX_TIMER_MS, s.readyTimeoutMs + s.stabilizeMs + s.drainTimeoutMs + LOAD_SLACK_MS);
@@ -155,27 +191,28 @@ class Supervisor implements ClusterSupervisor {
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
     const release = await resolveRelease(this.#s.release, this.#s.entry, this.#s.publicKey);
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
-    const gen: Generation = { id: ++this.#generations, release, execArgv: workerExecArgv(this.#s.execArgv), workers: [] };
+    const gen: Generation = { id: ++this.#generations, release, execArgv: workerExecArgv(this.#s.execArgv, this.#workerTelemetry), workers: [] };
     // The workers' start-up spans become children of this load stage (W3C trace context in the env).
     const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), ctx.span), carrier);
     const env = { TRACEPARENT: carrier.traceparent ?? '', TRACESTATE: carrier.tracestate ?? '' };
-    for (let i = 0; i < this.#s.workers; i++) gen.workers.push(this.#fork(gen, 'starting', env));
+    for (let i = 0; i < this.#s.workers; i++) gen.workers.push(this.#fork(gen, i, 'starting', env));
     return gen;
   }
 
-  #fork(gen: Generation, state: WorkerState, extraEnv: Record<string, string> = {}): WorkerHandle {
+  #fork(gen: Generation, slot: number, state: WorkerState, extraEnv: Record<string, string> = {}): WorkerHandle {
     // Per generation, so a replacement forked later runs this generation's release even after
     // the symlink moved on, and the app never receives the supervisor's own flags.
     cluster.setupPrimary({ exec: gen.release.entry, execArgv: gen.execArgv, args: [], cwd: gen.release.dir });
     const worker = cluster.fork({
       ...process.env,
       ...this.#s.env,
+      ...(this.#workerTelemetry ? WORKER_TELEMETRY_ENV : {}),
       ...extraEnv,
       [ENV_GENERATION]: String(gen.id),
       [ENV_HEALTH]: this.#s.health === undefined ? '0' : '1',
     });
-    const handle = new WorkerHandle(worker, gen.id, state);
+    const handle = new WorkerHandle(worker, gen.id, slot, state);
     const started = Date.now();
     this.#live.add(handle);
     void handle.exited.then(() => this.#exited(handle, gen, started));
@@ -221,11 +258,8 @@ class Supervisor implements ClusterSupervisor {
     this.#crashes += 1;
     const timer = setTimeout(() => {
       if (this.#closed || this.#current !== gen) return;
-      const index = gen.workers.indexOf(handle);
       this.counts.restarts += 1;
-      const replacement = this.#fork(gen, 'current');
-      if (index >= 0) gen.workers[index] = replacement;
-      else gen.workers.push(replacement);
+      gen.workers[handle.slot] = this.#fork(gen, handle.slot, 'current');
     }, delay);
     timer.unref();
   }
@@ -239,6 +273,7 @@ class Supervisor implements ClusterSupervisor {
     this.#closed = true;
     this.#stopSignal?.();
     await this.#http?.close().catch(() => {});
+    await this.#metrics?.close();
     const drains = [...this.#live].map((w) => w.drain(this.#s.drainTimeoutMs, this.#s.idleCloseMs));
     for (const result of await Promise.all(drains)) {
       this.#telemetry.drained(result.seconds);
@@ -262,9 +297,17 @@ export async function superviseCluster(options: SuperviseOptions): Promise<Clust
   if (!cluster.isPrimary) throw new TypeError('superviseCluster: must run in the primary process, not in a cluster worker');
   const settings = checkClusterOptions(options, availableParallelism());
   const signal = options.signal === false ? undefined : checkReloadSignal(options.signal ?? 'SIGUSR2');
+  if (options.workerTelemetry !== undefined) checkBoolean('superviseCluster: options.workerTelemetry', options.workerTelemetry);
+  const m = options.metrics;
+  if (m !== undefined) {
+    if (typeof m !== 'object' || m === null || typeof m.host !== 'string') throw new TypeError('superviseCluster: options.metrics must be { host, port, primaryUrl? }');
+    checkPositiveInteger('superviseCluster: options.metrics.port', m.port, { min: 0, max: 65535 });
+    if (m.primaryUrl !== undefined && typeof m.primaryUrl !== 'string') throw new TypeError('superviseCluster: options.metrics.primaryUrl must be a URL string');
+  }
   const instrumentation = options.instrumentation ?? new ReloadInstrumentation();
   const supervisor = new Supervisor(settings, instrumentation, options.meterProvider);
   supervisor.listenForSignal(signal);
+  supervisor.serveMetrics(options.workerTelemetry === true, options.metrics);
   const first = await supervisor.upgrade({ trigger: 'startup' });
   if (first.outcome !== 'success') {
     await supervisor.close();

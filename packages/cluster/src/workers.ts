@@ -23,7 +23,11 @@ const DRAIN_ACK_MS = 1000;
 export class WorkerHandle {
   readonly worker: Worker;
   readonly generation: number;
+  /** Position in its generation (0…workers-1), kept by a replacement: the stable metrics label. */
+  readonly slot: number;
   state: WorkerState;
+  /** The worker's own Prometheus endpoint, when it runs worker telemetry. */
+  metricsUrl: string | undefined;
   /** Set once the supervisor itself asked this worker to go: its exit is not a crash. */
   leaving = false;
   #listening = false;
@@ -35,9 +39,10 @@ export class WorkerHandle {
   #changed: Array<() => void> = [];
   #drainAck: (() => void) | undefined;
 
-  constructor(worker: Worker, generation: number, state: WorkerState) {
+  constructor(worker: Worker, generation: number, slot: number, state: WorkerState) {
     this.worker = worker;
     this.generation = generation;
+    this.slot = slot;
     this.state = state;
     this.exited = new Promise((resolve) => {
       worker.once('exit', (code, signal) => {
@@ -61,6 +66,12 @@ export class WorkerHandle {
         case 'health-port':
           this.#healthPort = Number((message as { port: unknown }).port);
           break;
+        case 'metrics-url': {
+          const url = (message as { url: unknown }).url;
+          // Only a loopback http URL: the primary fetches it on every scrape.
+          if (typeof url === 'string' && /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost):\d+\//.test(url)) this.metricsUrl = url;
+          break;
+        }
         case 'draining':
           this.#drainAck?.();
           break;

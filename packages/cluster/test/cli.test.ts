@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { activate, eventually, freePort, get, load, sleep, tempDir, writeApp } from './harness.ts';
+import { activate, appSource, eventually, freePort, get, load, sleep, tempDir, writeApp } from './harness.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const run = promisify(execFile);
@@ -99,4 +99,66 @@ test('reloadscope-cluster: a SIGUSR2 storm during an upgrade is coalesced; SIGTE
   assert.equal(code, 0);
   assert.ok(Date.now() - started < 10_000);
   assert.deepEqual(workers.filter(alive), [], 'no worker outlives the supervisor');
+});
+
+const REGISTER_API = import.meta.resolve('@reloadscope/register/api');
+
+test('one scrape of the instance returns the primary\'s upgrade telemetry and every worker\'s own, the same on every scrape', { timeout: 90_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  // Each worker does one config reload of its own at start-up, through the register the supervisor gave it.
+  const configReload = `const { getReloadInstrumentation } = await import(process.env.RS_REGISTER_API);
+await getReloadInstrumentation().reload({ target: 'app-config' }, { load: () => 'v1', switch: () => undefined });`;
+  await writeApp(root, 'a', appSource('a', configReload));
+  await writeApp(root, 'b', appSource('b', configReload));
+  await activate(root, 'a');
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', '2'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      RS_REGISTER_API: REGISTER_API,
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'prometheus',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      RELOADSCOPE_RUNTIME_METRICS: 'false',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(async () => {
+    for (const pid of await children(child.pid!)) process.kill(pid, 'SIGKILL');
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  await eventually(() => out.includes('workers running'), 'the supervisor to start');
+
+  const facts = (text: string) => ({
+    upgrades: series(text, 'hotreload_reloads_total', { hotreload_target: 'app-code', hotreload_trigger: 'startup', hotreload_outcome: 'success' }),
+    current: series(text, 'hotreload_cluster_workers', { hotreload_target: 'app-code', hotreload_cluster_generation: 'current' }),
+    worker0: series(text, 'hotreload_reloads_total', { hotreload_cluster_worker: '0', hotreload_target: 'app-config', hotreload_trigger: 'api', hotreload_outcome: 'success' }),
+    worker1: series(text, 'hotreload_reloads_total', { hotreload_cluster_worker: '1', hotreload_target: 'app-config', hotreload_trigger: 'api', hotreload_outcome: 'success' }),
+  });
+  const expected = { upgrades: 1, current: 2, worker0: 1, worker1: 1 };
+  await eventually(async () => JSON.stringify(facts(await scrape(metricsPort))) === JSON.stringify(expected), 'every worker in the scrape');
+  for (let i = 0; i < 8; i++) {
+    const text = await scrape(metricsPort);
+    assert.deepEqual(facts(text), expected, `scrape ${i}`);
+    // The primary's own series carry no worker label; no series is duplicated.
+    const samples = text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.slice(0, l.lastIndexOf(' ')));
+    assert.equal(new Set(samples).size, samples.length, 'no duplicate series');
+    const types = text.split('\n').filter((l) => l.startsWith('# TYPE '));
+    assert.equal(new Set(types).size, types.length, 'one TYPE line per family');
+  }
+
+  // After an upgrade the slots are the same series, now from the new generation's workers.
+  await activate(root, 'b');
+  child.kill('SIGUSR2');
+  await eventually(async () => {
+    const text = await scrape(metricsPort);
+    return series(text, 'hotreload_reloads_total', { hotreload_target: 'app-code', hotreload_trigger: 'signal', hotreload_outcome: 'success' }) === 1 && facts(text).worker0 === 1 && facts(text).worker1 === 1;
+  }, 'the new generation in the scrape', 30_000);
+  assert.equal((await scrape(metricsPort)).includes('hotreload_cluster_worker="2"'), false);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
 });
