@@ -66,8 +66,7 @@ function install(): void {
       servers.add(this);
       this.on('connection', track);
       if (this instanceof HttpServer) {
-        const http = this;
-        this.once('listening', () => openHealthForwarder(http));
+        this.once('listening', () => openHealthForwarder(this));
       }
     }
     return (listen as (...a: unknown[]) => Server).apply(this, args);

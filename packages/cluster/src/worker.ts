@@ -43,7 +43,8 @@ export function ready(): void {
 export function onDrain(hook: DrainHook): () => void {
   if (typeof hook !== 'function') throw new TypeError('onDrain(hook): hook must be a function');
   const slot = globalThis as unknown as Record<symbol, Set<DrainHook> | undefined>;
-  const hooks = (slot[DRAIN_HOOKS] ??= new Set());
+  slot[DRAIN_HOOKS] ??= new Set();
+  const hooks = slot[DRAIN_HOOKS];
   hooks.add(hook);
   return () => hooks.delete(hook);
 }
