@@ -14,7 +14,19 @@ import cluster from 'node:cluster';
 import { subscribe } from 'node:diagnostics_channel';
 import { type IncomingMessage, Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer, Server, type Socket } from 'node:net';
-import { DRAIN_HOOKS, ENV_HEALTH, ENV_METRICS, MESSAGE_KEY, messageOf } from './protocol.ts';
+import { context, propagation, type Span, trace } from '@opentelemetry/api';
+import {
+  ATTR_GENERATION_NUMBER,
+  ATTR_WORKER_SLOT,
+  DRAIN_HOOKS,
+  ENV_GENERATION,
+  ENV_HEALTH,
+  ENV_METRICS,
+  ENV_SLOT,
+  MESSAGE_KEY,
+  messageOf,
+  SPAN_WORKER_START,
+} from './protocol.ts';
 
 const INTERNAL = Symbol('reloadscope.cluster.internal');
 const DRAIN_POLL_MS = 50;
@@ -29,6 +41,8 @@ const sockets = new Map<Socket, SocketState>();
 const pending = new Set<ServerResponse>();
 let draining = false;
 let healthForwarder: Server | undefined;
+let startSpan: Span | undefined;
+const FLUSH_MS = 1000;
 
 function send(message: Record<string, unknown>): void {
   if (typeof process.send !== 'function' || !process.connected) return;
@@ -65,6 +79,10 @@ function install(): void {
     if (!(this as unknown as Record<symbol, boolean>)[INTERNAL] && !servers.has(this)) {
       servers.add(this);
       this.on('connection', track);
+      this.once('listening', () => {
+        startSpan?.end();
+        startSpan = undefined;
+      });
       if (this instanceof HttpServer) {
         this.once('listening', () => openHealthForwarder(this));
       }
@@ -115,6 +133,7 @@ async function drain(idleCloseMs: number): Promise<void> {
   for (const response of pending) if (!response.headersSent) response.shouldKeepAlive = false;
   send({ [MESSAGE_KEY]: 'draining' });
   await runDrainHooks();
+  await flushTelemetry();
   const poll = setInterval(() => {
     const now = Date.now();
     for (const [socket, state] of sockets) {
@@ -129,12 +148,43 @@ async function drain(idleCloseMs: number): Promise<void> {
   }, DRAIN_POLL_MS);
 }
 
+type RegisterApi = typeof import('@reloadscope/register/api');
+let registerApi: Promise<RegisterApi | undefined> | undefined;
+const register = () => {
+  registerApi ??= import('@reloadscope/register/api').catch(() => undefined);
+  return registerApi;
+};
+
+/** Spans and metrics still queued in this worker, before it exits; bounded. */
+async function flushTelemetry(): Promise<void> {
+  if (process.env[ENV_METRICS] !== '1') return;
+  const rs = (await register())?.getReloadscope();
+  if (!rs) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([rs.forceFlush().catch(() => {}), new Promise((r) => (timer = setTimeout(r, FLUSH_MS)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * The worker's start-up, from here (before the app's first line) to listening, as a child of the
+ * upgrade's load stage: the supervisor passes that span's context in TRACEPARENT/TRACESTATE.
+ */
+function traceStartup(): void {
+  const traceparent = process.env.TRACEPARENT;
+  if (process.env[ENV_METRICS] !== '1' || !traceparent) return;
+  const parent = propagation.extract(context.active(), { traceparent, tracestate: process.env.TRACESTATE ?? '' });
+  startSpan = trace.getTracer('@reloadscope/cluster').startSpan(
+    SPAN_WORKER_START,
+    { attributes: { [ATTR_WORKER_SLOT]: Number(process.env[ENV_SLOT]), [ATTR_GENERATION_NUMBER]: Number(process.env[ENV_GENERATION]), 'process.pid': process.pid } },
+    parent,
+  );
+}
+
 /** Tell the primary where this worker's own register endpoint listens (private, ephemeral, loopback). */
 async function reportMetricsUrl(): Promise<void> {
   if (process.env[ENV_METRICS] !== '1') return;
   try {
-    const { getReloadscope } = await import('@reloadscope/register/api');
-    const url = await getReloadscope()?.metricsUrl();
+    const url = await (await register())?.getReloadscope()?.metricsUrl();
     if (url) send({ [MESSAGE_KEY]: 'metrics-url', url });
   } catch {
     // No worker telemetry: the instance's scrape shows the primary's alone.
@@ -143,5 +193,6 @@ async function reportMetricsUrl(): Promise<void> {
 
 if (cluster.isWorker) {
   install();
+  traceStartup();
   void reportMetricsUrl();
 }

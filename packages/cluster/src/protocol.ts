@@ -14,6 +14,7 @@ export type FromWorker =
 
 /** Environment of a worker: what the bootstrap needs to know. */
 export const ENV_GENERATION = 'RELOADSCOPE_CLUSTER_GENERATION';
+export const ENV_SLOT = 'RELOADSCOPE_CLUSTER_SLOT';
 export const ENV_HEALTH = 'RELOADSCOPE_CLUSTER_HEALTH';
 /** Set when the worker runs @reloadscope/register for the supervisor: report its private metrics URL. */
 export const ENV_METRICS = 'RELOADSCOPE_CLUSTER_METRICS';
@@ -26,3 +27,8 @@ export function messageOf(value: unknown): string | undefined {
   const kind = (value as Record<string, unknown>)[MESSAGE_KEY];
   return typeof kind === 'string' ? kind : undefined;
 }
+
+/** The span a worker records from its start to listening, a child of the upgrade's load stage. */
+export const SPAN_WORKER_START = 'hotreload.cluster.worker.start';
+export const ATTR_WORKER_SLOT = 'hotreload.cluster.worker.slot';
+export const ATTR_GENERATION_NUMBER = 'hotreload.cluster.generation.number';

@@ -6,7 +6,7 @@ import { checkBoolean, checkPositiveInteger, MAX_TIMER_MS, ReloadInstrumentation
 import { ClusterError } from './errors.ts';
 import { type ClusterOptions, type ClusterSettings, checkClusterOptions } from './options.ts';
 import { ClusterMetricsEndpoint, type ScrapeSource } from './metrics-endpoint.ts';
-import { ENV_GENERATION, ENV_HEALTH, ENV_METRICS } from './protocol.ts';
+import { ENV_GENERATION, ENV_HEALTH, ENV_METRICS, ENV_SLOT } from './protocol.ts';
 import { type Release, resolveRelease } from './release.ts';
 import { ClusterTelemetry } from './telemetry.ts';
 import { WorkerHandle, type WorkerState } from './workers.ts';
@@ -56,6 +56,8 @@ interface Switched {
   drains: Array<Promise<{ killed: boolean; seconds: number }>>;
 }
 
+/** A crash replacement is not part of any upgrade's trace, whatever the supervisor's own env says. */
+const NO_TRACE_PARENT = { TRACEPARENT: '', TRACESTATE: '' };
 /** Slack on top of ready + stabilization + drain for the load stage (hashing a verified release). */
 const LOAD_SLACK_MS = 30_000;
 const BACKOFF_FIRST_MS = 100;
@@ -200,7 +202,7 @@ class Supervisor implements ClusterSupervisor {
     return gen;
   }
 
-  #fork(gen: Generation, slot: number, state: WorkerState, extraEnv: Record<string, string> = {}): WorkerHandle {
+  #fork(gen: Generation, slot: number, state: WorkerState, extraEnv: Record<string, string> = NO_TRACE_PARENT): WorkerHandle {
     // Per generation, so a replacement forked later runs this generation's release even after
     // the symlink moved on, and the app never receives the supervisor's own flags.
     cluster.setupPrimary({ exec: gen.release.entry, execArgv: gen.execArgv, args: [], cwd: gen.release.dir });
@@ -210,6 +212,7 @@ class Supervisor implements ClusterSupervisor {
       ...(this.#workerTelemetry ? WORKER_TELEMETRY_ENV : {}),
       ...extraEnv,
       [ENV_GENERATION]: String(gen.id),
+      [ENV_SLOT]: String(slot),
       [ENV_HEALTH]: this.#s.health === undefined ? '0' : '1',
     });
     const handle = new WorkerHandle(worker, gen.id, slot, state);
