@@ -53,10 +53,12 @@ function fetchText(url: string): Promise<string | undefined> {
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{)?/;
 
-function labelled(line: string, slot: number | undefined): string {
+/** A worker's sample with its slot label; undefined for a worker line that is no sample (dropped). */
+function labelled(line: string, slot: number | undefined): string | undefined {
   if (slot === undefined) return line;
   const m = SAMPLE.exec(line);
-  if (!m) return line;
+  // Whatever a worker prints, it cannot add a series without its slot label (e.g. one posing as the primary's).
+  if (!m) return undefined;
   const label = `${WORKER_LABEL}="${slot}"`;
   return m[2] ? `${m[1]}{${label},${line.slice(m[0].length)}` : `${m[1]}{${label}}${line.slice(m[1]!.length)}`;
 }
@@ -82,7 +84,8 @@ export function mergeExpositions(texts: Array<{ text: string; slot: number | und
       if (line.startsWith('#')) continue;
       const family = families.get(current) ?? { header: [], samples: [] };
       families.set(current, family);
-      family.samples.push(labelled(line, slot));
+      const sample = labelled(line, slot);
+      if (sample !== undefined) family.samples.push(sample);
     }
   }
   const out: string[] = [];
