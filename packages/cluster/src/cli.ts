@@ -5,7 +5,9 @@
  *
  * Telemetry is booted from the OTEL_* variables exactly as `--import @reloadscope/register` does
  * (the Prometheus endpoint on OTEL_EXPORTER_PROMETHEUS_PORT). SIGUSR2 upgrades; SIGTERM/SIGINT
- * drain every worker, flush telemetry and exit.
+ * drain every worker, flush telemetry and exit. RELOADSCOPE_CLUSTER_HTTP_TOKEN (with optional
+ * RELOADSCOPE_CLUSTER_HTTP_PORT, default any free port) starts @reloadscope/config's token-protected
+ * HTTP trigger on 127.0.0.1: `POST /reload` upgrades and answers the run's summary.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,7 +25,7 @@ function fail(message: string): never {
 
 function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) fail(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value)) fail(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -57,6 +59,12 @@ if (values['public-key'] !== undefined) {
   }
 }
 
+function httpTrigger(): { token: string; port: number } | undefined {
+  const token = process.env.RELOADSCOPE_CLUSTER_HTTP_TOKEN;
+  if (!token) return undefined;
+  return { token, port: integer('RELOADSCOPE_CLUSTER_HTTP_PORT', process.env.RELOADSCOPE_CLUSTER_HTTP_PORT) ?? 0 };
+}
+
 // Our own SIGTERM handling drains first and flushes after; register's would exit before the drain.
 // The instance's scrape endpoint (OTEL_EXPORTER_PROMETHEUS_HOST/PORT) is the supervisor's merge of
 // its own telemetry and every worker's; the primary's own register endpoint moves to a private port.
@@ -85,15 +93,16 @@ try {
   started = superviseCluster({
     release: values.release,
     entry: values.entry,
-    workers: integer('workers', values.workers),
+    workers: integer('--workers', values.workers),
     target: values.target,
-    readyTimeoutMs: integer('ready-timeout', values['ready-timeout']),
-    drainTimeoutMs: integer('drain-timeout', values['drain-timeout']),
+    readyTimeoutMs: integer('--ready-timeout', values['ready-timeout']),
+    drainTimeoutMs: integer('--drain-timeout', values['drain-timeout']),
     health: values.health,
     publicKey,
     instrumentation: telemetry.instrumentation,
     workerTelemetry: !env.disabled,
     metrics: merge ? { host: env.prometheusHost, port: env.prometheusPort, primaryUrl } : undefined,
+    http: httpTrigger(),
   });
   supervisor = await started;
 } catch (err) {
@@ -105,4 +114,5 @@ try {
 if (merge && (await supervisor.metricsUrl()) === undefined) {
   process.stderr.write(`reloadscope-cluster: the metrics endpoint ${env.prometheusHost}:${env.prometheusPort} cannot be bound; upgrades run without it\n`);
 }
-process.stdout.write(`reloadscope-cluster: ${supervisor.workers().length} workers running ${supervisor.release.version} (pid ${process.pid}); SIGUSR2 upgrades\n`);
+const trigger = supervisor.http ? `, POST ${supervisor.http.url} upgrades` : '';
+process.stdout.write(`reloadscope-cluster: ${supervisor.workers().length} workers running ${supervisor.release.version} (pid ${process.pid}); SIGUSR2 upgrades${trigger}\n`);
