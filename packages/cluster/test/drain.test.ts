@@ -48,7 +48,9 @@ test('a request longer than the drain timeout: its worker is killed at the timeo
 test('a worker that crashes outside an upgrade is replaced with backoff, and each replacement is counted', { timeout: 60_000 }, async (t) => {
   const root = await tempDir(t, 'rs-cluster-');
   // Crashes on /crash: a crash loop is a client hitting it repeatedly.
-  await writeApp(root, 'a', appSource('a', "server.on('request', (req) => { if (req.url === '/crash') process.exit(7); });"));
+  const crashOnRequest = "server.on('request', (req) => { if (req.url === '/crash') process.exit(7); });";
+  await writeApp(root, 'a', appSource('a', crashOnRequest));
+  await writeApp(root, 'b', appSource('b', crashOnRequest));
   await activate(root, 'a');
   const port = await freePort();
   const tel = telemetry();
@@ -64,6 +66,8 @@ test('a worker that crashes outside an upgrade is replaced with backoff, and eac
     signal: false,
   });
   t.after(() => supervisor.close());
+  // The symlink moves on without an upgrade: replacements must still run the generation's release.
+  await activate(root, 'b');
   for (let i = 0; i < 3; i++) {
     await eventually(() => supervisor.workers().length === 2 && supervisor.workers().every((w) => w.state === 'current'), 'two workers');
     await sleep(300); // listening again
@@ -71,6 +75,7 @@ test('a worker that crashes outside an upgrade is replaced with backoff, and eac
     await eventually(async () => (await tel.metric('hotreload.cluster.worker_restarts', T)) === i + 1, `restart ${i + 1} counted`);
   }
   await eventually(async () => supervisor.workers().length === 2 && (await get(port, '/')).body === 'a', 'the cluster serving again');
+  for (let i = 0; i < 6; i++) assert.equal((await get(port, '/')).body, 'a', 'a replacement runs its generation\'s release, not the moved symlink');
   await sleep(500); // the last replacement has loaded the app before the release directory is removed
   assert.equal(await tel.metric('hotreload.cluster.workers', { ...T, 'hotreload.cluster.generation': 'current' }), 2);
   assert.equal(supervisor.workers().every((w) => w.generation === 1), true, 'a replacement joins the running generation');
