@@ -80,6 +80,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   '@reloadscope/node': ['@reloadscope/core'],
   '@reloadscope/config': ['@reloadscope/core'],
   '@reloadscope/register': ['@reloadscope/core', '@reloadscope/node'],
+  '@reloadscope/cluster': ['@reloadscope/core', '@reloadscope/config', '@reloadscope/register'],
 };
 
 /** Package names imported (statically or dynamically) by the .ts files under `dir`/src. */

@@ -342,7 +342,8 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
       );
       assert.deepEqual(inProm.sort(), [...direct].sort(), 'Prometheus stores exactly the app\'s names');
       // Config-owned series exist only in a process running the HTTP trigger or activating bundles; this service does neither.
-      for (const def of METRIC_LIST.filter((d) => d.owner !== 'config')) {
+      // Cluster-owned series exist only in a @reloadscope/cluster supervisor.
+      for (const def of METRIC_LIST.filter((d) => d.owner !== 'config' && d.owner !== 'cluster')) {
         for (const name of prometheusSeries(def)) {
           assert.ok(direct.has(name), `catalogue series ${name} missing (app exposes ${[...direct].sort()})`);
         }
@@ -417,8 +418,9 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
       const dashboard = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'grafana', 'dashboards', 'reloadscope.json'), 'utf8'));
       const exprs = dashboardExpressions(dashboard).flatMap((p) => p.exprs.map((e) => ({ title: p.title, expr: e })));
       assert.ok(exprs.length >= 15);
-      // Panels of config-owned series (bundle pruning) have data only in apps that activate bundles.
-      const configSeries = METRIC_LIST.filter((d) => d.owner === 'config').flatMap((d) => prometheusSeries(d));
+      // Panels of config-owned series (bundle pruning) have data only in apps that activate bundles,
+      // cluster-owned ones only under a @reloadscope/cluster supervisor.
+      const configSeries = METRIC_LIST.filter((d) => d.owner === 'config' || d.owner === 'cluster').flatMap((d) => prometheusSeries(d));
       for (const { title, expr } of exprs) {
         if (configSeries.some((name) => expr.includes(name))) continue;
         const query = resolveGrafanaVariables(expr, '1m');

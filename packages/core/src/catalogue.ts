@@ -12,6 +12,7 @@ import {
   ATTR_CONFIG_HASH,
   ATTR_CONFIG_VERSION,
   ATTR_ERROR_TYPE,
+  ATTR_CLUSTER_GENERATION,
 } from './semconv.ts';
 
 export type InstrumentKind = 'Counter' | 'Histogram' | 'Gauge' | 'UpDownCounter';
@@ -38,7 +39,7 @@ export interface MetricDefinition {
   /** Explicit histogram bucket edges. */
   readonly buckets?: readonly number[];
   /** Package that records it. */
-  readonly owner: 'core' | 'node' | 'config';
+  readonly owner: 'core' | 'node' | 'config' | 'cluster';
   /** A PromQL example for the docs. */
   readonly promql: string;
 }
@@ -285,6 +286,51 @@ export const METRICS = {
     prometheus: 'hotreload_bundle_prune_failures',
     owner: 'config',
     promql: 'increase(hotreload_bundle_prune_failures_total[1h]) > 0',
+  },
+  clusterWorkers: {
+    name: 'hotreload.cluster.workers',
+    kind: 'Gauge',
+    unit: '{worker}',
+    description:
+      'Live workers of a @reloadscope/cluster supervisor by generation: starting (being verified), current (serving), old (draining). old > 0 past the drain timeout is a lingering generation.',
+    attributes: [t, ATTR_CLUSTER_GENERATION],
+    prometheus: 'hotreload_cluster_workers',
+    owner: 'cluster',
+    promql: 'hotreload_cluster_workers{hotreload_cluster_generation="old"} > 0',
+  },
+  clusterDrainDuration: {
+    name: 'hotreload.cluster.drain.duration',
+    kind: 'Histogram',
+    unit: 's',
+    description: 'Wall time from a worker being told to drain to its exit (clean or killed at the drain timeout).',
+    attributes: [t],
+    prometheus: 'hotreload_cluster_drain_duration_seconds',
+    buckets: DURATION_BUCKETS_SECONDS,
+    owner: 'cluster',
+    promql:
+      'histogram_quantile(0.99, sum by (le, hotreload_target) (rate(hotreload_cluster_drain_duration_seconds_bucket[30m])))',
+  },
+  clusterForcedKills: {
+    name: 'hotreload.cluster.forced_kills',
+    kind: 'Counter',
+    observed: true,
+    unit: '{worker}',
+    description: 'Draining workers still alive at the drain timeout, killed with SIGKILL (their in-flight requests were cut).',
+    attributes: [t],
+    prometheus: 'hotreload_cluster_forced_kills',
+    owner: 'cluster',
+    promql: 'increase(hotreload_cluster_forced_kills_total[30m]) > 0',
+  },
+  clusterWorkerRestarts: {
+    name: 'hotreload.cluster.worker_restarts',
+    kind: 'Counter',
+    observed: true,
+    unit: '{worker}',
+    description: 'Workers that died outside an upgrade and were replaced (with backoff). A steady rate is a crash loop.',
+    attributes: [t],
+    prometheus: 'hotreload_cluster_worker_restarts',
+    owner: 'cluster',
+    promql: 'increase(hotreload_cluster_worker_restarts_total[10m]) > 3',
   },
 } as const satisfies Record<string, MetricDefinition>;
 

@@ -62,3 +62,7 @@ export const ATTR_AUTH_FAILURE_REASON = 'hotreload.auth.reason';
  */
 export const AUTH_FAILURE_REASONS = ['missing', 'malformed', 'wrong', 'throttled'] as const;
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** Which generation a cluster worker belongs to: `starting` (being verified), `current`, `old` (draining). */
+export const ATTR_CLUSTER_GENERATION = 'hotreload.cluster.generation';
+export const CLUSTER_GENERATIONS = ['starting', 'current', 'old'] as const;

@@ -28,6 +28,11 @@ const CONTRACT: Array<[string, string, string, string[], string]> = [
   ['hotreload.tls.not_after', 'Gauge', 's', ['hotreload.target'], 'hotreload_tls_not_after_timestamp_seconds'],
   ['hotreload.http.auth_failures', 'Counter', '{request}', ['hotreload.auth.reason'], 'hotreload_http_auth_failures_total'],
   ['hotreload.bundle.prune_failures', 'Counter', '{release}', ['hotreload.target'], 'hotreload_bundle_prune_failures_total'],
+  // @reloadscope/cluster code upgrades.
+  ['hotreload.cluster.workers', 'Gauge', '{worker}', ['hotreload.target', 'hotreload.cluster.generation'], 'hotreload_cluster_workers'],
+  ['hotreload.cluster.drain.duration', 'Histogram', 's', ['hotreload.target'], 'hotreload_cluster_drain_duration_seconds_bucket'],
+  ['hotreload.cluster.forced_kills', 'Counter', '{worker}', ['hotreload.target'], 'hotreload_cluster_forced_kills_total'],
+  ['hotreload.cluster.worker_restarts', 'Counter', '{worker}', ['hotreload.target'], 'hotreload_cluster_worker_restarts_total'],
 ];
 
 test('catalogue matches the documented telemetry contract row by row', () => {
@@ -59,6 +64,7 @@ test('prometheusViews renames exactly the unit-suffixed instruments', () => {
   assert.deepEqual(
     views.map((v) => [v.instrumentName, v.name]).sort(),
     [
+      ['hotreload.cluster.drain.duration', 'hotreload_cluster_drain_duration_seconds'],
       ['hotreload.duration', 'hotreload_duration_seconds'],
       ['hotreload.eventloop.blocked', 'hotreload_eventloop_blocked_seconds'],
       ['hotreload.heap.delta', 'hotreload_heap_delta_bytes'],
@@ -68,6 +74,7 @@ test('prometheusViews renames exactly the unit-suffixed instruments', () => {
     ],
   );
   assert.equal(views.find((v) => v.instrumentName === 'hotreload.heap.delta')?.meterName, '@reloadscope/node');
+  assert.equal(views.find((v) => v.instrumentName === 'hotreload.cluster.drain.duration')?.meterName, '@reloadscope/cluster');
 });
 
 test('hash gauge is the first 48 bits of the sha256, exact in float64', () => {

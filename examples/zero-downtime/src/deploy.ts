@@ -1,0 +1,32 @@
+/**
+ * Build a new release of src/server.mjs into bundle/releases/<version>, activate it (bundle/current
+ * is swapped atomically, after verification), and with --upgrade tell the running supervisor:
+ *
+ *   node src/deploy.ts              # first release, before starting the supervisor
+ *   node src/deploy.ts --upgrade    # a new release + SIGUSR2 to the supervisor (pid in bundle/supervisor.pid)
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { activateBundle, writeRelease } from '@reloadscope/config';
+
+const here = new URL('..', import.meta.url).pathname;
+const root = join(here, 'bundle');
+const version = `r${new Date().toISOString().replace(/\D/g, '').slice(0, 17)}`;
+const source = (await readFile(join(here, 'src/server.mjs'), 'utf8')).replace('__RELEASE__', version);
+await writeRelease(root, version, { 'server.mjs': source });
+const result = await activateBundle({ root, version, target: 'deploy' });
+console.log(`release ${version}: ${result.outcome}`);
+if (result.outcome !== 'success') process.exit(1);
+
+if (process.argv.includes('--upgrade')) {
+  const pid = Number(await readFile(join(root, 'supervisor.pid'), 'utf8').catch(() => 'NaN'));
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    console.error('no bundle/supervisor.pid: start the supervisor with `npm start` first');
+    process.exit(1);
+  }
+  process.kill(pid, 'SIGUSR2');
+  console.log(`SIGUSR2 sent to the supervisor (pid ${pid})`);
+} else {
+  // The supervisor started by `npm start` is this script's parent shell's exec: same pid as ours' parent.
+  await writeFile(join(root, 'supervisor.pid'), String(process.ppid));
+}

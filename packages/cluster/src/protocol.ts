@@ -1,0 +1,34 @@
+/**
+ * The messages between the supervisor and its workers' bootstrap, over the cluster IPC channel.
+ * Plain strings in a `reloadscope` field, so an app's own `process.on('message')` can ignore them.
+ */
+export const MESSAGE_KEY = 'reloadscope.cluster';
+
+export type ToWorker = { [MESSAGE_KEY]: 'drain'; idleCloseMs: number };
+export type FromWorker =
+  | { [MESSAGE_KEY]: 'defer-ready' }
+  | { [MESSAGE_KEY]: 'ready' }
+  | { [MESSAGE_KEY]: 'draining' }
+  | { [MESSAGE_KEY]: 'health-port'; port: number }
+  | { [MESSAGE_KEY]: 'metrics-url'; url: string };
+
+/** Environment of a worker: what the bootstrap needs to know. */
+export const ENV_GENERATION = 'RELOADSCOPE_CLUSTER_GENERATION';
+export const ENV_SLOT = 'RELOADSCOPE_CLUSTER_SLOT';
+export const ENV_HEALTH = 'RELOADSCOPE_CLUSTER_HEALTH';
+/** Set when the worker runs @reloadscope/register for the supervisor: report its private metrics URL. */
+export const ENV_METRICS = 'RELOADSCOPE_CLUSTER_METRICS';
+
+/** The process-global slot where `onDrain` hooks wait for the bootstrap (any copy of this package). */
+export const DRAIN_HOOKS = Symbol.for('reloadscope.cluster.drainHooks');
+
+export function messageOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const kind = (value as Record<string, unknown>)[MESSAGE_KEY];
+  return typeof kind === 'string' ? kind : undefined;
+}
+
+/** The span a worker records from its start to listening, a child of the upgrade's load stage. */
+export const SPAN_WORKER_START = 'hotreload.cluster.worker.start';
+export const ATTR_WORKER_SLOT = 'hotreload.cluster.worker.slot';
+export const ATTR_GENERATION_NUMBER = 'hotreload.cluster.generation.number';

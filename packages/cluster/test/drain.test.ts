@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { superviseCluster } from '../src/index.ts';
+import { activate, appSource, eventually, freePort, get, sleep, telemetry, tempDir, writeApp } from './harness.ts';
+
+const T = { 'hotreload.target': 'app-code' };
+
+test('a request longer than the drain timeout: its worker is killed at the timeout and counted; shorter in-flight requests complete', { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  await writeApp(root, 'a');
+  await writeApp(root, 'b');
+  await activate(root, 'a');
+  const port = await freePort();
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const supervisor = await superviseCluster({
+    release: join(root, 'current'),
+    entry: 'server.mjs',
+    workers: 1,
+    stabilizeMs: 100,
+    drainTimeoutMs: 1500,
+    env: { PORT: String(port) },
+    instrumentation: tel.reloads,
+    meterProvider: tel.meterProvider,
+    signal: false,
+  });
+  t.after(() => supervisor.close());
+  const long = get(port, '/slow?ms=20000');
+  const short = get(port, '/slow?ms=800');
+  await sleep(100);
+  await activate(root, 'b');
+  const started = performance.now();
+  const result = await supervisor.upgrade();
+  const took = performance.now() - started;
+  assert.equal(result.outcome, 'success');
+  assert.deepEqual(await short, { ...(await short), status: 200, body: 'a slow' });
+  const cut = await long;
+  assert.ok(cut.error !== undefined, `the long request was cut: ${JSON.stringify(cut)}`);
+  const unload = result.stages.find((s) => s.stage === 'unload')!;
+  assert.ok(unload.durationMs >= 1400 && unload.durationMs < 5000, `unload took ${unload.durationMs} ms`);
+  assert.ok(took < 10_000);
+  assert.equal(await tel.metric('hotreload.cluster.forced_kills', T), 1);
+  assert.equal(await tel.metric('hotreload.cluster.drain.duration', T), 1);
+  assert.equal((await get(port, '/')).body, 'b');
+});
+
+test('a worker that crashes outside an upgrade is replaced with backoff, and each replacement is counted', { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  // Crashes on /crash: a crash loop is a client hitting it repeatedly.
+  const crashOnRequest = "server.on('request', (req) => { if (req.url === '/crash') process.exit(7); });";
+  await writeApp(root, 'a', appSource('a', crashOnRequest));
+  await writeApp(root, 'b', appSource('b', crashOnRequest));
+  await activate(root, 'a');
+  const port = await freePort();
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const supervisor = await superviseCluster({
+    release: join(root, 'current'),
+    entry: 'server.mjs',
+    workers: 2,
+    stabilizeMs: 100,
+    env: { PORT: String(port) },
+    instrumentation: tel.reloads,
+    meterProvider: tel.meterProvider,
+    signal: false,
+  });
+  t.after(() => supervisor.close());
+  // The symlink moves on without an upgrade: replacements must still run the generation's release.
+  await activate(root, 'b');
+  for (let i = 0; i < 3; i++) {
+    await eventually(() => supervisor.workers().length === 2 && supervisor.workers().every((w) => w.state === 'current'), 'two workers');
+    await sleep(300); // listening again
+    await get(port, '/crash');
+    await eventually(async () => (await tel.metric('hotreload.cluster.worker_restarts', T)) === i + 1, `restart ${i + 1} counted`);
+  }
+  await eventually(async () => supervisor.workers().length === 2 && (await get(port, '/')).body === 'a', 'the cluster serving again');
+  for (let i = 0; i < 6; i++) assert.equal((await get(port, '/')).body, 'a', 'a replacement runs its generation\'s release, not the moved symlink');
+  await sleep(500); // the last replacement has loaded the app before the release directory is removed
+  assert.equal(await tel.metric('hotreload.cluster.workers', { ...T, 'hotreload.cluster.generation': 'current' }), 2);
+  assert.equal(supervisor.workers().every((w) => w.generation === 1), true, 'a replacement joins the running generation');
+});

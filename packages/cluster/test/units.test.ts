@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { mergeExpositions, WORKER_LABEL } from '../src/metrics-endpoint.ts';
+import { checkClusterOptions } from '../src/options.ts';
+
+test('mergeExpositions: any text from any worker merges without throwing; every sample survives, labelled; one HELP/TYPE per family', () => {
+  const name = fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/);
+  const sample = fc.tuple(name, fc.option(fc.stringMatching(/^[a-z]{1,3}="[^"\n]{0,5}"$/)), fc.integer()).map(([n, l, v]) => (l ? `${n}{${l}} ${v}` : `${n} ${v}`));
+  const family = fc.tuple(name, fc.array(sample, { maxLength: 4 })).map(([n, s]) => [`# HELP ${n} h`, `# TYPE ${n} counter`, ...s].join('\n'));
+  const text = fc.oneof(fc.array(family, { maxLength: 4 }).map((f) => f.join('\n')), fc.string({ maxLength: 200 }));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(text, fc.option(fc.nat(3), { nil: undefined })), { maxLength: 4 }), (inputs) => {
+      const merged = mergeExpositions(inputs.map(([t, slot]) => ({ text: t, slot })));
+      const lines = merged.split('\n');
+      const types = lines.filter((l) => l.startsWith('# TYPE '));
+      assert.equal(new Set(types.map((l) => l.split(' ')[2])).size, types.length);
+      // Every worker sample carries a slot label: nothing a worker prints poses as the primary's.
+      const primary = new Set(inputs.filter(([, slot]) => slot === undefined).flatMap(([t]) => t.split('\n')));
+      for (const l of lines) if (l && !l.startsWith('#') && !primary.has(l)) assert.match(l, new RegExp(`^[a-zA-Z_:][a-zA-Z0-9_:]*\\{${WORKER_LABEL}="\\d"`), l);
+      for (const [t, slot] of inputs) {
+        for (const line of t.split('\n').filter((l) => /^[a-zA-Z_:]/.test(l))) {
+          if (slot === undefined) assert.ok(lines.includes(line), line);
+          else assert.ok(lines.some((l) => l.includes(`${WORKER_LABEL}="${slot}"`)), line);
+        }
+      }
+    }),
+    { seed: 12, numRuns: 300 },
+  );
+});
+
+test('mergeExpositions adds the slot label to labelled and unlabelled samples alike', () => {
+  const merged = mergeExpositions([
+    { text: '# TYPE up gauge\nup 1\n', slot: undefined },
+    { text: '# TYPE up gauge\nup 1\nx_total{a="b"} 2\n', slot: 1 },
+  ]);
+  assert.equal(merged, `# TYPE up gauge\nup 1\nup{${WORKER_LABEL}="1"} 1\nx_total{${WORKER_LABEL}="1",a="b"} 2\n`);
+});
+
+test('option errors are TypeErrors naming the option', () => {
+  const base = { release: '/srv/app', entry: 'server.js' };
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ ...base, release: '' }, /options\.release/],
+    [{ ...base, entry: 42 }, /options\.entry/],
+    [{ ...base, workers: 0 }, /options\.workers/],
+    [{ ...base, workers: Number.NaN }, /options\.workers/],
+    [{ ...base, workers: 1000 }, /options\.workers/],
+    [{ ...base, readyTimeoutMs: -1 }, /options\.readyTimeoutMs/],
+    [{ ...base, drainTimeoutMs: Number.POSITIVE_INFINITY }, /options\.drainTimeoutMs/],
+    [{ ...base, health: 'healthz' }, /options\.health/],
+    [{ ...base, target: 'x'.repeat(200) }, /options\.target/],
+    [{ ...base, env: { A: 1 } }, /options\.env/],
+    [{ ...base, execArgv: '--inspect' }, /options\.execArgv/],
+    [{ ...base, publicKey: 5 }, /options\.publicKey/],
+  ];
+  for (const [options, message] of bad) assert.throws(() => checkClusterOptions(options as never, 2), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(options));
+  assert.equal(checkClusterOptions(base, 3).workers, 3);
+  assert.equal(checkClusterOptions(base, 3).target, 'app-code');
+});
