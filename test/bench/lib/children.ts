@@ -14,8 +14,9 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-export function spawnChild(script: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  const child = fork(join(sections, script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(env ? { env } : {}) });
+/** `stdout: 'ignore'` for children that log per event (PM2's God in no-daemon mode); stderr always shows. */
+export function spawnChild(script: string, args: string[], env?: NodeJS.ProcessEnv, stdout: 'inherit' | 'ignore' = 'inherit'): ChildProcess {
+  const child = fork(join(sections, script), args, { stdio: ['ignore', stdout, 'inherit', 'ipc'], ...(env ? { env } : {}) });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;

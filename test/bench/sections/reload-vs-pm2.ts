@@ -66,7 +66,7 @@ async function measure(side: Side, appDir: string, reloads: number, steadyMs: nu
   const port = await freePort();
   const home = side === 'pm2' ? tempDir('pm2-home') : undefined;
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), RELOAD_APP_DIR: appDir, ...(home ? { PM2_HOME: home } : {}) };
-  const child = spawnChild('reload-side.ts', [side], env);
+  const child = spawnChild('reload-side.ts', [side], env, side === 'pm2' ? 'ignore' : 'inherit');
   // The hard bound of the whole side: nothing below may hold the bench longer than this.
   const bound = setTimeout(() => child.kill('SIGKILL'), 30_000 + reloads * 20_000);
   const traffic = { current: undefined as ReturnType<typeof load> | undefined };
@@ -110,8 +110,9 @@ async function measure(side: Side, appDir: string, reloads: number, steadyMs: nu
   } finally {
     await traffic.current?.stop();
     if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
       child.send({ type: 'stop' });
-      await nextMessage(child, 'never', 15_000).catch(() => undefined); // resolves on exit (rejects), bounded
+      await Promise.race([exited, sleep(15_000)]);
       child.kill('SIGKILL');
     }
     clearTimeout(bound);
@@ -153,7 +154,7 @@ async function section({ quick }: SectionOptions): Promise<SectionResult> {
   ];
   // A harness self-check: the load must actually have run through the reloads.
   for (const r of results) if (r.requests < reloads * 10) throw new Error(`${r.side}: only ${r.requests} requests, the load did not run`);
-  return { id: 'reload-vs-pm2', title: `12. Zero-downtime reload vs pm2 reload (${reloads} reloads, 4 workers)`, rows, targets, data: { clients: CLIENTS, workers: 4, reloads, steadyMs, sides: results }, notes };
+  return { id: 'reload-vs-pm2', title: `11. Zero-downtime reload vs pm2 reload (${reloads} reloads, 4 workers)`, rows, targets, data: { clients: CLIENTS, workers: 4, reloads, steadyMs, sides: results }, notes };
 }
 
 runSection(section);
