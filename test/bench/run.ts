@@ -30,6 +30,7 @@ const SECTIONS: Array<{ id: string; script: string; execArgv?: string[] }> = [
   { id: 'scrape', script: 'sections/scrape.ts' },
   { id: 'reaction', script: 'sections/reaction.ts' },
   { id: 'startup', script: 'sections/startup.ts' },
+  { id: 'reload-vs-pm2', script: 'sections/reload-vs-pm2.ts' },
 ];
 
 function parseArgs(argv: readonly string[]) {

@@ -4,15 +4,13 @@
  * process on loopback; modes alternate across rounds, and the spread between rounds of the same
  * mode is the noise the difference is judged against.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { nextMessage, spawnChild } from '../lib/children.ts';
 import { configJson, tempDir } from '../lib/fixtures.ts';
 import { runSection, type SectionOptions, type SectionResult } from '../lib/section.ts';
 import { formatSummary, rotate, summarize } from '../lib/stats.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const MODES = ['reloadscope', 'plain'] as const;
 type Mode = (typeof MODES)[number];
 
@@ -30,36 +28,6 @@ interface LoadStats {
   rps: number;
   p50: number;
   p99: number;
-}
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function spawnChild(script: string, args: string[]): ChildProcess {
-  const child = fork(join(here, script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function nextMessage<T>(child: ChildProcess, type: string | undefined, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no '${type ?? 'result'}' message within ${timeoutMs} ms`)), timeoutMs);
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`child exited (${code}) before sending '${type ?? 'result'}'`));
-    };
-    child.once('exit', onExit);
-    child.on('message', function handler(m: { type?: string }) {
-      if (type !== undefined && m.type !== type) return;
-      clearTimeout(timer);
-      child.off('message', handler);
-      child.off('exit', onExit);
-      resolve(m as T);
-    });
-  });
 }
 
 async function measure(mode: Mode, file: string, durationMs: number): Promise<{ server: ServerStats; load: LoadStats }> {
