@@ -1,10 +1,13 @@
 /**
  * A steady loop of one variant, for CPU profiles of the hot path:
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof test/bench/profile-reload.ts <variant> [seconds]
- * variants: full | noprobes | disabled | hand | config | config-noprobes | config-disabled
+ * variants: full | noprobes | disabled | hand | config | config-noprobes | config-disabled | config-hand
+ * (config-hand: section 2's target baseline, readFile + sha256 + JSON.parse + swap hand-instrumented)
  * Then summarise: node test/bench/profile-summary.ts /tmp/prof/<file>.cpuprofile
  */
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { watchConfig } from '@reloadscope/config';
@@ -59,6 +62,28 @@ async function main(): Promise<void> {
       const { reloads } = wiring.instrument({ probes: variant === 'config', config: { enabled: variant !== 'config-disabled' } });
       const watcher = await watchConfig({ path: file, format: 'json', instrumentation: reloads, watch: false, signal: false });
       once = () => watcher.reload({ trigger: 'api', force: true });
+      break;
+    }
+    case 'config-hand': {
+      const file = join(tempDir('profile'), 'app.json');
+      writeFileSync(file, configJson(14 * 1024));
+      const hand = handInstrumentedReloader(wiring.tracer('hand'), wiring.meter('hand'), 'profile');
+      let current: { hash: string; value: unknown } | undefined;
+      // The same stages as sections/config-share.ts's hand-instrumented variant.
+      const fileStages = {
+        load: async () => {
+          const bytes = await readFile(file);
+          return { hash: createHash('sha256').update(bytes).digest('hex'), value: JSON.parse(bytes.toString('utf8')) as unknown };
+        },
+        verify: async () => {},
+        switch: async (c: { hash: string; value: unknown }) => {
+          const previous = current;
+          current = c;
+          return previous;
+        },
+        unload: async () => {},
+      };
+      once = () => hand(fileStages, (c) => ({ hash: c.hash }));
       break;
     }
     default:

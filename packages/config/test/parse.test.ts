@@ -122,6 +122,32 @@ test('values nested deeper than MAX_DEPTH are refused with parse_error, inline a
   await assert.rejects(yaml(dag), { code: 'parse_error' }, 'alias expansion beyond maxAliasCount');
 });
 
+// The bracket count that decides whether the depth walk runs sums [ and { together: a value
+// nesting MAX_DEPTH + 1 deep with neither kind alone past MAX_DEPTH is still refused.
+test('JSON depth: mixed [ and { nesting is refused past MAX_DEPTH, brackets inside strings never refuse', async () => {
+  const mixed = (n: number) => {
+    let open = '';
+    let close = '';
+    for (let i = 0; i < n; i++) {
+      open += i % 2 ? '{"k":' : '[';
+      close = (i % 2 ? '}' : ']') + close;
+    }
+    return `${open}1${close}`;
+  };
+  assert.ok((await json(mixed(MAX_DEPTH))) !== undefined, 'exactly MAX_DEPTH, mixed: fine');
+  await rejection(json(mixed(MAX_DEPTH + 1)), 'parse_error', /nests deeper than 1000 levels/);
+  // Thousands of brackets, all inside strings: counted (the walk runs), never refused.
+  assert.deepEqual(await json(JSON.stringify({ a: '[{'.repeat(3000) })), { a: '[{'.repeat(3000) });
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: MAX_DEPTH - 3, max: MAX_DEPTH + 3 }), fc.string({ maxLength: 40 }), async (depth, filler) => {
+      const text = mixed(depth).replace('1', JSON.stringify(`${filler}[{`.repeat(400)));
+      if (depth <= MAX_DEPTH) assert.ok((await json(text)) !== undefined);
+      else await rejection(json(text), 'parse_error', /nests deeper/);
+    }),
+    { numRuns: 40, seed: 15 },
+  );
+});
+
 // The linear check replaces the package's own (uniqueKeys: true): same verdict, same position.
 test('the linear duplicate-key check agrees with the yaml package on random nested documents (fast-check)', async () => {
   // Keys chosen to collide, and to exercise the package's notion of equal: `1` (int) and `"1"`
