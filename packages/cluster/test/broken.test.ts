@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { superviseCluster } from '../src/index.ts';
-import { activate, appSource, freePort, load, sleep, telemetry, tempDir, writeApp } from './harness.ts';
+import { activate, appSource, load, plainApps, sleep, startCluster } from './harness.ts';
 
 /** Each broken release and the error.type its upgrade must end with. */
 const BROKEN: Array<{ name: string; source: string; type: string }> = [
@@ -17,26 +15,8 @@ const BROKEN: Array<{ name: string; source: string; type: string }> = [
 ];
 
 test('broken releases under load fail verify with their error.type; the old release serves throughout; no worker is left behind', { timeout: 90_000 }, async (t) => {
-  const root = await tempDir(t, 'rs-cluster-');
-  await writeApp(root, 'good');
-  for (const b of BROKEN) await writeApp(root, b.name, b.source);
-  await activate(root, 'good');
-  const port = await freePort();
-  const tel = telemetry();
-  t.after(() => tel.shutdown());
-  const supervisor = await superviseCluster({
-    release: join(root, 'current'),
-    entry: 'server.mjs',
-    workers: 2,
-    health: '/healthz',
-    readyTimeoutMs: 2000,
-    stabilizeMs: 500,
-    env: { PORT: String(port) },
-    instrumentation: tel.reloads,
-    meterProvider: tel.meterProvider,
-    signal: false,
-  });
-  t.after(() => supervisor.close());
+  const apps = { ...plainApps('good'), ...Object.fromEntries(BROKEN.map((b) => [b.name, b.source])) };
+  const { root, port, tel, supervisor } = await startCluster(t, apps, { health: '/healthz', readyTimeoutMs: 2000, stabilizeMs: 500 });
   const before = supervisor.workers().map((w) => w.pid);
   const traffic = load(port, 3);
   t.after(() => traffic.stop());

@@ -1,31 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { superviseCluster } from '../src/index.ts';
-import { activate, appSource, eventually, freePort, get, sleep, telemetry, tempDir, writeApp } from './harness.ts';
+import { activate, appSource, eventually, get, plainApps, sleep, startCluster } from './harness.ts';
 
 const T = { 'hotreload.target': 'app-code' };
 
 test('a request longer than the drain timeout: its worker is killed at the timeout and counted; shorter in-flight requests complete', { timeout: 60_000 }, async (t) => {
-  const root = await tempDir(t, 'rs-cluster-');
-  await writeApp(root, 'a');
-  await writeApp(root, 'b');
-  await activate(root, 'a');
-  const port = await freePort();
-  const tel = telemetry();
-  t.after(() => tel.shutdown());
-  const supervisor = await superviseCluster({
-    release: join(root, 'current'),
-    entry: 'server.mjs',
-    workers: 1,
-    stabilizeMs: 100,
-    drainTimeoutMs: 1500,
-    env: { PORT: String(port) },
-    instrumentation: tel.reloads,
-    meterProvider: tel.meterProvider,
-    signal: false,
-  });
-  t.after(() => supervisor.close());
+  const { root, port, tel, supervisor } = await startCluster(t, plainApps('a', 'b'), { workers: 1, stabilizeMs: 100, drainTimeoutMs: 1500 });
   const long = get(port, '/slow?ms=20000');
   const short = get(port, '/slow?ms=800');
   await sleep(100);
@@ -46,26 +26,10 @@ test('a request longer than the drain timeout: its worker is killed at the timeo
 });
 
 test('a worker that crashes outside an upgrade is replaced with backoff, and each replacement is counted', { timeout: 60_000 }, async (t) => {
-  const root = await tempDir(t, 'rs-cluster-');
   // Crashes on /crash: a crash loop is a client hitting it repeatedly.
   const crashOnRequest = "server.on('request', (req) => { if (req.url === '/crash') process.exit(7); });";
-  await writeApp(root, 'a', appSource('a', crashOnRequest));
-  await writeApp(root, 'b', appSource('b', crashOnRequest));
-  await activate(root, 'a');
-  const port = await freePort();
-  const tel = telemetry();
-  t.after(() => tel.shutdown());
-  const supervisor = await superviseCluster({
-    release: join(root, 'current'),
-    entry: 'server.mjs',
-    workers: 2,
-    stabilizeMs: 100,
-    env: { PORT: String(port) },
-    instrumentation: tel.reloads,
-    meterProvider: tel.meterProvider,
-    signal: false,
-  });
-  t.after(() => supervisor.close());
+  const apps = { a: appSource('a', crashOnRequest), b: appSource('b', crashOnRequest) };
+  const { root, port, tel, supervisor } = await startCluster(t, apps, { stabilizeMs: 100 });
   // The symlink moves on without an upgrade: replacements must still run the generation's release.
   await activate(root, 'b');
   for (let i = 0; i < 3; i++) {

@@ -1,5 +1,9 @@
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { type SuperviseOptions, superviseCluster } from '../src/index.ts';
+import { telemetry, tempDir } from '../../config/test/harness.ts';
+import { freePort } from '../../../test/support/http-load.ts';
 
 export { eventually } from '../../../test/support/eventually.ts';
 export { sleep, telemetry, tempDir } from '../../config/test/harness.ts';
@@ -31,3 +35,31 @@ export async function activate(root: string, name: string): Promise<void> {
   await symlink(join('releases', name), tmp);
   await rename(tmp, join(root, 'current'));
 }
+
+/**
+ * A releases root holding `releases` (name → source; default the plain app), `current` pointing at
+ * the first, and a supervisor over it on a free port with test telemetry, closed after the test.
+ */
+export async function startCluster(t: TestContext, releases: Record<string, string>, options: Partial<SuperviseOptions> = {}) {
+  const root = await tempDir(t, 'rs-cluster-');
+  for (const [name, source] of Object.entries(releases)) await writeApp(root, name, source);
+  await activate(root, Object.keys(releases)[0]!);
+  const port = await freePort();
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const supervisor = await superviseCluster({
+    release: join(root, 'current'),
+    entry: 'server.mjs',
+    workers: 2,
+    env: { PORT: String(port) },
+    instrumentation: tel.reloads,
+    meterProvider: tel.meterProvider,
+    signal: false,
+    ...options,
+  });
+  t.after(() => supervisor.close());
+  return { root, port, tel, supervisor };
+}
+
+/** The plain app under each name. */
+export const plainApps = (...names: string[]): Record<string, string> => Object.fromEntries(names.map((n) => [n, appSource(n)]));

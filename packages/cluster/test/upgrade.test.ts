@@ -1,32 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { superviseCluster } from '../src/index.ts';
-import { activate, freePort, load, sleep, telemetry, tempDir, writeApp } from './harness.ts';
+import { activate, load, plainApps, sleep, startCluster } from './harness.ts';
 
 const UPGRADES = 20;
 
 test('20 upgrades between two releases under keep-alive load: no failed request, no reset, the new release answers after each', { timeout: 120_000 }, async (t) => {
-  const root = await tempDir(t, 'rs-cluster-');
-  await writeApp(root, 'a');
-  await writeApp(root, 'b');
-  await activate(root, 'a');
-  const port = await freePort();
-  const tel = telemetry();
-  t.after(() => tel.shutdown());
-  const supervisor = await superviseCluster({
-    release: join(root, 'current'),
-    entry: 'server.mjs',
-    workers: 2,
-    stabilizeMs: 200,
-    idleCloseMs: 200,
-    drainTimeoutMs: 5000,
-    env: { PORT: String(port) },
-    instrumentation: tel.reloads,
-    meterProvider: tel.meterProvider,
-    signal: false,
-  });
-  t.after(() => supervisor.close());
+  const { root, port, tel, supervisor } = await startCluster(t, plainApps('a', 'b'), { stabilizeMs: 200, idleCloseMs: 200, drainTimeoutMs: 5000 });
   const traffic = load(port, 4);
   t.after(() => traffic.stop());
   await sleep(200);
