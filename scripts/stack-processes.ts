@@ -279,6 +279,19 @@ export class StackProcesses {
     }
   }
 
+  #printed = false;
+
+  /** Runs a test step; the first step that fails prints every process log (once), then it rethrows. */
+  async step<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!this.#printed) this.printLogs();
+      this.#printed = true;
+      throw err;
+    }
+  }
+
   /** Stops every process (`force`: SIGKILL at once), tells the guard it is done, removes the dir. */
   async close({ force = false } = {}): Promise<void> {
     if (this.#closed && !force) return;

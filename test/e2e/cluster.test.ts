@@ -19,18 +19,9 @@ const REGISTER_API = import.meta.resolve('@reloadscope/register/api');
 const harness = new Harness('reloadscope-e2e-cluster-');
 const processes: ManagedProcess[] = [];
 const ports: Record<string, number> = {};
-let failed = false;
 let upgrade: { outcome: string; traceId: string; version: string };
 
-async function step<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!failed) harness.printLogs();
-    failed = true;
-    throw err;
-  }
-}
+const step = <T>(fn: () => Promise<T>): Promise<T> => harness.step(fn);
 
 /** A plain server that also runs one config reload of its own through the supervisor's register. */
 function release(root: string, name: string): void {

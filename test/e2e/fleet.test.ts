@@ -38,22 +38,13 @@ interface Notification {
 }
 
 const harness = new Harness('reloadscope-fleet-');
-let failed = false;
 const processes: ManagedProcess[] = [];
 const notifications: Notification[] = [];
 let webhook: Server | undefined;
 let P: Record<string, number> = {};
 const replicas: Array<{ name: string; http: number; metrics: number }> = [];
 
-async function step<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!failed) harness.printLogs();
-    failed = true;
-    throw err;
-  }
-}
+const step = <T>(fn: () => Promise<T>): Promise<T> => harness.step(fn);
 
 const promUrl = () => `http://127.0.0.1:${P.prometheus}`;
 const instanceOf = (r: { metrics: number }) => `127.0.0.1:${r.metrics}`;

@@ -19,17 +19,8 @@ const watches: ServerResponse[] = [];
 const podRequests: URLSearchParams[] = [];
 let api: Server | undefined;
 let P: Record<string, number> = {};
-let failed = false;
 
-async function step<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!failed) harness.printLogs();
-    failed = true;
-    throw err;
-  }
-}
+const step = <T>(fn: () => Promise<T>): Promise<T> => harness.step(fn);
 
 function pod(name: string, node: string, labels: Record<string, string>, annotations: Record<string, string>) {
   return {

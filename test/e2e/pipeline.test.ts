@@ -47,7 +47,6 @@ interface PromSample {
 }
 
 const harness = new Harness();
-let failed = false;
 const ports = {} as PortPlan;
 const processes: ManagedProcess[] = [];
 const results: ReloadResult[] = [];
@@ -55,16 +54,7 @@ const results: ReloadResult[] = [];
 let served: Issued;
 let testStartSec = 0;
 
-/** Runs a step; on failure prints every process log once, then rethrows. */
-async function step<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!failed) harness.printLogs();
-    failed = true;
-    throw err;
-  }
-}
+const step = <T>(fn: () => Promise<T>): Promise<T> => harness.step(fn);
 
 const promUrl = () => `http://127.0.0.1:${ports.prometheus}`;
 const jaegerUrl = () => `http://127.0.0.1:${ports.jaegerQuery}`;
