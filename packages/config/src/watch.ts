@@ -207,10 +207,15 @@ interface WatchedDirectory {
 
 type Identity = { id: string } | { gone: string };
 
-/** `dev:ino` of the directory at `dir` (following symlinks), or why there is none. */
+/**
+ * `dev:ino:birthtime` of the directory at `dir` (following symlinks), or why there is none. The
+ * birth time is part of it because ext4 hands a directory removed and re-created at once the same
+ * inode number: by `dev:ino` alone the dead watch on the old directory looked current, and edits
+ * in the new one were never seen. (Filesystems without a birth time report 0: `dev:ino` as before.)
+ */
 function identify(dir: string): Promise<Identity> {
   return stat(dir, { bigint: true }).then(
-    (s) => (s.isDirectory() ? { id: `${s.dev}:${s.ino}` } : { gone: 'is no longer a directory' }),
+    (s) => (s.isDirectory() ? { id: `${s.dev}:${s.ino}:${s.birthtimeNs}` } : { gone: 'is no longer a directory' }),
     (err: NodeJS.ErrnoException) => ({ gone: err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'was removed' : `cannot be read (${err.code ?? 'error'})` }),
   );
 }
@@ -219,7 +224,7 @@ function identify(dir: string): Promise<Identity> {
  * One directory's watch, kept pointed at whatever directory is at `dir`. On Linux an inotify
  * watch follows the inode: when the directory is removed, renamed or replaced, fs.watch emits at
  * most a `rename` naming the directory itself and then nothing, ever. So the directory's
- * `dev:ino` is checked on every `rename` event, on `error`, and every RECHECK_MS: a new inode is
+ * `dev:ino` (and birth time) is checked on every `rename` event, on `error`, and every RECHECK_MS: a new inode is
  * watched at once (a bundle's `current` swapped, `mv new dir`); a missing one is reported once
  * and polled for every FALLBACK_POLL_MS until a directory is back. Both end in a reload, so the
  * missing file is a `not_found` failure (the active version keeps serving) and what reappears is
