@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { activate, appSource, eventually, freePort, get, load, sleep, tempDir, writeApp } from './harness.ts';
@@ -37,13 +37,10 @@ function series(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
-test('reloadscope-cluster: a SIGUSR2 storm during an upgrade is coalesced; SIGTERM drains every worker and exits', { timeout: 90_000 }, async (t) => {
-  const root = await tempDir(t, 'rs-cluster-');
-  await writeApp(root, 'a');
-  await writeApp(root, 'b');
-  await activate(root, 'a');
+/** The CLI over `root/current` with its Prometheus endpoint on a free port; killed with its workers after the test. */
+async function startCli(t: TestContext, root: string, args: string[] = [], env: Record<string, string> = {}) {
   const [port, metricsPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', '2', '--drain-timeout', '5000'], {
+  const child: ChildProcess = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', '2', ...args], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -52,6 +49,7 @@ test('reloadscope-cluster: a SIGUSR2 storm during an upgrade is coalesced; SIGTE
       OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
       OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
       RELOADSCOPE_RUNTIME_METRICS: 'false',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -62,6 +60,15 @@ test('reloadscope-cluster: a SIGUSR2 storm during an upgrade is coalesced; SIGTE
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   await eventually(() => out.includes('workers running'), 'the supervisor to start');
+  return { child, port, metricsPort };
+}
+
+test('reloadscope-cluster: a SIGUSR2 storm during an upgrade is coalesced; SIGTERM drains every worker and exits', { timeout: 90_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  await writeApp(root, 'a');
+  await writeApp(root, 'b');
+  await activate(root, 'a');
+  const { child, port, metricsPort } = await startCli(t, root, ['--drain-timeout', '5000']);
   const firstWorkers = await children(child.pid!);
   assert.equal(firstWorkers.length, 2);
 
@@ -111,27 +118,7 @@ await getReloadInstrumentation().reload({ target: 'app-config' }, { load: () => 
   await writeApp(root, 'a', appSource('a', configReload));
   await writeApp(root, 'b', appSource('b', configReload));
   await activate(root, 'a');
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', '2'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      RS_REGISTER_API: REGISTER_API,
-      OTEL_TRACES_EXPORTER: 'none',
-      OTEL_METRICS_EXPORTER: 'prometheus',
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-      RELOADSCOPE_RUNTIME_METRICS: 'false',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.after(async () => {
-    for (const pid of await children(child.pid!)) process.kill(pid, 'SIGKILL');
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  await eventually(() => out.includes('workers running'), 'the supervisor to start');
+  const { child, metricsPort } = await startCli(t, root, [], { RS_REGISTER_API: REGISTER_API });
 
   const facts = (text: string) => ({
     upgrades: series(text, 'hotreload_reloads_total', { hotreload_target: 'app-code', hotreload_trigger: 'startup', hotreload_outcome: 'success' }),
