@@ -2,9 +2,12 @@
  * Issue 15, per request: what the generation stamp costs every span the application starts.
  * `startSpan` + `end` on the full wiring's tracer provider, without a stamp processor (baseline)
  * and with @reloadscope/register's GenerationStampProcessor while 1 and 10 targets are active.
+ * Two floors sit beside them, because the stamp can only be as cheap as the public span API:
+ * an empty span processor (what any processor costs to be called), and the application setting
+ * the same number attributes itself with `span.setAttribute` (what the SDK charges per key).
  */
 import { GenerationStampProcessor, generationKey } from '@reloadscope/register/api';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReloadInstrumentation } from '@reloadscope/core';
 import { runRounds, type Variant } from '../lib/bench.ts';
 import { CountingNoopExporter, useAsyncLocalStorageContext } from '../lib/otel.ts';
@@ -15,7 +18,23 @@ const NAMES = {
   plain: 'span start + end, no stamp (baseline)',
   one: 'span start + end, generation stamp, 1 target',
   ten: 'span start + end, generation stamp, 10 targets',
+  empty: 'floor: an empty span processor added',
+  ownOne: 'floor: the app sets 1 number attribute itself',
+  ownTen: 'floor: the app sets 10 number attributes itself',
 } as const;
+const STAMPED: readonly string[] = [NAMES.one, NAMES.ten];
+
+/** Does nothing: what the SDK's MultiSpanProcessor charges for one more processor. */
+class EmptyProcessor implements SpanProcessor {
+  onStart(): void {}
+  onEnd(): void {}
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 async function reloadsWith(targets: number): Promise<ReloadInstrumentation> {
   const reloads = new ReloadInstrumentation();
@@ -30,26 +49,45 @@ async function perRequest(options: SectionOptions): Promise<SectionResult> {
   useAsyncLocalStorageContext();
   const batch = 100;
   const exporters: CountingNoopExporter[] = [];
-  const provider = (stamp?: ReloadInstrumentation) => {
+  const provider = (first?: SpanProcessor) => {
     const exporter = new CountingNoopExporter();
     exporters.push(exporter);
-    const spanProcessors = [new BatchSpanProcessor({ exporter })];
-    return new TracerProvider({ spanProcessors: stamp ? [new GenerationStampProcessor(stamp), ...spanProcessors] : spanProcessors });
+    const spanProcessors: SpanProcessor[] = [new BatchSpanProcessor({ exporter })];
+    return new TracerProvider({ spanProcessors: first ? [first, ...spanProcessors] : spanProcessors });
   };
+  const plain = provider();
   const providers = {
-    [NAMES.plain]: provider(),
-    [NAMES.one]: provider(await reloadsWith(1)),
-    [NAMES.ten]: provider(await reloadsWith(10)),
+    [NAMES.plain]: plain,
+    [NAMES.one]: provider(new GenerationStampProcessor(await reloadsWith(1))),
+    [NAMES.ten]: provider(new GenerationStampProcessor(await reloadsWith(10))),
+    [NAMES.empty]: provider(new EmptyProcessor()),
   };
-  const variants: Variant[] = Object.entries(providers).map(([name, p]) => {
-    const tracer = p.getTracer('bench-request');
+  const spans = (name: string, tracer: ReturnType<TracerProvider['getTracer']>): Variant => ({
+    name,
+    fn: async () => {
+      for (let k = 0; k < batch; k++) tracer.startSpan('GET /orders').end();
+    },
+  });
+  // The same keys and values the stamp writes, set by the caller on the plain provider.
+  const ownAttributes = (name: string, targets: number): Variant => {
+    const tracer = plain.getTracer('bench-request-own');
+    const keys = Array.from({ length: targets }, (_, i) => generationKey(`t${i}`));
     return {
       name,
       fn: async () => {
-        for (let k = 0; k < batch; k++) tracer.startSpan('GET /orders').end();
+        for (let k = 0; k < batch; k++) {
+          const span = tracer.startSpan('GET /orders');
+          for (let i = 0; i < keys.length; i++) span.setAttribute(keys[i]!, 1);
+          span.end();
+        }
       },
     };
-  });
+  };
+  const variants: Variant[] = [
+    ...Object.entries(providers).map(([name, p]) => spans(name, p.getTracer('bench-request'))),
+    ownAttributes(NAMES.ownOne, 1),
+    ownAttributes(NAMES.ownTen, 10),
+  ];
   const result = await runRounds(variants, {
     rounds: options.quick ? 2 : 9,
     batch,
@@ -76,7 +114,7 @@ async function perRequest(options: SectionOptions): Promise<SectionResult> {
     id: 'per-request',
     title: '7. Per request: the generation stamp on every span (per span)',
     rows,
-    targets: [NAMES.one, NAMES.ten].map((name) => ({
+    targets: STAMPED.map((name) => ({
       name: `generation stamp, ${name.endsWith('1 target') ? '1 target' : '10 targets'}`,
       goal: '≤ 1.05× span start + end without it',
       measured: `${formatSummary(ratio(name), 3)}×`,
@@ -84,12 +122,18 @@ async function perRequest(options: SectionOptions): Promise<SectionResult> {
     })),
     data: {
       perSpanMicroseconds: Object.fromEntries(Object.values(NAMES).map((k) => [k, s(k)])),
-      ratioVsPlain: { oneTarget: ratio(NAMES.one), tenTargets: ratio(NAMES.ten) },
+      ratioVsPlain: {
+        oneTarget: ratio(NAMES.one),
+        tenTargets: ratio(NAMES.ten),
+        emptyProcessor: ratio(NAMES.empty),
+        ownOneAttribute: ratio(NAMES.ownOne),
+        ownTenAttributes: ratio(NAMES.ownTen),
+      },
       withinRoundMadPct: result.madPct,
       samples: result.samples,
       batch,
     },
-    notes: [],
+    notes: ['the floors use the public span API the stamp is limited to: a stamp cannot cost less than an empty processor plus the SDK\'s setAttribute per key'],
   };
 }
 
