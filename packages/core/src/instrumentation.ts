@@ -1,10 +1,10 @@
 import { type BatchObservableResult, context, diag } from '@opentelemetry/api';
 import { METRICS } from './catalogue.ts';
-import { NonPatchingInstrumentation } from './non-patching-instrumentation.ts';
 import { ReloadError, errorType } from './errors.ts';
 import { defaultIdentity } from './hash.ts';
 import { hashToGauge } from './hash.ts';
 import { createInstruments, type InstrumentFor } from './instruments.ts';
+import { NonPatchingInstrumentation } from './non-patching-instrumentation.ts';
 import { checkBoolean, checkDurationMs, checkObject, checkOneOf, checkPositiveInteger } from './options.ts';
 import { ReloadRun, type RunHost } from './run.ts';
 import {

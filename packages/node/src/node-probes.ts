@@ -5,11 +5,11 @@ import {
   ATTR_STAGE,
   ATTR_TARGET,
   createInstrument,
+  type InstrumentationConfig,
   METRICS,
+  NonPatchingInstrumentation,
   type ReloadObserver,
   type ReloadResult,
-  type InstrumentationConfig,
-  NonPatchingInstrumentation,
   type ReloadStage,
   type RunInfo,
 } from '@reloadscope/core';
