@@ -1,4 +1,5 @@
 export { ReloadInstrumentation, DEFAULT_MAX_TARGETS } from './instrumentation.ts';
+export { NonPatchingInstrumentation, type InstrumentationConfig } from './non-patching-instrumentation.ts';
 export { ReloadRun } from './run.ts';
 export { ReloadError, ReloadTimeoutError, isReloadError, errorType, CORE_ERROR_CODES, type CoreErrorCode } from './errors.ts';
 export { inspectThrown, describeValue, type ThrownInfo } from './thrown.ts';

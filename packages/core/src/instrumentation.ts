@@ -1,10 +1,10 @@
 import { type BatchObservableResult, context, diag } from '@opentelemetry/api';
-import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { METRICS } from './catalogue.ts';
 import { ReloadError, errorType } from './errors.ts';
 import { defaultIdentity } from './hash.ts';
 import { hashToGauge } from './hash.ts';
 import { createInstruments, type InstrumentFor } from './instruments.ts';
+import { NonPatchingInstrumentation } from './non-patching-instrumentation.ts';
 import { checkBoolean, checkDurationMs, checkObject, checkOneOf, checkPositiveInteger } from './options.ts';
 import { ReloadRun, type RunHost } from './run.ts';
 import {
@@ -64,9 +64,9 @@ const TRIGGER_SET: ReadonlySet<string> = new Set(TRIGGERS);
  * The reload instrument: turns each reload into one trace (root `hotreload` + a span per stage)
  * and the reload metrics of the catalogue. Register it like any OpenTelemetry instrumentation.
  */
-export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumentationConfig> {
-  // `declare` fields: InstrumentationBase's constructor calls _updateMetricInstruments() before
-  // subclass initialisers run, so initialised fields would overwrite what it created.
+export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInstrumentationConfig> {
+  // `declare` fields: the base constructor calls _updateMetricInstruments() before subclass
+  // initialisers run, so initialised fields would overwrite what it created.
   declare private _instruments: CoreInstruments | undefined;
   declare private _targetMap: Map<string, TargetState> | undefined;
   declare private _observerList: ReloadObserver[] | undefined;
@@ -83,10 +83,6 @@ export class ReloadInstrumentation extends InstrumentationBase<ReloadInstrumenta
   override setConfig(config: ReloadInstrumentationConfig = {}): void {
     checkConfig(config);
     super.setConfig(config);
-  }
-
-  protected override init(): void {
-    // Nothing to patch: reloads are reported through the API, not by wrapping modules.
   }
 
   protected override _updateMetricInstruments(): void {

@@ -1,12 +1,13 @@
 import type { Attributes, BatchObservableResult, Histogram, ObservableGauge, Span } from '@opentelemetry/api';
-import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import {
   ATTR_EVENTLOOP_BLOCKED,
   ATTR_RESOURCE_TYPE,
   ATTR_STAGE,
   ATTR_TARGET,
   createInstrument,
+  type InstrumentationConfig,
   METRICS,
+  NonPatchingInstrumentation,
   type ReloadObserver,
   type ReloadResult,
   type ReloadStage,
@@ -89,9 +90,9 @@ interface RunProbe {
  * Nothing runs per request: probes are sampled at run and stage boundaries only, and the one
  * timer (event loop) exists only while reloads run.
  */
-export class ReloadNodeProbes extends InstrumentationBase<NodeProbesConfig> {
-  // `declare` fields: InstrumentationBase's constructor calls _updateMetricInstruments() and
-  // enable() before subclass initialisers run; initialised fields would overwrite their work.
+export class ReloadNodeProbes extends NonPatchingInstrumentation<NodeProbesConfig> {
+  // `declare` fields: the base constructor calls _updateMetricInstruments() and enable() before
+  // subclass initialisers run; initialised fields would overwrite their work.
   declare private _inst: Instruments | undefined;
   declare private _state: ProbeState | undefined;
   declare private _sources: Map<ObservableReloads, (() => void) | undefined> | undefined;
@@ -99,10 +100,6 @@ export class ReloadNodeProbes extends InstrumentationBase<NodeProbesConfig> {
   constructor(config: NodeProbesConfig = {}) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
     if (config.instrumentation) this.observe(config.instrumentation);
-  }
-
-  protected override init(): void {
-    // Nothing to patch: the probes listen to reload runs through core's observer hooks.
   }
 
   protected override _updateMetricInstruments(): void {

@@ -11,8 +11,6 @@ import {
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import {
   ConsoleMetricExporter,
   MeterProvider,
@@ -23,6 +21,9 @@ import {
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
+import { afterStartUp } from './after-start-up.ts';
+import { attachInstrumentations } from './attach-instrumentations.ts';
+import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { diagLevel } from './diag-level.ts';
 import { readEnv } from './env.ts';
 import { ExitBoundedExporter } from './exit-bounded-exporter.ts';
@@ -147,12 +148,12 @@ function boot(options: StartOptions): Reloadscope {
           ...(settings.retainedGraceMs !== undefined && typeof probesWanted !== 'object' ? { retainedGraceMs: settings.retainedGraceMs } : {}),
           instrumentation,
         });
-  const instrumentations: Instrumentation[] = [instrumentation];
+  const instrumentations: Array<ReloadInstrumentation | ReloadNodeProbes> = [instrumentation];
   if (probes) instrumentations.push(probes);
 
   if (settings.disabled) {
     // Instruments bind to the (no-op) global API: the app's reload code works, nothing is exported.
-    registerInstrumentations({ instrumentations });
+    attachInstrumentations(instrumentations);
     return handle({ instrumentation, probes, traces: 'disabled', metrics: 'disabled', url: Promise.resolve(undefined), closers: [], flushers: [], beginExit: () => limitMs });
   }
 
@@ -190,7 +191,7 @@ function boot(options: StartOptions): Reloadscope {
     const processors: SpanProcessor[] = [];
     if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
     if (settings.traces.includes('otlp')) {
-      bounded = new ExitBoundedExporter((timeoutMillis) => new OTLPTraceExporter({ url: settings.tracesUrl, timeoutMillis }), settings.otlpTimeoutMs);
+      bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs);
       processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: new ReportingSpanExporter(bounded, settings.tracesUrl) }));
     }
     if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
@@ -241,11 +242,7 @@ function boot(options: StartOptions): Reloadscope {
     });
   }
 
-  registerInstrumentations({
-    instrumentations,
-    ...(tracerProvider ? { tracerProvider } : {}),
-    ...(meterProvider ? { meterProvider } : {}),
-  });
+  attachInstrumentations(instrumentations, { tracerProvider, meterProvider });
   if (options.runtimeMetrics ?? settings.runtimeMetrics) closers.push(startRuntimeMetrics(meterProvider));
 
   const flushAll = async () => {
@@ -271,24 +268,46 @@ function boot(options: StartOptions): Reloadscope {
 }
 
 /**
- * instrumentation-runtime-node is loaded after boot, not with it: nothing needs it before the
- * first scrape, and loading it is about a tenth of register's start-up. Not loaded at all when
- * the environment turned it off. Returns its closer.
+ * instrumentation-runtime-node is loaded once the application runs (afterStartUp), not while it
+ * starts: nothing needs it before the first scrape, and it (with its own copy of
+ * @opentelemetry/instrumentation and that package's module hooks) is about a tenth of the start-up
+ * and 2 MiB. Not loaded at all when the environment turned it off. Returns its closer.
  */
 function startRuntimeMetrics(meterProvider: ApiMeterProvider | undefined): () => Promise<void> {
   let stopped = false;
   let unregister: (() => void) | undefined;
-  import('@opentelemetry/instrumentation-runtime-node').then(
-    ({ RuntimeNodeInstrumentation }) => {
-      if (stopped) return;
-      unregister = registerInstrumentations({ instrumentations: [new RuntimeNodeInstrumentation()], ...(meterProvider ? { meterProvider } : {}) });
-    },
-    (err: unknown) => reportOnce('runtime-metrics', `could not load @opentelemetry/instrumentation-runtime-node (${err instanceof Error ? err.message : String(err)}); runtime metrics are not reported.`),
-  );
+  const load = () => {
+    if (stopped) return;
+    import('@opentelemetry/instrumentation-runtime-node').then(
+      ({ RuntimeNodeInstrumentation }) => {
+        if (stopped) return;
+        unregister = attachInstrumentations([new RuntimeNodeInstrumentation()], { meterProvider });
+      },
+      (err: unknown) =>
+        reportOnce('runtime-metrics', `could not load @opentelemetry/instrumentation-runtime-node (${err instanceof Error ? err.message : String(err)}); runtime metrics are not reported.`),
+    );
+  };
+  afterStartUp(load);
   return async () => {
     stopped = true;
     unregister?.();
   };
+}
+
+/**
+ * The OTLP/HTTP exporter, loaded once the application runs (afterStartUp) or at the first export
+ * if that comes sooner: nothing is exported before a batch is due (5 s by default), and its
+ * packages (exporter-base, transformer) are a fifth of the modules a boot would load. One import
+ * for the exporter of the running process and the one ExitBoundedExporter makes at exit.
+ */
+function otlpTraceExporter(url: string): (timeoutMillis: number) => DeferredSpanExporter {
+  let module: Promise<typeof import('@opentelemetry/exporter-trace-otlp-http')> | undefined;
+  const load = () => {
+    module ??= import('@opentelemetry/exporter-trace-otlp-http');
+    return module;
+  };
+  afterStartUp(() => void load().catch(() => {}));
+  return (timeoutMillis) => new DeferredSpanExporter(async () => new (await load()).OTLPTraceExporter({ url, timeoutMillis }));
 }
 
 function handle(parts: {

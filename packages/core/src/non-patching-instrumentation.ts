@@ -1,0 +1,80 @@
+import { type Meter, type MeterProvider, metrics, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
+// Type-only on purpose: the package's runtime (require-in-the-middle, import-in-the-middle, debug,
+// semver…) exists to patch modules, which reloadscope never does; loading it was a tenth of
+// `--import @reloadscope/register`'s start-up and over a MiB of its memory.
+import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
+
+export type { InstrumentationConfig };
+
+/**
+ * The base of reloadscope's instrumentations: an OpenTelemetry `Instrumentation` (so
+ * `registerInstrumentations()` and NodeSDK's `instrumentations` accept it) that patches no module.
+ * It keeps what `InstrumentationBase` does for such an instrumentation: tracer and meter from the
+ * global providers until `setTracerProvider` / `setMeterProvider`, `_updateMetricInstruments()` on
+ * every new meter, `config.enabled` defaulting to true, enabled by the constructor unless
+ * `enabled: false`.
+ *
+ * The constructor calls `setConfig`, `_updateMetricInstruments` and `enable` before a subclass's
+ * field initialisers run: a subclass keeps what those create in `declare`d fields.
+ */
+export abstract class NonPatchingInstrumentation<C extends InstrumentationConfig = InstrumentationConfig> implements Instrumentation<C> {
+  readonly instrumentationName: string;
+  readonly instrumentationVersion: string;
+  /** Set by enable() and disable(); subclasses only read it. */
+  protected _enabled = false;
+  #config!: C;
+  #tracer: Tracer;
+  #meter: Meter;
+
+  constructor(instrumentationName: string, instrumentationVersion: string, config: C) {
+    this.instrumentationName = instrumentationName;
+    this.instrumentationVersion = instrumentationVersion;
+    this.setConfig(config);
+    this.#tracer = trace.getTracer(instrumentationName, instrumentationVersion);
+    this.#meter = metrics.getMeter(instrumentationName, instrumentationVersion);
+    this._updateMetricInstruments();
+    if (this.#config.enabled) this.enable();
+  }
+
+  get tracer(): Tracer {
+    return this.#tracer;
+  }
+
+  get meter(): Meter {
+    return this.#meter;
+  }
+
+  setTracerProvider(tracerProvider: TracerProvider): void {
+    this.#tracer = tracerProvider.getTracer(this.instrumentationName, this.instrumentationVersion);
+  }
+
+  setMeterProvider(meterProvider: MeterProvider): void {
+    this.#meter = meterProvider.getMeter(this.instrumentationName, this.instrumentationVersion);
+    this._updateMetricInstruments();
+  }
+
+  /** Creates the instruments on `this.meter`; called again for each new meter provider. */
+  protected _updateMetricInstruments(): void {}
+
+  getConfig(): C {
+    return this.#config;
+  }
+
+  /** Replaces the config; `enabled` defaults to true. Does not itself enable or disable. */
+  setConfig(config: C): void {
+    this.#config = { enabled: true, ...config };
+  }
+
+  enable(): void {
+    this._enabled = true;
+  }
+
+  disable(): void {
+    this._enabled = false;
+  }
+
+  isEnabled(): boolean {
+    return this._enabled;
+  }
+}
+
