@@ -21,7 +21,11 @@ export interface LoopSpan {
  */
 export class EventLoopMonitor {
   readonly #resolutionMs: number;
-  readonly #open = new Set<LoopSpan>();
+  /**
+   * The open spans. An array, not a Set: rarely more than a few stages are open at once, and a
+   * push plus a short scan is cheaper than hashing the span into a Set twice per stage.
+   */
+  readonly #open: LoopSpan[] = [];
   readonly #byKey = new Map<number, LoopSpan>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastTick = 0;
@@ -62,13 +66,25 @@ export class EventLoopMonitor {
     }
     span.startedAt = now;
     span.worstMs = 0;
-    this.#open.add(span);
+    if (!this.#open.includes(span)) this.#open.push(span);
   }
 
-  /** Stop watching `span`; its worst loop delay in seconds, undefined if it was not open. */
-  close(span: LoopSpan): number | undefined {
-    if (!this.#open.delete(span)) return undefined;
-    const now = performance.now();
+  /**
+   * Stop watching `span`; its worst loop delay in seconds, undefined if it was not open.
+   * `elapsedMs`, when the caller has just measured how long the span lasted (core's stage
+   * duration), stands in for a second clock read: the span then ended at `startedAt + elapsedMs`.
+   * No tick can run between that measurement and this call (both are in one synchronous stretch),
+   * so the estimate only lacks the microseconds in between. Anything but a finite number >= 0
+   * falls back to reading the clock.
+   */
+  close(span: LoopSpan, elapsedMs?: number): number | undefined {
+    const open = this.#open;
+    const i = open.indexOf(span);
+    if (i < 0) return undefined;
+    // Order does not matter: the last span takes the closed one's place.
+    const last = open.pop()!;
+    if (last !== span) open[i] = last;
+    const now = elapsedMs !== undefined && elapsedMs >= 0 && elapsedMs < Number.POSITIVE_INFINITY ? span.startedAt + elapsedMs : performance.now();
     const pending = Math.min(now - this.#lastTick - this.#resolutionMs, now - span.startedAt);
     return Math.max(span.worstMs, pending, 0) / 1000;
   }
@@ -76,12 +92,12 @@ export class EventLoopMonitor {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#open.clear();
+    this.#open.length = 0;
     this.#byKey.clear();
   }
 
   #tick(): void {
-    if (this.#open.size === 0) {
+    if (this.#open.length === 0) {
       this.stop();
       return;
     }

@@ -70,17 +70,25 @@ interface Instruments {
   blocked: Histogram;
 }
 
-/** One run's readings, kept from its start to its end. */
-interface RunProbe {
+/**
+ * One run's readings, kept from its start until its heap "after" reading. It is also the
+ * event-loop span of the run's open stage (reused stage after stage) and the entry waiting for
+ * that heap reading: one object per run instead of three.
+ */
+class RunProbe implements LoopSpan {
   readonly attributes: TargetAttributes;
-  heapBefore: number;
+  heapBefore = 0;
   /** Raw, uncounted: it is only counted if the run reaches unload (failed and unchanged runs do not). */
-  resourcesBefore: ResourceSnapshot | undefined;
-  /** The open stage's event-loop span, reused by each stage of the run. */
-  readonly loop: LoopSpan;
+  resourcesBefore: ResourceSnapshot | undefined = undefined;
+  startedAt = 0;
+  worstMs = 0;
   /** The run's worst stage so far and its blockage (seconds): the run's one histogram point. */
-  worstStage: ReloadStage | undefined;
-  worstSeconds: number;
+  worstStage: ReloadStage | undefined = undefined;
+  worstSeconds = 0;
+
+  constructor(attributes: TargetAttributes) {
+    this.attributes = attributes;
+  }
 }
 
 /**
@@ -164,11 +172,6 @@ export class ReloadNodeProbes extends NonPatchingInstrumentation<NodeProbesConfi
   }
 }
 
-interface PendingHeap {
-  before: number;
-  attributes: Attributes;
-}
-
 /** The probes' metric attributes of one target: `{target}` and `{target, stage}` per stage. */
 class TargetAttributes {
   readonly target: Attributes;
@@ -202,7 +205,7 @@ class ProbeState implements ReloadObserver {
   readonly #resources: boolean;
   readonly #retainedVersions: boolean;
   readonly #maxActiveResources: number;
-  /** performance.now() before which the resources probe takes no reading (it found too many). */
+  /** performance.now() before which the resources probe takes no reading (it found too many); 0: none. */
   #resourcesOffUntil = 0;
   /**
    * Attribute objects per target, built once: the SDK hashes whatever object it gets, but
@@ -211,7 +214,7 @@ class ProbeState implements ReloadObserver {
    */
   readonly #attributes = new Map<string, TargetAttributes>();
   /** Runs whose heap "after" reading is due once the current turn's stacks have unwound. */
-  #heapPending: PendingHeap[] = [];
+  #heapPending: RunProbe[] = [];
   #heapImmediate: ReturnType<typeof setImmediate> | undefined;
 
   constructor(config: NodeProbesConfig, instruments: () => Instruments | undefined) {
@@ -231,27 +234,24 @@ class ProbeState implements ReloadObserver {
 
   runStarted(run: RunInfo): void {
     if (this.#retainedVersions) this.retained.declareTarget(run.target);
-    this.#runs.set(run.id, {
-      attributes: this.#attributesOf(run.target),
-      heapBefore: this.#heap ? heapUsedBytes(this.#collect) : 0,
-      resourcesBefore: this.#resources ? this.#resourcesBefore(run.target) : undefined,
-      loop: { startedAt: 0, worstMs: 0 },
-      worstStage: undefined,
-      worstSeconds: 0,
-    });
+    const probe = new RunProbe(this.#attributesOf(run.target));
+    if (this.#heap) probe.heapBefore = heapUsedBytes(this.#collect);
+    if (this.#resources) probe.resourcesBefore = this.#resourcesBefore(run.target);
+    this.#runs.set(run.id, probe);
   }
 
   stageStarted(run: RunInfo, _stage: ReloadStage): void {
     if (!this.#eventLoop) return;
     const probe = this.#runs.get(run.id);
-    if (probe) this.#loop.open(probe.loop);
+    if (probe) this.#loop.open(probe);
   }
 
-  stageEnded(run: RunInfo, stage: ReloadStage, _outcome: unknown, _ms: unknown, span: Span | undefined): void {
+  stageEnded(run: RunInfo, stage: ReloadStage, _outcome: unknown, durationMs: number, span: Span | undefined): void {
     if (!this.#eventLoop) return;
     const probe = this.#runs.get(run.id);
     if (!probe) return;
-    const seconds = this.#loop.close(probe.loop);
+    // Core measured the stage just now: its duration saves the monitor a clock read per stage.
+    const seconds = this.#loop.close(probe, typeof durationMs === 'number' ? durationMs : undefined);
     if (seconds === undefined) return;
     // Each stage's own reading goes on its span (a trace answers "which stage"); the histogram
     // gets one point per run, at runEnded. A tie keeps the earlier stage.
@@ -267,10 +267,12 @@ class ProbeState implements ReloadObserver {
     // Taken here, while the run (and its deadline timer) is still open, so that the run's own
     // handles are in both snapshots and only what the reload left behind shows.
     const probe = this.#runs.get(run.id);
-    if (probe?.resourcesBefore) {
+    const before = probe?.resourcesBefore;
+    if (before) {
+      probe.resourcesBefore = undefined;
       const after = snapshotActiveResources();
       // The target's previous delta map is reused: the gauge only ever shows the latest one.
-      if (after) this.resourceDeltas.set(run.target, diffSnapshots(probe.resourcesBefore, after, this.resourceDeltas.get(run.target)));
+      if (after) this.resourceDeltas.set(run.target, diffSnapshots(before, after, this.resourceDeltas.get(run.target)));
     }
   }
 
@@ -278,13 +280,14 @@ class ProbeState implements ReloadObserver {
     const probe = this.#runs.get(run.id);
     this.#runs.delete(run.id);
     if (!probe) return;
-    this.#loop.close(probe.loop); // a stage still open when its run ended (low-level API misuse)
+    this.#loop.close(probe); // a stage still open when its run ended (low-level API misuse)
     if (probe.worstStage !== undefined) this.#instruments()?.blocked.record(probe.worstSeconds, probe.attributes.stage(probe.worstStage));
     if (!this.#heap) return;
     // Measured once the run's stack has unwound: locals of the finished run would otherwise
     // still hold the old version and count as growth. Runs ending in the same turn share one
     // reading (and, in exact mode, one GC) instead of one immediate each.
-    this.#heapPending.push({ before: probe.heapBefore, attributes: probe.attributes.target });
+    probe.resourcesBefore = undefined; // a run that never reached unload: its list is garbage now
+    this.#heapPending.push(probe);
     if (!this.#heapImmediate) {
       this.#heapImmediate = setImmediate(() => this.#recordHeap());
       this.#heapImmediate.unref();
@@ -309,16 +312,19 @@ class ProbeState implements ReloadObserver {
     if (!histogram) return;
     // OTel histograms take non-negative values only (the SDK drops negatives): a run that freed
     // memory is recorded as 0 growth.
-    for (const run of pending) histogram.record(Math.max(0, after - run.before), run.attributes);
+    for (const run of pending) histogram.record(Math.max(0, after - run.heapBefore), run.attributes.target);
   }
 
   /** The "before" list, or undefined (and the target marked skipped) above maxActiveResources. */
   #resourcesBefore(target: string): ResourceSnapshot | undefined {
-    const now = performance.now();
-    if (now >= this.#resourcesOffUntil) {
+    // The clock is read only while a skip is in force: a process below the bound pays nothing for it.
+    if (this.#resourcesOffUntil === 0 || performance.now() >= this.#resourcesOffUntil) {
       const snapshot = snapshotActiveResources();
-      if (!snapshot || snapshot.length <= this.#maxActiveResources) return snapshot;
-      this.#resourcesOffUntil = now + RESOURCES_RECHECK_MS;
+      if (!snapshot || snapshot.length <= this.#maxActiveResources) {
+        this.#resourcesOffUntil = 0;
+        return snapshot;
+      }
+      this.#resourcesOffUntil = performance.now() + RESOURCES_RECHECK_MS;
       diagOnce(
         'resources-skipped',
         'info',

@@ -57,3 +57,37 @@ test('a block before a stage began is not attributed to it', async () => {
 test('rejects a nonsensical resolution', () => {
   assert.throws(() => new EventLoopMonitor(0), TypeError);
 });
+
+test('close(span, elapsedMs) ends the span at startedAt + elapsedMs instead of reading the clock', () => {
+  const m = new EventLoopMonitor(10);
+  const span = { startedAt: 0, worstMs: 0 };
+  m.open(span);
+  busyWait(120);
+  // The caller measured the span as instantaneous: the block came after its end, so it is not the span's.
+  assert.equal(m.close(span, 0), 0);
+  for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+    m.open(span);
+    busyWait(120);
+    const s = m.close(span, bad)!;
+    assert.ok(s >= 0.1, `elapsedMs ${bad} falls back to the clock: measured ${s}`);
+  }
+});
+
+test('spans closed out of order: the others stay open and sampled, a closed one closes once', async () => {
+  const m = new EventLoopMonitor(5);
+  const [a, b, c] = [0, 1, 2].map(() => ({ startedAt: 0, worstMs: 0 }));
+  m.open(a!);
+  m.open(b!);
+  m.open(b!); // opening an open span again restarts it, it is not listed twice
+  m.open(c!);
+  assert.ok(m.close(b!) !== undefined);
+  assert.equal(m.close(b!), undefined, 'b is closed');
+  await new Promise((r) => setTimeout(r, 10));
+  busyWait(120);
+  await new Promise((r) => setTimeout(r, 30)); // ticks see the block while a and c are open
+  const sa = m.close(a!)!;
+  const sc = m.close(c!)!;
+  assert.ok(sa >= 0.1 && sc >= 0.1, `a ${sa}, c ${sc}`);
+  assert.equal(m.close(a!), undefined);
+  assert.equal(m.close(c!), undefined);
+});
