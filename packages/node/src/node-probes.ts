@@ -5,6 +5,7 @@ import {
   ATTR_STAGE,
   ATTR_TARGET,
   createInstrument,
+  errorType,
   type InstrumentationConfig,
   METRICS,
   NonPatchingInstrumentation,
@@ -307,12 +308,18 @@ class ProbeState implements ReloadObserver {
     this.#heapImmediate = undefined;
     const pending = this.#heapPending;
     this.#heapPending = [];
-    const after = heapUsedBytes(this.#collect);
-    const histogram = this.#instruments()?.heapDelta;
-    if (!histogram) return;
-    // OTel histograms take non-negative values only (the SDK drops negatives): a run that freed
-    // memory is recorded as 0 growth.
-    for (const run of pending) histogram.record(Math.max(0, after - run.heapBefore), run.attributes.target);
+    // This runs from an immediate, outside core's isolation of observer hooks: a throwing meter
+    // (or a foreign globalThis.gc in exact mode) would be an uncaught exception that ends the process.
+    try {
+      const after = heapUsedBytes(this.#collect);
+      const histogram = this.#instruments()?.heapDelta;
+      if (!histogram) return;
+      // OTel histograms take non-negative values only (the SDK drops negatives): a run that freed
+      // memory is recorded as 0 growth.
+      for (const run of pending) histogram.record(Math.max(0, after - run.heapBefore), run.attributes.target);
+    } catch (err) {
+      diagOnce('heap-record-threw', 'warn', `recording hotreload.heap.delta threw (${errorType(err)}); those points are lost, reloads are unaffected`);
+    }
   }
 
   /** The "before" list, or undefined (and the target marked skipped) above maxActiveResources. */

@@ -1,4 +1,5 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { errorType } from '@reloadscope/core';
 import { diagOnce } from './diagnostics.ts';
 import { exposedGc } from './heap.ts';
 
@@ -163,9 +164,15 @@ export class RetainedVersions {
       () => {
         this.#gcTimer = undefined;
         const startedAt = performance.now();
-        gc();
         this.#lastForcedGcAt = startedAt;
-        this.#lastFullGcAt = Math.max(this.#lastFullGcAt, startedAt);
+        // A timer callback, outside any caller's try: a `gc` that is not V8's and throws must not
+        // end the process. The next attempt keeps the spacing below.
+        try {
+          gc();
+          this.#lastFullGcAt = Math.max(this.#lastFullGcAt, startedAt);
+        } catch (err) {
+          diagOnce('gc-threw', 'warn', `globalThis.gc threw (${errorType(err)}); retained versions count after V8's own full GCs only`);
+        }
         this.#scheduleGc();
       },
       Math.max(0, Math.ceil(due - now)),

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import type { Histogram, Meter, MeterProvider as ApiMeterProvider, MetricOptions } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { test } from 'node:test';
 import { EVENTLOOP_BUCKETS_SECONDS, HEAP_DELTA_BUCKETS_BYTES, METRICS } from '@reloadscope/core';
 import { busyWait, setup } from './harness.ts';
@@ -224,6 +226,40 @@ test('probes can be switched off one by one: an off probe records nothing, the o
   await new Promise((resolve) => setImmediate(resolve));
   const names = (await h.metrics()).filter((m) => m.scope === '@reloadscope/node' && m.points.length > 0).map((m) => m.name);
   assert.deepEqual(names.sort(), [METRICS.heapDelta.name, METRICS.retainedVersions.name].sort());
+});
+
+test('a meter that throws on the heap histogram cannot crash the process from the deferred heap reading', async (t) => {
+  const h = setup();
+  t.after(() => h.close());
+  const real = new MeterProvider();
+  t.after(() => real.shutdown());
+  let thrown = 0;
+  // A real SDK meter, except that recording hotreload.heap.delta throws (the one record that runs
+  // from an immediate, outside core's isolation of observer hooks).
+  const broken: ApiMeterProvider = {
+    getMeter(...args: Parameters<ApiMeterProvider['getMeter']>): Meter {
+      const meter = real.getMeter(...args);
+      return Object.assign(Object.create(meter) as Meter, {
+        createHistogram(name: string, options?: MetricOptions): Histogram {
+          if (name !== METRICS.heapDelta.name) return meter.createHistogram(name, options);
+          return {
+            record() {
+              thrown++;
+              throw new Error('meter broke');
+            },
+          };
+        },
+      });
+    },
+  };
+  h.probes.setMeterProvider(broken);
+  for (let i = 0; i < 2; i++) {
+    const r = await h.reloads.reload({ target: TARGET }, { load: () => ({ v: i }), switch: () => ({ v: -1 }), identify: () => undefined });
+    assert.equal(r.outcome, 'success');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(thrown, 2, 'the heap point was attempted after each run, and the process is still here');
 });
 
 function listening(): Promise<Server> {

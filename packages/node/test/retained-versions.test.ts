@@ -106,3 +106,24 @@ test('a version unloaded again is one version: watched once, counted once', asyn
   await eventually(() => (retained.counts().get('toggle') === 2 ? true : undefined), 'both objects counted once');
   retained.stop();
 });
+
+test('a globalThis.gc that throws cannot crash the process from the retention GC timer', async (t) => {
+  const g = globalThis as { gc?: unknown };
+  const saved = g.gc;
+  let calls = 0;
+  g.gc = () => {
+    calls++;
+    throw new Error('not V8 gc');
+  };
+  const retained = new RetainedVersions(0);
+  t.after(() => {
+    retained.stop();
+    g.gc = saved;
+  });
+  const held = { name: 'v1' };
+  retained.track('t', held);
+  await eventually(() => (calls > 0 ? true : undefined), 'the forced GC was attempted');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(calls, 1, 'no retry before the spacing has passed');
+  assert.equal(retained.counts().get('t'), 0, 'a GC that threw is not a full GC: nothing counts as retained');
+});
