@@ -31,7 +31,16 @@ export interface ReadLabel {
   what: string;
   stage?: ReloadStage;
 }
-const CONFIG_FILE: ReadLabel = { what: 'config file', stage: 'load' };
+export const CONFIG_FILE: ReadLabel = { what: 'config file', stage: 'load' };
+
+/**
+ * Where a read or parse finds its AbortSignal: `signal` is read only when a check is due (between
+ * 1 MiB chunks, before an off-thread parse). A reload stage's signal is created on first read,
+ * so a small config's reload never creates one. A StageContext, or `{ signal }`.
+ */
+export interface SignalSource {
+  readonly signal?: AbortSignal | undefined;
+}
 const ANY_FILE: ReadLabel = { what: 'file' };
 
 // O_NONBLOCK: open(2) of a FIFO without a writer (or of some devices) otherwise blocks its
@@ -48,12 +57,17 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
  * that shrinks ends at its new end.
  */
 export function readCapped(path: string, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
-  return readRegular(path, maxBytes, CONFIG_FILE, signal);
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return readRegular(path, maxBytes, CONFIG_FILE, signal && { signal });
 }
 
-/** `readCapped()` for any file (side files, manifests): errors name `label.what` and `label.stage`. */
-export async function readRegular(path: string, maxBytes: number, label: ReadLabel, signal?: AbortSignal): Promise<ReadResult> {
-  signal?.throwIfAborted();
+/**
+ * `readCapped()` for any file (side files, manifests): errors name `label.what` and `label.stage`.
+ * `abort` is checked between chunks only, not before the first read: watchConfig's load stage
+ * calls this first thing, before its deadline can have passed, and readCapped() checks its
+ * caller's signal up front.
+ */
+export async function readRegular(path: string, maxBytes: number, label: ReadLabel, abort?: SignalSource): Promise<ReadResult> {
   const { what, stage } = label;
   const { fd, size: statSize } = await openRegular(path, label, maxBytes);
   // +1: a read that fills the last byte shows the file grew after fstat.
@@ -76,7 +90,7 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
         break;
       }
       if (size === buf.length) buf = grow(buf, size, maxBytes);
-      signal?.throwIfAborted();
+      abort?.signal?.throwIfAborted();
       // Read the next chunk on the thread pool while this one is hashed on the main thread.
       ahead = readAt(fd, buf, size, Math.min(CHUNK, buf.length - size), size, label);
       hash.update(buf.subarray(start, size));
