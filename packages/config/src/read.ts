@@ -75,6 +75,7 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
   const hash = createHash('sha256');
   let size = 0;
   let ahead: Promise<number> | undefined;
+  let closing: Promise<void> | undefined;
   try {
     let bytesRead = await readAt(fd, buf, 0, Math.min(CHUNK, buf.length), 0, label);
     for (;;) {
@@ -86,6 +87,8 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
       // A short read at or past the fstat size is the end (fs.readFile relies on the same). Below
       // it, or with size 0 (unknown: procfs hands such files out a page per read), only 0 is.
       if (bytesRead === 0 || (!full && statSize > 0 && size >= statSize)) {
+        // No read is in flight: the close runs on the thread pool while the last chunk is hashed.
+        closing = closeFd(fd);
         hash.update(buf.subarray(start, size));
         break;
       }
@@ -101,7 +104,7 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
   } finally {
     // Never close an fd a read is still using: the number could be reused by the next open().
     await ahead?.catch(() => {});
-    await closeFd(fd);
+    await (closing ?? closeFd(fd));
   }
 }
 
@@ -120,6 +123,7 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
   const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
   let size = 0;
   let ahead: Promise<number> | undefined;
+  let closing: Promise<void> | undefined;
   try {
     let current = 0;
     let bytesRead = await readAt(fd, buffers[0], 0, CHUNK, 0, ANY_FILE);
@@ -130,8 +134,10 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
       const chunk = buffers[current]!.subarray(0, bytesRead);
       const end = bytesRead < CHUNK && statSize > 0 && size >= statSize;
       current ^= 1;
-      // A short read at the fstat size is the end; otherwise fetch the next chunk into the other buffer meanwhile.
-      ahead = end ? undefined : readAt(fd, buffers[current]!, 0, CHUNK, size, ANY_FILE);
+      // A short read at the fstat size is the end (then the close runs meanwhile); otherwise
+      // fetch the next chunk into the other buffer meanwhile.
+      if (end) closing = closeFd(fd);
+      else ahead = readAt(fd, buffers[current]!, 0, CHUNK, size, ANY_FILE);
       hash.update(chunk);
       bytesRead = ahead ? await ahead : 0;
       ahead = undefined;
@@ -139,7 +145,7 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
     return { hash: hash.digest('hex'), size };
   } finally {
     await ahead?.catch(() => {});
-    await closeFd(fd);
+    await (closing ?? closeFd(fd));
   }
 }
 
