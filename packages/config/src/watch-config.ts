@@ -310,13 +310,16 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
       force: request.force,
       timeoutMs: request.timeoutMs ?? this.#options.timeoutMs,
     };
-    const p = this.#reloads.reload(options, this.#stages).then((result) => {
-      reportRejection(this.#report, result);
-      return result;
-    });
+    const p = this.#reloads.reload(options, this.#stages).then(this.#reported);
     this.#latest = p;
     return p;
   }
+
+  // Built once, like #stages.
+  readonly #reported = (result: ReloadResult): ReloadResult => {
+    reportRejection(this.#report, result);
+    return result;
+  };
 
   async #load(ctx: StageContext): Promise<Candidate> {
     // The context, not ctx.signal: its AbortSignal is created only if a large file needs it.

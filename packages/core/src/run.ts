@@ -357,10 +357,10 @@ function checkIdentity(identity: VersionIdentity): VersionIdentity {
   if (notAfter !== undefined && !(typeof notAfter === 'number' && Number.isFinite(notAfter))) {
     throw new TypeError(`reloadscope: identity.notAfter must be a finite Unix time in milliseconds, got ${describeValue(notAfter)}`);
   }
-  return {
-    hash,
-    ...(version === undefined ? {} : { version }),
-    ...(size === undefined ? {} : { size }),
-    ...(notAfter === undefined ? {} : { notAfter }),
-  };
+  // Only the fields given: an absent field stays absent, not a key holding undefined.
+  const copy: VersionIdentity = { hash };
+  if (version !== undefined) copy.version = version;
+  if (size !== undefined) copy.size = size;
+  if (notAfter !== undefined) copy.notAfter = notAfter;
+  return copy;
 }
