@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { MAX_TIMER_MS } from './options.ts';
 
 /**
@@ -11,6 +12,18 @@ export class Deadline {
   readonly at: number;
   readonly #reasonAt: () => unknown;
   readonly #waiters = new Set<(reason: unknown) => void>();
+  /** The waiting stage of a run's sequence (see until()). */
+  #slot: { resolve: (v: unknown) => void; reject: (reason: unknown) => void } | undefined;
+  readonly #slotResolved = (v: unknown) => {
+    const slot = this.#slot;
+    this.#slot = undefined;
+    slot?.resolve(v);
+  };
+  readonly #slotRejected = (e: unknown) => {
+    const slot = this.#slot;
+    this.#slot = undefined;
+    slot?.reject(e);
+  };
   #controller: AbortController | undefined;
   #passed = false;
   #reason: unknown;
@@ -40,6 +53,16 @@ export class Deadline {
   /** The value, or a promise that also rejects when the deadline passes first. */
   until<T>(value: T | Promise<T>): T | Promise<T> {
     if (!isThenable(value)) return value;
+    // reload() runs its stages one after another: the one waiting stage takes the slot, served
+    // by callbacks made once per deadline. Only for a native promise, which calls back exactly
+    // once: a thenable calling again later would settle the next stage. Concurrent stages (the
+    // low-level API) and thenables get callbacks of their own.
+    if (this.#slot === undefined && isNativePromise(value)) {
+      return new Promise<T>((resolve, reject) => {
+        this.#slot = { resolve: resolve as (v: unknown) => void, reject };
+        (value as PromiseLike<T>).then(this.#slotResolved, this.#slotRejected);
+      });
+    }
     const waiters = this.#waiters;
     return new Promise<T>((resolve, reject) => {
       waiters.add(reject);
@@ -66,6 +89,9 @@ export class Deadline {
     this.#passed = true;
     this.#reason = this.#reasonAt();
     this.#controller?.abort(this.#reason);
+    const slot = this.#slot;
+    this.#slot = undefined;
+    slot?.reject(this.#reason);
     for (const reject of this.#waiters) reject(this.#reason);
   }
 }
@@ -143,6 +169,16 @@ class DeadlineClock {
 
 /** The process's one deadline clock (per thread: a worker has its own module instance). */
 export const clock = new DeadlineClock();
+
+const nativeThen = Promise.prototype.then;
+
+/**
+ * A plain native promise: no subclass, no own or patched `then`. types.isPromise() reads the
+ * internal slot, so a Proxy is not one and none of its traps runs.
+ */
+function isNativePromise(v: unknown): v is Promise<unknown> {
+  return types.isPromise(v) && Object.getPrototypeOf(v) === Promise.prototype && !Object.hasOwn(v, 'then') && Promise.prototype.then === nativeThen;
+}
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';

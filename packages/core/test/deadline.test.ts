@@ -101,3 +101,42 @@ test('a reload in progress keeps the process alive until its deadline, so a hung
   `);
   assert.equal(out, 'timeout timeout');
 });
+
+test('a thenable that calls back twice cannot settle the stage after it', { timeout: 20_000 }, async () => {
+  const h = setup();
+  let verified = false;
+  const r = await h.reloads.reload(
+    { target: 'twice', timeoutMs: 10_000 },
+    {
+      // Fulfils at once, then again while verify is still running.
+      load: () =>
+        ({
+          // biome-ignore lint/suspicious/noThenProperty: a thenable that calls back twice is the point
+          then(onFulfilled: (v: string) => void) {
+            onFulfilled('v1');
+            setTimeout(() => onFulfilled('evil'), 5);
+          },
+        }) as unknown as Promise<string>,
+      verify: async () => {
+        await new Promise((res) => setTimeout(res, 30));
+        verified = true;
+      },
+      switch: (c: string) => {
+        assert.ok(verified, 'switch runs only after verify itself ended');
+        assert.equal(c, 'v1');
+      },
+    },
+  );
+  assert.equal(r.outcome, 'success', r.error?.message);
+});
+
+test('stages running at once on one low-level run all time out at its deadline', { timeout: 20_000 }, async () => {
+  const h = setup();
+  const run = h.reloads.start({ target: 'many', timeoutMs: 30 });
+  const settled = await Promise.allSettled([run.stage('load', never), run.stage('verify', never), run.stage('switch', never)]);
+  assert.deepEqual(
+    settled.map((s) => (s.status === 'rejected' ? (s.reason as { code?: string }).code : s.status)),
+    ['timeout', 'timeout', 'timeout'],
+  );
+  assert.equal(run.fail(settled[0]!.status === 'rejected' ? settled[0].reason : undefined).outcome, 'timeout');
+});
