@@ -129,7 +129,7 @@ async function parseManifest(bytes: Buffer, signal: AbortSignal | undefined): Pr
   let value: unknown;
   try {
     // The config parser: depth-capped, and off the main thread (stopped by the deadline) when large.
-    value = await parseBuiltin(bytes, 'json', signal);
+    value = await parseBuiltin(bytes, 'json', { signal });
   } catch (err) {
     if (!(err instanceof ConfigError) || (err.code !== 'parse_error' && err.code !== 'empty')) throw err;
     throw new ConfigError('bundle_invalid', `bundle manifest is not valid JSON (${err.message})`, { cause: err, stage: 'load' });

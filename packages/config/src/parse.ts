@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { isReloadError } from '@reloadscope/core';
 import { ConfigError } from './errors.ts';
 import { parseText, Rejection } from './parse-text.ts';
+import type { SignalSource } from './read.ts';
 import type { ParseJob, ParseReply } from './parse-worker.ts';
 
 /** A user parser gets the raw bytes; throw to reject (the message is kept only as `cause`). */
@@ -48,17 +49,18 @@ export async function parseConfig(bytes: Uint8Array, format: ConfigFormat, optio
       throw new ConfigError('parse_error', 'custom parser rejected the config', { cause: err, stage: 'load' });
     }
   }
-  return parseBuiltin(bytes, format, options.signal);
+  return parseBuiltin(bytes, format, options);
 }
 
 /**
  * The built-in formats. Synchronous (no promise per parse on the reload path) for texts within
- * INLINE_MAX_BYTES; a promise of the off-thread parse beyond.
+ * INLINE_MAX_BYTES; a promise of the off-thread parse beyond, which `abort.signal` stops (read
+ * only then).
  */
-export function parseBuiltin(bytes: Uint8Array, format: 'json' | 'yaml', signal?: AbortSignal): unknown {
+export function parseBuiltin(bytes: Uint8Array, format: 'json' | 'yaml', abort?: SignalSource): unknown {
   if (format !== 'json' && format !== 'yaml') throw new TypeError(`unknown config format ${JSON.stringify(format)}`);
   const text = decode(bytes);
-  if (bytes.byteLength > INLINE_MAX_BYTES[format]) return parseOffThread({ text, format }, signal);
+  if (bytes.byteLength > INLINE_MAX_BYTES[format]) return parseOffThread({ text, format }, abort?.signal);
   try {
     return parseText(text, format);
   } catch (err) {

@@ -31,7 +31,16 @@ export interface ReadLabel {
   what: string;
   stage?: ReloadStage;
 }
-const CONFIG_FILE: ReadLabel = { what: 'config file', stage: 'load' };
+export const CONFIG_FILE: ReadLabel = { what: 'config file', stage: 'load' };
+
+/**
+ * Where a read or parse finds its AbortSignal: `signal` is read only when a check is due (between
+ * 1 MiB chunks, before an off-thread parse). A reload stage's signal is created on first read,
+ * so a small config's reload never creates one. A StageContext, or `{ signal }`.
+ */
+export interface SignalSource {
+  readonly signal?: AbortSignal | undefined;
+}
 const ANY_FILE: ReadLabel = { what: 'file' };
 
 // O_NONBLOCK: open(2) of a FIFO without a writer (or of some devices) otherwise blocks its
@@ -48,12 +57,17 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
  * that shrinks ends at its new end.
  */
 export function readCapped(path: string, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
-  return readRegular(path, maxBytes, CONFIG_FILE, signal);
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return readRegular(path, maxBytes, CONFIG_FILE, signal && { signal });
 }
 
-/** `readCapped()` for any file (side files, manifests): errors name `label.what` and `label.stage`. */
-export async function readRegular(path: string, maxBytes: number, label: ReadLabel, signal?: AbortSignal): Promise<ReadResult> {
-  signal?.throwIfAborted();
+/**
+ * `readCapped()` for any file (side files, manifests): errors name `label.what` and `label.stage`.
+ * `abort` is checked between chunks only, not before the first read: watchConfig's load stage
+ * calls this first thing, before its deadline can have passed, and readCapped() checks its
+ * caller's signal up front.
+ */
+export async function readRegular(path: string, maxBytes: number, label: ReadLabel, abort?: SignalSource): Promise<ReadResult> {
   const { what, stage } = label;
   const { fd, size: statSize } = await openRegular(path, label, maxBytes);
   // +1: a read that fills the last byte shows the file grew after fstat.
@@ -61,6 +75,7 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
   const hash = createHash('sha256');
   let size = 0;
   let ahead: Promise<number> | undefined;
+  let closing: Promise<void> | undefined;
   try {
     let bytesRead = await readAt(fd, buf, 0, Math.min(CHUNK, buf.length), 0, label);
     for (;;) {
@@ -72,11 +87,13 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
       // A short read at or past the fstat size is the end (fs.readFile relies on the same). Below
       // it, or with size 0 (unknown: procfs hands such files out a page per read), only 0 is.
       if (bytesRead === 0 || (!full && statSize > 0 && size >= statSize)) {
+        // No read is in flight: the close runs on the thread pool while the last chunk is hashed.
+        closing = closeFd(fd);
         hash.update(buf.subarray(start, size));
         break;
       }
       if (size === buf.length) buf = grow(buf, size, maxBytes);
-      signal?.throwIfAborted();
+      abort?.signal?.throwIfAborted();
       // Read the next chunk on the thread pool while this one is hashed on the main thread.
       ahead = readAt(fd, buf, size, Math.min(CHUNK, buf.length - size), size, label);
       hash.update(buf.subarray(start, size));
@@ -87,7 +104,7 @@ export async function readRegular(path: string, maxBytes: number, label: ReadLab
   } finally {
     // Never close an fd a read is still using: the number could be reused by the next open().
     await ahead?.catch(() => {});
-    await closeFd(fd);
+    await (closing ?? closeFd(fd));
   }
 }
 
@@ -106,6 +123,7 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
   const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
   let size = 0;
   let ahead: Promise<number> | undefined;
+  let closing: Promise<void> | undefined;
   try {
     let current = 0;
     let bytesRead = await readAt(fd, buffers[0], 0, CHUNK, 0, ANY_FILE);
@@ -116,8 +134,10 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
       const chunk = buffers[current]!.subarray(0, bytesRead);
       const end = bytesRead < CHUNK && statSize > 0 && size >= statSize;
       current ^= 1;
-      // A short read at the fstat size is the end; otherwise fetch the next chunk into the other buffer meanwhile.
-      ahead = end ? undefined : readAt(fd, buffers[current]!, 0, CHUNK, size, ANY_FILE);
+      // A short read at the fstat size is the end (then the close runs meanwhile); otherwise
+      // fetch the next chunk into the other buffer meanwhile.
+      if (end) closing = closeFd(fd);
+      else ahead = readAt(fd, buffers[current]!, 0, CHUNK, size, ANY_FILE);
       hash.update(chunk);
       bytesRead = ahead ? await ahead : 0;
       ahead = undefined;
@@ -125,7 +145,7 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
     return { hash: hash.digest('hex'), size };
   } finally {
     await ahead?.catch(() => {});
-    await closeFd(fd);
+    await (closing ?? closeFd(fd));
   }
 }
 

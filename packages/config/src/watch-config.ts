@@ -12,11 +12,12 @@ import {
 } from '@reloadscope/core';
 import { type DiagnosticSink, reportRejection } from './diagnostics.ts';
 import { ConfigError } from './errors.ts';
+import { LazyAbortController } from './lazy-abort.ts';
 import { resolveFile, } from './locate.ts';
 import type { ReloadListener, } from './http-trigger.ts';
 import { Options } from './options.ts';
 import { type ConfigFormat, parseBuiltin, parseConfig } from './parse.ts';
-import { readCapped } from './read.ts';
+import { CONFIG_FILE, readRegular } from './read.ts';
 import { SerialGuard, serialOptions } from './serial.ts';
 import { checkSha256File, checkSignature, type IntegrityOptions, toPublicKey, validateSchema } from './verify.ts';
 import { checkTriggerOptions, ReloadTriggers, startOrClose, type TriggerOptions, type TriggerSettings } from './triggers.ts';
@@ -97,7 +98,7 @@ interface Candidate {
 interface Version<T> {
   value: T;
   hash: string;
-  controller: AbortController;
+  controller: LazyAbortController;
 }
 
 interface Switch<T> {
@@ -309,20 +310,24 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
       force: request.force,
       timeoutMs: request.timeoutMs ?? this.#options.timeoutMs,
     };
-    const p = this.#reloads.reload(options, this.#stages).then((result) => {
-      reportRejection(this.#report, result);
-      return result;
-    });
+    const p = this.#reloads.reload(options, this.#stages).then(this.#reported);
     this.#latest = p;
     return p;
   }
 
+  // Built once, like #stages.
+  readonly #reported = (result: ReloadResult): ReloadResult => {
+    reportRejection(this.#report, result);
+    return result;
+  };
+
   async #load(ctx: StageContext): Promise<Candidate> {
-    const { bytes, hash, size } = await readCapped(this.#file, this.#maxBytes, ctx.signal);
+    // The context, not ctx.signal: its AbortSignal is created only if a large file needs it.
+    const { bytes, hash, size } = await readRegular(this.#file, this.#maxBytes, CONFIG_FILE, ctx);
     // Named before parsing: a file on disk that does not parse is still the newest candidate.
     ctx.candidate({ hash, size });
     const format = this.#format;
-    const parsed = typeof format === 'function' ? await parseConfig(bytes, format) : parseBuiltin(bytes, format, ctx.signal);
+    const parsed = typeof format === 'function' ? await parseConfig(bytes, format) : parseBuiltin(bytes, format, ctx);
     // A large text is parsed off-thread (a promise the deadline can stop); a small one needs no await.
     const value = parsed instanceof Promise ? await parsed : parsed;
     return { bytes, hash, size, value };
@@ -346,7 +351,7 @@ class ConfigWatcherImpl<T> implements ConfigWatcher<T> {
   /** Synchronous when no listener has to be told (the first load, or no onChange subscribers). */
   #switchTo(c: Candidate, ctx: StageContext): Version<T> | undefined | Promise<Version<T> | undefined> {
     const previous = this.#active;
-    const next: Version<T> = { value: c.value as T, hash: c.hash, controller: new AbortController() };
+    const next: Version<T> = { value: c.value as T, hash: c.hash, controller: new LazyAbortController() };
     const tx: Switch<T> = { previous, next, notified: [], undone: false, trigger: ctx.trigger };
     this.#switch = tx;
     this.#active = next;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sha256Hex } from '@reloadscope/core';
 import { ConfigError } from '../src/errors.ts';
-import { hashFile, readCapped } from '../src/read.ts';
+import { CONFIG_FILE, hashFile, readCapped, readRegular } from '../src/read.ts';
 import { FOUND, makeSpecial, SPECIAL_KINDS } from './special-files.ts';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
@@ -80,6 +80,27 @@ test('missing files, directories and aborted reads fail with stable codes', asyn
   await assert.rejects(readCapped(file, 10 * 1024 * 1024, aborted), { name: 'AbortError' });
   await assert.rejects(hashFile(file, { signal: aborted }), { name: 'AbortError' });
   await assert.rejects(hashFile(file, { maxBytes: -1 }), TypeError);
+});
+
+test('a read asks its signal source only between chunks, and stops there once it is aborted', async (t) => {
+  const dir = await tempDir(t);
+  const small = join(dir, 'small');
+  await writeFile(small, randomBytes(64 * 1024));
+  let asked = 0;
+  // What a reload stage hands over: its AbortSignal is created only when first asked for.
+  const source = {
+    get signal() {
+      asked++;
+      return AbortSignal.abort();
+    },
+  };
+  const read = await readRegular(small, 1024 * 1024, CONFIG_FILE, source);
+  assert.equal(read.size, 64 * 1024);
+  assert.equal(asked, 0, 'a one-chunk read never needs the signal');
+  const large = join(dir, 'large');
+  await writeFile(large, randomBytes(3 * 1024 * 1024));
+  await assert.rejects(readRegular(large, 10 * 1024 * 1024, CONFIG_FILE, source), { name: 'AbortError' });
+  assert.equal(asked, 1, 'asked after the first 1 MiB chunk, and stopped');
 });
 
 // The reads use plain fds (no FileHandle to close them on GC): every path must close its fd.

@@ -76,6 +76,28 @@ test('a change runs load, verify, switch, unload and notifies listeners with the
   assert.equal(await tel.metric('hotreload.generation', { 'hotreload.target': 'app.yaml' }), 2);
 });
 
+test('a version signal first read after its version ended is already aborted with the reason', async (t) => {
+  const { file, config } = await setup(t, 'v: 1\n');
+  // v1's signal is never read while v1 is active; the listener reads v2's only inside the switch.
+  let v2Signal: AbortSignal | undefined;
+  const off = config.onChange((_next, _previous, info) => {
+    v2Signal = info.signal;
+  });
+  await writeFile(file, 'v: 2\n');
+  assert.equal((await config.reload()).outcome, 'success');
+  assert.equal(v2Signal?.aborted, false);
+  off(); // nobody reads v3's signal until after close()
+  await writeFile(file, 'v: 3\n');
+  assert.equal((await config.reload()).outcome, 'success');
+  assert.equal(v2Signal?.aborted, true, 'v2 was unloaded');
+  assert.match(String((v2Signal?.reason as Error | undefined)?.message), /unloaded/);
+  await config.close();
+  const closed = config.versionSignal;
+  assert.equal(closed.aborted, true, 'the signal of the version active at close(), first read after it');
+  assert.equal((closed.reason as Error).name, 'AbortError');
+  assert.match((closed.reason as Error).message, /closed/);
+});
+
 test('a throwing listener rolls the switch back for every listener', async (t) => {
   const { file, tel, config } = await setup(t, 'v: 1\n');
   const firstSignal = config.versionSignal;

@@ -310,11 +310,8 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
 
   private _execute<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>, coalesced: number): Promise<ReloadResult> {
     state.busy = true;
-    const done = this._runStages(state, options, stages, coalesced);
-    // _runStages never rejects; should it ever, the target must still be freed.
-    const next = () => this._next(state);
-    void done.then(next, next);
-    return done;
+    // _runStages frees the target (starts the queued run) itself, before its callers resume.
+    return this._runStages(state, options, stages, coalesced);
   }
 
   _next(state: TargetState): void {
@@ -334,55 +331,63 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
     );
   }
 
-  /** The structured form. Never rejects: every failure becomes an outcome. */
+  /**
+   * The structured form. Never rejects: every failure becomes an outcome. Whatever happens (even
+   * a throw from reloadscope itself), the target is freed for its queued run before the callers
+   * of this one resume.
+   */
   private async _runStages<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>, coalesced: number): Promise<ReloadResult> {
-    const run = this._startRun(state, options, coalesced, options.timeoutMs ?? this.getConfig().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS);
     try {
-      let candidate: C;
-      let identity: VersionIdentity | undefined;
+      const run = this._startRun(state, options, coalesced, options.timeoutMs ?? this.getConfig().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS);
       try {
-        candidate = await run.stage('load', (ctx) => stages.load(ctx));
-        identity = stages.identify ? stages.identify(candidate) : defaultIdentity(candidate);
-        if (identity) identity = run.candidate(identity);
-      } catch (err) {
-        return run.fail(err);
-      }
-      if (!options.force && !state.uncertain && identity && state.hash !== undefined && identity.hash === state.hash) {
-        return run.end('unchanged');
-      }
-      if (stages.verify) {
-        const verify = stages.verify;
+        let candidate: C;
+        let identity: VersionIdentity | undefined;
         try {
-          await run.stage('verify', (ctx) => verify(candidate, ctx));
+          candidate = await run.stage('load', (ctx) => stages.load(ctx));
+          identity = stages.identify ? stages.identify(candidate) : defaultIdentity(candidate);
+          if (identity) identity = run.candidate(identity);
         } catch (err) {
           return run.fail(err);
         }
-      }
-      let rawSwitch: Promise<P> | undefined;
-      let previous: P;
-      try {
-        previous = await run.stage('switch', (ctx) => {
-          const value = stages.switch(candidate, ctx);
-          if (value instanceof Promise) rawSwitch = value;
-          return value;
-        });
-      } catch (err) {
-        if (run.deadlinePassed && rawSwitch && stages.rollback) void undoLateSwitch(run, state, rawSwitch, stages.rollback);
-        return this._rollback(run, stages, undefined, err, false);
-      }
-      if (stages.unload) {
-        const unload = stages.unload;
-        try {
-          await run.stage('unload', (ctx) => unload(previous, ctx));
-        } catch (err) {
-          return this._rollback(run, stages, previous, err, true);
+        if (!options.force && !state.uncertain && identity && state.hash !== undefined && identity.hash === state.hash) {
+          return run.end('unchanged');
         }
+        if (stages.verify) {
+          const verify = stages.verify;
+          try {
+            await run.stage('verify', (ctx) => verify(candidate, ctx));
+          } catch (err) {
+            return run.fail(err);
+          }
+        }
+        let rawSwitch: Promise<P> | undefined;
+        let previous: P;
+        try {
+          previous = await run.stage('switch', (ctx) => {
+            const value = stages.switch(candidate, ctx);
+            if (value instanceof Promise) rawSwitch = value;
+            return value;
+          });
+        } catch (err) {
+          if (run.deadlinePassed && rawSwitch && stages.rollback) void undoLateSwitch(run, state, rawSwitch, stages.rollback);
+          return await this._rollback(run, stages, undefined, err, false);
+        }
+        if (stages.unload) {
+          const unload = stages.unload;
+          try {
+            await run.stage('unload', (ctx) => unload(previous, ctx));
+          } catch (err) {
+            return await this._rollback(run, stages, previous, err, true);
+          }
+        }
+        if (previous !== undefined) run.unloaded(previous);
+        return run.end('success');
+      } catch (err) {
+        // Only reached if reloadscope itself misbehaves; the reload still gets an outcome.
+        return run.fail(err);
       }
-      if (previous !== undefined) run.unloaded(previous);
-      return run.end('success');
-    } catch (err) {
-      // Only reached if reloadscope itself misbehaves; the reload still gets an outcome.
-      return run.fail(err);
+    } finally {
+      this._next(state);
     }
   }
 

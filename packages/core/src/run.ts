@@ -10,6 +10,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { Deadline } from './deadline.ts';
 import { ReloadError, ReloadTimeoutError } from './errors.ts';
 import { exportableMessage, recordError } from './exceptions.ts';
 import { checkOneOf } from './options.ts';
@@ -329,79 +330,9 @@ class RunStageContext implements StageContext {
   }
 }
 
-/**
- * A run's (or a rollback's) deadline. The AbortSignal is created on first use: most stages never
- * read it, and an AbortController plus its listener was a visible share of a fast reload. Stage
- * awaits are released through the waiters instead, so a stage that ignores its signal cannot
- * hold the run.
- */
-class Deadline {
-  readonly #timer: ReturnType<typeof setTimeout>;
-  readonly #reasonAt: () => unknown;
-  readonly #waiters = new Set<(reason: unknown) => void>();
-  #controller: AbortController | undefined;
-  #passed = false;
-  #reason: unknown;
-
-  constructor(ms: number, reasonAt: () => unknown) {
-    this.#reasonAt = reasonAt;
-    this.#timer = setTimeout(() => this.#expire(), ms);
-  }
-
-  get passed(): boolean {
-    return this.#passed;
-  }
-
-  get reason(): unknown {
-    return this.#reason;
-  }
-
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#passed) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  /** The value, or a promise that also rejects when the deadline passes first. */
-  until<T>(value: T | Promise<T>): T | Promise<T> {
-    if (!isThenable(value)) return value;
-    const waiters = this.#waiters;
-    return new Promise<T>((resolve, reject) => {
-      waiters.add(reject);
-      (value as PromiseLike<T>).then(
-        (v) => {
-          waiters.delete(reject);
-          resolve(v);
-        },
-        (e: unknown) => {
-          waiters.delete(reject);
-          reject(e);
-        },
-      );
-    });
-  }
-
-  dispose(): void {
-    clearTimeout(this.#timer);
-  }
-
-  #expire(): void {
-    this.#passed = true;
-    this.#reason = this.#reasonAt();
-    this.#controller?.abort(this.#reason);
-    for (const reject of this.#waiters) reject(this.#reason);
-  }
-}
-
 function asTimeout(reason: unknown, stage: ReloadStage, timeoutMs: number | undefined): unknown {
   if (reason instanceof ReloadTimeoutError && reason.stage === stage) return reason;
   return new ReloadTimeoutError(stage, timeoutMs ?? 0);
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 const FAIL_OUTCOMES = OUTCOMES.filter((o) => o !== 'success' && o !== 'unchanged');
@@ -426,10 +357,10 @@ function checkIdentity(identity: VersionIdentity): VersionIdentity {
   if (notAfter !== undefined && !(typeof notAfter === 'number' && Number.isFinite(notAfter))) {
     throw new TypeError(`reloadscope: identity.notAfter must be a finite Unix time in milliseconds, got ${describeValue(notAfter)}`);
   }
-  return {
-    hash,
-    ...(version === undefined ? {} : { version }),
-    ...(size === undefined ? {} : { size }),
-    ...(notAfter === undefined ? {} : { notAfter }),
-  };
+  // Only the fields given: an absent field stays absent, not a key holding undefined.
+  const copy: VersionIdentity = { hash };
+  if (version !== undefined) copy.version = version;
+  if (size !== undefined) copy.size = size;
+  if (notAfter !== undefined) copy.notAfter = notAfter;
+  return copy;
 }

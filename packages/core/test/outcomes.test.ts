@@ -343,6 +343,41 @@ describe('coalescing', () => {
   });
 });
 
+describe('serialised runs', () => {
+  test('a queued run starts only once the run before it has finished, its rollback included', async () => {
+    const h = setup();
+    const events: string[] = [];
+    const first = h.reloads.reload(
+      { target: 'serial' },
+      {
+        load: () => 'v1',
+        switch: () => {
+          throw new Error('refused');
+        },
+        rollback: async () => {
+          events.push('rollback started');
+          await new Promise((r) => setTimeout(r, 20));
+          events.push('rollback ended');
+        },
+      },
+    );
+    const second = h.reloads.reload(
+      { target: 'serial' },
+      {
+        load: () => {
+          events.push('second load');
+          return 'v2';
+        },
+        switch: () => undefined,
+      },
+    );
+    const [a, b] = await Promise.all([first, second]);
+    assert.equal(a.outcome, 'rollback');
+    assert.equal(b.outcome, 'success');
+    assert.deepEqual(events, ['rollback started', 'rollback ended', 'second load']);
+  });
+});
+
 describe('programmer errors and disabled instrumentation', () => {
   test('bad arguments throw TypeError; failed reloads never throw', async () => {
     const h = setup();

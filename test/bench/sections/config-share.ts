@@ -1,8 +1,9 @@
 /**
  * Issue 6, item 2 and issue 15: what instrumentation adds to a real reload, against the same
  * reload hand-instrumented with the bare OTel API (the target). A 14 KB JSON config reloaded
- * through @reloadscope/config (full wiring), through @reloadscope/config with the instrumentation
- * disabled (same reloader, no spans/metrics/probes), and by hand (read + sha256 + parse + swap).
+ * through @reloadscope/config (full wiring), the same without the node probes (which of the gap is
+ * theirs), through @reloadscope/config with the instrumentation disabled (same reloader, no
+ * spans/metrics/probes), and by hand (read + sha256 + parse + swap).
  * The instrumentation's share is (full − disabled) / full; what the whole package adds over the
  * hand-written reload is (full − hand) / full.
  */
@@ -20,6 +21,7 @@ import { formatSummary, summarize } from '../lib/stats.ts';
 
 const NAMES = {
   full: '@reloadscope/config reload(), full wiring + probes',
+  noProbes: '@reloadscope/config reload(), full wiring, node probes off',
   disabled: '@reloadscope/config reload(), instrumentation disabled',
   hand: 'by hand: readFile + sha256 + JSON.parse + swap',
   handOtel: 'by hand, hand-instrumented: the same, with a root span, 4 stage spans and the same histograms',
@@ -35,6 +37,15 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
 
   const { reloads } = wiring.instrument({ probes: true });
   const full = await watchConfig({ path: file, format: 'json', instrumentation: reloads, target: 'bench-config', watch: false, signal: false });
+  // Not a target: splits the gap to the hand-instrumented reload into core + config and the probes.
+  const noProbes = await watchConfig({
+    path: file,
+    format: 'json',
+    instrumentation: wiring.instrument({ probes: false }).reloads,
+    target: 'bench-config-noprobes',
+    watch: false,
+    signal: false,
+  });
   const disabled = await watchConfig({
     path: file,
     format: 'json',
@@ -76,6 +87,7 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
   });
   const variants: Variant[] = [
     viaConfig(NAMES.full, full),
+    viaConfig(NAMES.noProbes, noProbes),
     viaConfig(NAMES.disabled, disabled),
     {
       name: NAMES.hand,
@@ -104,11 +116,14 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
   });
 
   // Self-checks: all three did the same work on the same bytes.
-  if (handActive?.hash !== full.hash || full.hash !== disabled.hash || handOtelActive?.hash !== full.hash) throw new Error('config variants disagree on the hash');
+  if (handActive?.hash !== full.hash || full.hash !== disabled.hash || noProbes.hash !== full.hash || handOtelActive?.hash !== full.hash) {
+    throw new Error('config variants disagree on the hash');
+  }
   if (JSON.stringify(full.current) !== JSON.stringify(handActive.value)) throw new Error('config variants disagree on the value');
   const recorded = await wiring.reader.total('hotreload.reloads', { 'hotreload.target': 'bench-config', 'hotreload.outcome': 'success' });
   if (recorded !== reloadsDone + 1) throw new Error(`hotreload.reloads recorded ${recorded}, expected ${reloadsDone + 1}`);
   await full.close();
+  await noProbes.close();
   await disabled.close();
   await wiring.shutdown();
 
@@ -124,6 +139,7 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
   const packageCpuShare = share(cpu, NAMES.hand);
   const vsHandOtel = summarize(per[NAMES.full]!.map((x, i) => x / per[NAMES.handOtel]![i]!));
   const cpuVsHandOtel = summarize(cpu[NAMES.full]!.map((x, i) => x / cpu[NAMES.handOtel]![i]!));
+  const noProbesVsHandOtel = summarize(per[NAMES.noProbes]!.map((x, i) => x / per[NAMES.handOtel]![i]!));
   const row = (name: string, vs: string) => ({
     measurement: name,
     value: `${formatSummary(s(name), 1)} µs wall, ${formatSummary(c(name), 1)} µs CPU`,
@@ -138,6 +154,7 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
         NAMES.full,
         `${formatSummary(vsHandOtel, 2)}× hand-instrumented; ${formatSummary(ratio(per, NAMES.full), 2)}× hand; instrumentation = ${formatSummary(instrCpuShare, 1)} % of CPU, ${formatSummary(instrShare, 1)} % of wall`,
       ),
+      row(NAMES.noProbes, `${formatSummary(noProbesVsHandOtel, 2)}× hand-instrumented (not a target: the rest of the gap is the probes')`),
       row(NAMES.disabled, `${formatSummary(ratio(per, NAMES.disabled), 2)}× hand`),
       row(NAMES.hand, 'baseline'),
       row(NAMES.handOtel, `baseline of the target; ${formatSummary(ratio(per, NAMES.handOtel), 2)}× hand`),
@@ -159,6 +176,7 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
       ratioFullVsHand: ratio(per, NAMES.full),
       ratioFullVsHandInstrumented: vsHandOtel,
       cpuRatioFullVsHandInstrumented: cpuVsHandOtel,
+      ratioNoProbesVsHandInstrumented: noProbesVsHandOtel,
       ratioDisabledVsHand: ratio(per, NAMES.disabled),
       withinRoundMadPct: result.madPct,
       samples: result.samples,
