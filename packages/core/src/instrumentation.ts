@@ -60,6 +60,15 @@ const MAX_TARGET_CHARS = 128;
 const ERROR_MESSAGE_POLICIES = ['safe', 'all', 'none'] as const;
 const TRIGGER_SET: ReadonlySet<string> = new Set(TRIGGERS);
 
+type ObserverHook = keyof ReloadObserver;
+const OBSERVER_HOOKS = ['runStarted', 'stageStarted', 'stageEnded', 'versionUnloaded', 'runEnded'] as const satisfies readonly ObserverHook[];
+// Every hook of ReloadObserver must be listed: a missing one would never be called.
+const _everyHookListed: Record<Exclude<ObserverHook, (typeof OBSERVER_HOOKS)[number]>, never> = {};
+interface HookListener {
+  observer: ReloadObserver;
+  fn: (run: RunInfo, a: unknown, b: unknown, c: unknown, d: unknown) => void;
+}
+
 /**
  * The reload instrument: turns each reload into one trace (root `hotreload` + a span per stage)
  * and the reload metrics of the catalogue. Register it like any OpenTelemetry instrumentation.
@@ -69,7 +78,8 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
   // initialisers run, so initialised fields would overwrite what it created.
   declare private _instruments: CoreInstruments | undefined;
   declare private _targetMap: Map<string, TargetState> | undefined;
-  declare private _observerList: ReloadObserver[] | undefined;
+  declare private _registrationList: Array<{ listeners: Partial<Record<ObserverHook, HookListener>> }> | undefined;
+  declare private _hookLists: Record<ObserverHook, HookListener[]> | undefined;
   declare private _brokenObservers: WeakSet<ReloadObserver> | undefined;
   declare private _host: RunHost | undefined;
   declare private _claims: Map<string, { owner: string | undefined }> | undefined;
@@ -170,13 +180,29 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
     });
   }
 
-  /** Subscribe an add-on to run events; returns the unsubscribe function. */
+  /**
+   * Subscribe an add-on to run events; returns the unsubscribe function. Its hooks are read once,
+   * here: a hook added to the object later is not called, and a getter that throws counts as no hook.
+   */
   addObserver(observer: ReloadObserver): () => void {
-    const list = this._observers();
-    list.push(observer);
+    if ((typeof observer !== 'object' && typeof observer !== 'function') || observer === null) {
+      throw new TypeError('reloadscope: addObserver(observer): observer must be an object');
+    }
+    const listeners: Partial<Record<ObserverHook, HookListener>> = {};
+    for (const hook of OBSERVER_HOOKS) {
+      const fn = safeGet(observer, hook);
+      if (typeof fn === 'function') listeners[hook] = { observer, fn: fn as HookListener['fn'] };
+    }
+    const registration = { listeners };
+    this._registrationList ??= [];
+    this._registrationList.push(registration);
+    this._rebuildHooks();
     return () => {
-      const i = list.indexOf(observer);
-      if (i >= 0) list.splice(i, 1);
+      const list = this._registrationList ?? [];
+      const i = list.indexOf(registration);
+      if (i < 0) return;
+      list.splice(i, 1);
+      this._rebuildHooks();
     };
   }
 
@@ -208,9 +234,21 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
     return this._targetMap;
   }
 
-  _observers(): ReloadObserver[] {
-    this._observerList ??= [];
-    return this._observerList;
+  /**
+   * One list per hook, replaced (never mutated) on every subscribe and unsubscribe: a run calls
+   * only the observers that have the hook, and one that unsubscribes while a hook is being called
+   * does not make the others skip it.
+   */
+  _rebuildHooks(): void {
+    const hooks = {} as Record<ObserverHook, HookListener[]>;
+    for (const hook of OBSERVER_HOOKS) hooks[hook] = [];
+    for (const { listeners } of this._registrationList ?? []) {
+      for (const hook of OBSERVER_HOOKS) {
+        const listener = listeners[hook];
+        if (listener) hooks[hook].push(listener);
+      }
+    }
+    this._hookLists = hooks;
   }
 
   /** The target's state, created if new; throws `target_limit` beyond maxTargets. */
@@ -265,12 +303,11 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
         state.countRun(trigger, outcome);
         self._instruments?.duration.record(seconds, state.outcomeAttributes(outcome));
       },
-      notify(hook: keyof ReloadObserver, run: RunInfo, a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
-        const observers = self._observers();
-        if (observers.length === 0) return;
-        for (const observer of observers) {
-          const fn = observer[hook] as ((run: RunInfo, a: unknown, b: unknown, c: unknown, d: unknown) => void) | undefined;
-          if (!fn) continue;
+      notify(hook: ObserverHook, run: RunInfo, a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
+        const list = self._hookLists?.[hook];
+        if (list === undefined) return;
+        for (let i = 0; i < list.length; i++) {
+          const { observer, fn } = list[i]!;
           try {
             fn.call(observer, run, a, b, c, d);
           } catch (err) {

@@ -33,3 +33,38 @@ test('stageEnded gets no span when the instrumentation is disabled', async () =>
   await reloads.reload({ target: 'off' }, { load: () => ({ v: 1 }), switch: () => undefined });
   assert.deepEqual(spans, [undefined, undefined]);
 });
+
+test('an observer whose hook getter throws cannot fail a reload or reject reload(); the other observers still hear every event', async () => {
+  const h = setup();
+  const hostile = {};
+  for (const hook of ['runStarted', 'stageStarted', 'stageEnded', 'versionUnloaded', 'runEnded']) {
+    Object.defineProperty(hostile, hook, {
+      get() {
+        throw new Error(`getter ${hook}`);
+      },
+    });
+  }
+  h.reloads.addObserver(hostile);
+  const events: string[] = [];
+  h.reloads.addObserver({ runStarted: () => events.push('start'), stageEnded: (_r, s) => events.push(s), runEnded: (_r, res) => events.push(res.outcome) });
+  const r = await h.reloads.reload({ target: 'getters' }, { load: () => ({ v: 1 }), switch: () => undefined });
+  assert.equal(r.outcome, 'success');
+  assert.deepEqual(events, ['start', 'load', 'switch', 'success']);
+});
+
+test('addObserver refuses what is not an object with a TypeError naming it', () => {
+  const reloads = new ReloadInstrumentation();
+  for (const bad of [null, undefined, 42, 'observer']) {
+    assert.throws(() => reloads.addObserver(bad as never), { name: 'TypeError', message: /addObserver\(observer\)/ });
+  }
+});
+
+test('an observer that unsubscribes inside a hook does not make the next observer miss that hook', async () => {
+  const reloads = new ReloadInstrumentation();
+  const heard: string[] = [];
+  const off = reloads.addObserver({ runStarted: () => off() });
+  reloads.addObserver({ runStarted: (run) => heard.push(run.target) });
+  await reloads.reload({ target: 'a' }, { load: () => 1, switch: () => undefined });
+  await reloads.reload({ target: 'b' }, { load: () => 1, switch: () => undefined });
+  assert.deepEqual(heard, ['a', 'b']);
+});
