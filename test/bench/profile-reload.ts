@@ -31,6 +31,12 @@ const seconds = Number(secondsArg);
 const VERSIONS = ['a', 'b'].map((v, n) => ({ identity: { hash: sha256Hex(v), version: v }, payload: { n } }));
 type Candidate = (typeof VERSIONS)[number];
 
+/** RELOADSCOPE_BENCH_PROBES_OFF=heap,resources switches single probes off (full, config), to attribute the probes' cost. */
+function probesWithout(): { probes: Record<string, false> } {
+  const off = (process.env.RELOADSCOPE_BENCH_PROBES_OFF ?? '').split(',').filter(Boolean);
+  return { probes: Object.fromEntries(off.map((name) => [name, false])) };
+}
+
 async function main(): Promise<void> {
   const wiring = fullWiring();
   let i = 0;
@@ -51,10 +57,7 @@ async function main(): Promise<void> {
     case 'full':
     case 'noprobes':
     case 'disabled': {
-      // RELOADSCOPE_BENCH_PROBES_OFF=heap,resources switches single probes off, to attribute the probes' cost.
-      const off = (process.env.RELOADSCOPE_BENCH_PROBES_OFF ?? '').split(',').filter(Boolean);
-      const probes = variant === 'full' && { probes: Object.fromEntries(off.map((name) => [name, false])) };
-      const { reloads } = wiring.instrument({ probes, config: { enabled: variant !== 'disabled' } });
+      const { reloads } = wiring.instrument({ probes: variant === 'full' && probesWithout(), config: { enabled: variant !== 'disabled' } });
       once = () => reloads.reload({ target: 'profile', trigger: 'api' }, stages);
       break;
     }
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
     case 'config-disabled': {
       const file = join(tempDir('profile'), 'app.json');
       writeFileSync(file, configJson(14 * 1024));
-      const { reloads } = wiring.instrument({ probes: variant === 'config', config: { enabled: variant !== 'config-disabled' } });
+      const { reloads } = wiring.instrument({ probes: variant === 'config' && probesWithout(), config: { enabled: variant !== 'config-disabled' } });
       const watcher = await watchConfig({ path: file, format: 'json', instrumentation: reloads, watch: false, signal: false });
       once = () => watcher.reload({ trigger: 'api', force: true });
       break;
