@@ -11,9 +11,7 @@
  * the context.with() frames entered, and the heap bytes allocated; with `alloc` instead of `count`,
  * where those bytes are allocated (sampled, garbage included), per function, top 40.
  */
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHook } from 'node:async_hooks';
 import { Session } from 'node:inspector/promises';
@@ -23,7 +21,7 @@ import { watchConfig } from '@reloadscope/config';
 import { sha256Hex } from '@reloadscope/core';
 import { turnOfTheLoop } from './lib/bench.ts';
 import { configJson, tempDir } from './lib/fixtures.ts';
-import { handInstrumentedReloader } from './lib/hand-instrumented.ts';
+import { handConfigStages, handInstrumentedReloader } from './lib/hand-instrumented.ts';
 import { fullWiring } from './lib/otel.ts';
 
 const [variant = 'full', secondsArg = '5'] = process.argv.slice(2);
@@ -80,22 +78,8 @@ async function main(): Promise<void> {
       const file = join(tempDir('profile'), 'app.json');
       writeFileSync(file, configJson(14 * 1024));
       const hand = handInstrumentedReloader(wiring.tracer('hand'), wiring.meter('hand'), 'profile');
-      let current: { hash: string; value: unknown } | undefined;
-      // The same stages as sections/config-share.ts's hand-instrumented variant.
-      const fileStages = {
-        load: async () => {
-          const bytes = await readFile(file);
-          return { hash: createHash('sha256').update(bytes).digest('hex'), value: JSON.parse(bytes.toString('utf8')) as unknown };
-        },
-        verify: async () => {},
-        switch: async (c: { hash: string; value: unknown }) => {
-          const previous = current;
-          current = c;
-          return previous;
-        },
-        unload: async () => {},
-      };
-      once = () => hand(fileStages, (c) => ({ hash: c.hash }));
+      const { stages: fileStages, identify } = handConfigStages(file);
+      once = () => hand(fileStages, identify);
       break;
     }
     default:

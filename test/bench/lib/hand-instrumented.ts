@@ -4,6 +4,8 @@
  * counters (same names' shape, units and bucket edges). No deadline, no coalescing, no
  * observers, no probes: exactly "spans + metrics by hand".
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { type Attributes, context, type Meter, SpanKind, type Tracer, trace } from '@opentelemetry/api';
 import { DURATION_BUCKETS_SECONDS, EVENTLOOP_BUCKETS_SECONDS, HEAP_DELTA_BUCKETS_BYTES } from '@reloadscope/core';
 
@@ -78,5 +80,37 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
       blocked.record(0, { ...targetAttrs, 'hotreload.stage': 'load' });
       heapDelta.record(0, targetAttrs);
     }
+  };
+}
+
+/** A parsed config file with its digest, as the hand-written reload keeps it. */
+export interface HandConfig {
+  hash: string;
+  value: unknown;
+}
+
+/**
+ * The stages a user writes without reloadscope to reload a JSON file: read, hash and parse in
+ * load, swap in switch. Section 2's target baseline and `profile-reload.ts config-hand` share
+ * them, so the profile looks at what the bench measures. `active()` is the swapped-in version.
+ */
+export function handConfigStages(file: string) {
+  let active: HandConfig | undefined;
+  return {
+    active: () => active,
+    identify: (c: HandConfig): Identity => ({ hash: c.hash }),
+    stages: {
+      load: async (): Promise<HandConfig> => {
+        const bytes = await readFile(file);
+        return { hash: createHash('sha256').update(bytes).digest('hex'), value: JSON.parse(bytes.toString('utf8')) as unknown };
+      },
+      verify: async () => {},
+      switch: async (c: HandConfig) => {
+        const previous = active;
+        active = c;
+        return previous;
+      },
+      unload: async () => {},
+    },
   };
 }

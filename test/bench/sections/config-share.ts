@@ -14,7 +14,7 @@ import { watchConfig } from '@reloadscope/config';
 import { ReloadInstrumentation } from '@reloadscope/core';
 import { runRounds, type Variant } from '../lib/bench.ts';
 import { configJson, tempDir } from '../lib/fixtures.ts';
-import { handInstrumentedReloader } from '../lib/hand-instrumented.ts';
+import { handConfigStages, handInstrumentedReloader } from '../lib/hand-instrumented.ts';
 import { fullWiring } from '../lib/otel.ts';
 import { runSection, type SectionOptions, type SectionResult } from '../lib/section.ts';
 import { formatSummary, summarize } from '../lib/stats.ts';
@@ -55,24 +55,10 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
     signal: false,
   });
   let handActive: { value: unknown; hash: string } | undefined;
-  let handOtelActive: { value: unknown; hash: string } | undefined;
   let reloadsDone = 0;
   const handOtel = handInstrumentedReloader(wiring.tracer('bench-config-hand'), wiring.meter('bench-config-hand'), 'bench-config-hand');
   // What a user writes without reloadscope: read, hash and parse in load, swap in switch.
-  const handOtelStages = {
-    load: async () => {
-      const bytes = await readFile(file);
-      return { hash: createHash('sha256').update(bytes).digest('hex'), value: JSON.parse(bytes.toString('utf8')) as unknown };
-    },
-    verify: async () => {},
-    switch: async (c: { value: unknown; hash: string }) => {
-      const previous = handOtelActive;
-      handOtelActive = c;
-      return previous;
-    },
-    unload: async () => {},
-  };
-  const identify = (c: { hash: string }) => ({ hash: c.hash });
+  const handOtelReload = handConfigStages(file);
 
   const viaConfig = (name: string, watcher: typeof full): Variant => ({
     name,
@@ -103,7 +89,7 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
     {
       name: NAMES.handOtel,
       fn: async () => {
-        for (let k = 0; k < batch; k++) await handOtel(handOtelStages, identify);
+        for (let k = 0; k < batch; k++) await handOtel(handOtelReload.stages, handOtelReload.identify);
       },
     },
   ];
@@ -116,7 +102,7 @@ async function configShare(options: SectionOptions): Promise<SectionResult> {
   });
 
   // Self-checks: all three did the same work on the same bytes.
-  if (handActive?.hash !== full.hash || full.hash !== disabled.hash || noProbes.hash !== full.hash || handOtelActive?.hash !== full.hash) {
+  if (handActive?.hash !== full.hash || full.hash !== disabled.hash || noProbes.hash !== full.hash || handOtelReload.active()?.hash !== full.hash) {
     throw new Error('config variants disagree on the hash');
   }
   if (JSON.stringify(full.current) !== JSON.stringify(handActive.value)) throw new Error('config variants disagree on the value');
