@@ -185,8 +185,10 @@ export class ReloadRun {
         )
       : this.span;
     const ctx = new RunStageContext(deadline ?? this, this, this.info, stage, span);
-    this.#host.notify('stageStarted', this.info, stage);
+    // Read before the hook so observers get the stage's start (the node probes' event-loop
+    // window) without a clock read of their own; durationMs at stageEnded counts from it.
     const t0 = performance.now();
+    this.#host.notify('stageStarted', this.info, stage, t0);
     let outcome: StageOutcome = 'success';
     try {
       if (deadline?.passed) throw deadline.reason;

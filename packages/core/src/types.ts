@@ -139,7 +139,8 @@ export interface RunInfo {
  */
 export interface ReloadObserver {
   runStarted?(run: RunInfo): void;
-  stageStarted?(run: RunInfo, stage: ReloadStage): void;
+  /** `startedAt` is the stage's start on the `performance.now()` clock; stageEnded's `durationMs` is measured from it. */
+  stageStarted?(run: RunInfo, stage: ReloadStage, startedAt: number): void;
   /** `span` is the stage's span, still open (undefined when nothing records): add attributes, do not end it. */
   stageEnded?(run: RunInfo, stage: ReloadStage, outcome: StageOutcome, durationMs: number, span: Span | undefined): void;
   /** The previous version after `unload` resolved: it should now become garbage. */

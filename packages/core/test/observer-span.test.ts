@@ -26,6 +26,43 @@ test('stageEnded gets the stage span still open: an attribute set there is on th
   assert.equal(spans.find((s) => s.name === 'hotreload')?.attributes['test.stage_seen'], undefined);
 });
 
+test('stageStarted gets the stage\'s start on the performance.now() clock, and stageEnded\'s durationMs counts from it', async () => {
+  const h = setup();
+  const seen: Array<{ stage: string; before: number; startedAt: number; durationMs?: number; after?: number }> = [];
+  let before = 0;
+  h.reloads.addObserver({
+    stageStarted: (_run, stage, startedAt) => {
+      seen.push({ stage, before, startedAt });
+    },
+    stageEnded: (_run, _stage, _outcome, durationMs) => {
+      const entry = seen.at(-1)!;
+      entry.durationMs = durationMs;
+      entry.after = performance.now();
+    },
+  });
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  before = performance.now();
+  const load = () => {
+    busy(30);
+    return { v: 1 };
+  };
+  const r = await h.reloads.reload({ target: 'clock' }, { load, switch: () => undefined });
+  assert.equal(r.outcome, 'success');
+  assert.deepEqual(
+    seen.map((e) => e.stage),
+    ['load', 'switch'],
+  );
+  for (const e of seen) {
+    assert.ok(e.startedAt >= e.before && e.startedAt <= e.after!, `${e.stage}: startedAt ${e.startedAt} within [${e.before}, ${e.after}]`);
+    const end = e.startedAt + e.durationMs!;
+    assert.ok(end <= e.after! && end >= e.after! - 5, `${e.stage}: startedAt + durationMs (${end}) is when the stage ended (${e.after})`);
+  }
+  assert.ok(seen[0]!.durationMs! >= 30, 'the load stage took its 30 ms');
+});
+
 test('stageEnded gets no span when the instrumentation is disabled', async () => {
   const reloads = new ReloadInstrumentation({ enabled: false });
   const spans: unknown[] = [];
