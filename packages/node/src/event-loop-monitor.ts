@@ -1,3 +1,5 @@
+import { SlotList } from './slot-list.ts';
+
 /** One span of work being watched; the caller may reuse it for consecutive spans. */
 export interface LoopSpan {
   startedAt: number;
@@ -22,10 +24,10 @@ export interface LoopSpan {
 export class EventLoopMonitor {
   readonly #resolutionMs: number;
   /**
-   * The open spans. An array, not a Set: rarely more than a few stages are open at once, and a
-   * push plus a short scan is cheaper than hashing the span into a Set twice per stage.
+   * The open spans. A list, not a Set: rarely more than a few stages are open at once, and a
+   * short scan is cheaper than hashing the span into a Set twice per stage.
    */
-  readonly #open: LoopSpan[] = [];
+  readonly #open = new SlotList<LoopSpan>();
   readonly #byKey = new Map<number, LoopSpan>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastTick = 0;
@@ -56,9 +58,13 @@ export class EventLoopMonitor {
     return this.close(span);
   }
 
-  /** Start watching `span` (resetting it): the allocation-free form of begin(). */
-  open(span: LoopSpan): void {
-    const now = performance.now();
+  /**
+   * Start watching `span` (resetting it): the allocation-free form of begin(). `startedAt`, when
+   * the caller has just read the clock (core's stage start), saves a clock read; anything but a
+   * finite number >= 0 falls back to reading it.
+   */
+  open(span: LoopSpan, startedAt?: number): void {
+    const now = isReading(startedAt) ? startedAt : performance.now();
     if (!this.#timer) {
       this.#lastTick = now;
       this.#timer = setInterval(() => this.#tick(), this.#resolutionMs);
@@ -66,7 +72,7 @@ export class EventLoopMonitor {
     }
     span.startedAt = now;
     span.worstMs = 0;
-    if (!this.#open.includes(span)) this.#open.push(span);
+    if (!this.#open.includes(span)) this.#open.add(span);
   }
 
   /**
@@ -78,13 +84,8 @@ export class EventLoopMonitor {
    * falls back to reading the clock.
    */
   close(span: LoopSpan, elapsedMs?: number): number | undefined {
-    const open = this.#open;
-    const i = open.indexOf(span);
-    if (i < 0) return undefined;
-    // Order does not matter: the last span takes the closed one's place.
-    const last = open.pop()!;
-    if (last !== span) open[i] = last;
-    const now = elapsedMs !== undefined && elapsedMs >= 0 && elapsedMs < Number.POSITIVE_INFINITY ? span.startedAt + elapsedMs : performance.now();
+    if (!this.#open.remove(span)) return undefined;
+    const now = isReading(elapsedMs) ? span.startedAt + elapsedMs : performance.now();
     const pending = Math.min(now - this.#lastTick - this.#resolutionMs, now - span.startedAt);
     return Math.max(span.worstMs, pending, 0) / 1000;
   }
@@ -92,7 +93,7 @@ export class EventLoopMonitor {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#open.length = 0;
+    this.#open.clear();
     this.#byKey.clear();
   }
 
@@ -105,9 +106,16 @@ export class EventLoopMonitor {
     const lateMs = now - this.#lastTick - this.#resolutionMs;
     this.#lastTick = now;
     if (lateMs <= 0) return;
-    for (const entry of this.#open) {
+    const { items, length } = this.#open;
+    for (let i = 0; i < length; i++) {
+      const entry = items[i]!;
       const withinStage = Math.min(lateMs, now - entry.startedAt);
       if (withinStage > entry.worstMs) entry.worstMs = withinStage;
     }
   }
+}
+
+/** A usable `performance.now()` value handed in by a caller. */
+function isReading(ms: number | undefined): ms is number {
+  return typeof ms === 'number' && ms >= 0 && ms < Number.POSITIVE_INFINITY;
 }

@@ -19,6 +19,7 @@ import { diagOnce } from './diagnostics.ts';
 import { EventLoopMonitor, type LoopSpan } from './event-loop-monitor.ts';
 import { exactHeapWanted, heapUsedBytes } from './heap.ts';
 import { RetainedVersions } from './retained-versions.ts';
+import { SlotList } from './slot-list.ts';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 
 /** What the probes need from a ReloadInstrumentation (structural, so any copy of core works). */
@@ -63,6 +64,8 @@ const RESOURCES_RECHECK_MS = 60_000;
 export type ProbeName = 'heap' | 'eventLoop' | 'resources' | 'retainedVersions';
 
 const DEFAULT_GRACE_MS = 10_000;
+/** Concurrent runs from which ProbeState indexes them by id instead of scanning. */
+const RUN_INDEX_FROM = 16;
 
 interface Instruments {
   heapDelta: Histogram;
@@ -73,10 +76,11 @@ interface Instruments {
 
 /**
  * One run's readings, kept from its start until its heap "after" reading. It is also the
- * event-loop span of the run's open stage (reused stage after stage) and the entry waiting for
- * that heap reading: one object per run instead of three.
+ * event-loop span of the run's open stage (reused stage after stage) and, in exact heap mode, the
+ * entry waiting for that reading: one object per run instead of three.
  */
 class RunProbe implements LoopSpan {
+  readonly runId: number;
   readonly attributes: TargetAttributes;
   heapBefore = 0;
   /** Raw, uncounted: it is only counted if the run reaches unload (failed and unchanged runs do not). */
@@ -87,7 +91,8 @@ class RunProbe implements LoopSpan {
   worstStage: ReloadStage | undefined = undefined;
   worstSeconds = 0;
 
-  constructor(attributes: TargetAttributes) {
+  constructor(runId: number, attributes: TargetAttributes) {
+    this.runId = runId;
     this.attributes = attributes;
   }
 }
@@ -198,7 +203,13 @@ class ProbeState implements ReloadObserver {
   /** Last measured resource delta per target (a gauge: it describes the latest completed unload). */
   readonly resourceDeltas = new Map<string, Map<string, number>>();
   readonly #loop: EventLoopMonitor;
-  readonly #runs = new Map<number, RunProbe>();
+  /**
+   * The runs in progress: rarely more than one, so a scan beats hashing the run id at every hook.
+   * From RUN_INDEX_FROM concurrent runs on they are also indexed, so that many targets reloading
+   * at once cost O(1) per hook, not O(runs).
+   */
+  readonly #runs = new SlotList<RunProbe>();
+  #runIndex: Map<number, RunProbe> | undefined;
   readonly #instruments: () => Instruments | undefined;
   readonly #collect: boolean;
   readonly #heap: boolean;
@@ -214,7 +225,7 @@ class ProbeState implements ReloadObserver {
    * first object it saw for a series as that series' attributes.
    */
   readonly #attributes = new Map<string, TargetAttributes>();
-  /** Runs whose heap "after" reading is due once the current turn's stacks have unwound. */
+  /** Exact mode: runs whose heap "after" reading is due once the current turn's stacks have unwound. */
   #heapPending: RunProbe[] = [];
   #heapImmediate: ReturnType<typeof setImmediate> | undefined;
 
@@ -235,21 +246,24 @@ class ProbeState implements ReloadObserver {
 
   runStarted(run: RunInfo): void {
     if (this.#retainedVersions) this.retained.declareTarget(run.target);
-    const probe = new RunProbe(this.#attributesOf(run.target));
+    const probe = new RunProbe(run.id, this.#attributesOf(run.target));
     if (this.#heap) probe.heapBefore = heapUsedBytes(this.#collect);
     if (this.#resources) probe.resourcesBefore = this.#resourcesBefore(run.target);
-    this.#runs.set(run.id, probe);
+    this.#runs.add(probe);
+    if (this.#runIndex) this.#runIndex.set(probe.runId, probe);
+    else if (this.#runs.length >= RUN_INDEX_FROM) this.#runIndex = new Map(this.#runs.items.slice(0, this.#runs.length).map((p) => [p!.runId, p!]));
   }
 
-  stageStarted(run: RunInfo, _stage: ReloadStage): void {
+  stageStarted(run: RunInfo, _stage: ReloadStage, startedAt?: number): void {
     if (!this.#eventLoop) return;
-    const probe = this.#runs.get(run.id);
-    if (probe) this.#loop.open(probe);
+    const probe = this.#probe(run.id);
+    // Core read the clock for the stage's start just now: the monitor uses that reading.
+    if (probe) this.#loop.open(probe, startedAt);
   }
 
   stageEnded(run: RunInfo, stage: ReloadStage, _outcome: unknown, durationMs: number, span: Span | undefined): void {
     if (!this.#eventLoop) return;
-    const probe = this.#runs.get(run.id);
+    const probe = this.#probe(run.id);
     if (!probe) return;
     // Core measured the stage just now: its duration saves the monitor a clock read per stage.
     const seconds = this.#loop.close(probe, typeof durationMs === 'number' ? durationMs : undefined);
@@ -267,7 +281,7 @@ class ProbeState implements ReloadObserver {
     if (this.#retainedVersions) this.retained.track(run.target, previous);
     // Taken here, while the run (and its deadline timer) is still open, so that the run's own
     // handles are in both snapshots and only what the reload left behind shows.
-    const probe = this.#runs.get(run.id);
+    const probe = this.#probe(run.id);
     const before = probe?.resourcesBefore;
     if (before) {
       probe.resourcesBefore = undefined;
@@ -278,16 +292,29 @@ class ProbeState implements ReloadObserver {
   }
 
   runEnded(run: RunInfo, _result: ReloadResult): void {
-    const probe = this.#runs.get(run.id);
-    this.#runs.delete(run.id);
+    const probe = this.#probe(run.id);
     if (!probe) return;
+    this.#runs.remove(probe);
+    if (this.#runIndex) {
+      this.#runIndex.delete(probe.runId);
+      if (this.#runs.length === 0) this.#runIndex = undefined;
+    }
     this.#loop.close(probe); // a stage still open when its run ended (low-level API misuse)
-    if (probe.worstStage !== undefined) this.#instruments()?.blocked.record(probe.worstSeconds, probe.attributes.stage(probe.worstStage));
+    const instruments = this.#instruments();
+    if (probe.worstStage !== undefined) instruments?.blocked.record(probe.worstSeconds, probe.attributes.stage(probe.worstStage));
     if (!this.#heap) return;
-    // Measured once the run's stack has unwound: locals of the finished run would otherwise
-    // still hold the old version and count as growth. Runs ending in the same turn share one
-    // reading (and, in exact mode, one GC) instead of one immediate each.
     probe.resourcesBefore = undefined; // a run that never reached unload: its list is garbage now
+    if (!this.#collect) {
+      // Without a GC first, the reading counts garbage and live objects alike, so whether the
+      // finished run's locals still hold the old version makes no difference: read it now, in
+      // core's isolation of observer hooks, instead of paying an immediate per run. A run that
+      // freed memory is 0 growth: OTel histograms drop negative values.
+      instruments?.heapDelta.record(Math.max(0, heapUsedBytes(false) - probe.heapBefore), probe.attributes.target);
+      return;
+    }
+    // Exact mode collects first, and the finished run's locals would still hold the old version:
+    // measured once the stack has unwound. Runs ending in the same turn share one reading (and
+    // one GC) instead of one immediate each.
     this.#heapPending.push(probe);
     if (!this.#heapImmediate) {
       this.#heapImmediate = setImmediate(() => this.#recordHeap());
@@ -299,6 +326,7 @@ class ProbeState implements ReloadObserver {
     this.#loop.stop();
     this.retained.stop();
     this.#runs.clear();
+    this.#runIndex = undefined;
     if (this.#heapImmediate) clearImmediate(this.#heapImmediate);
     this.#heapImmediate = undefined;
     this.#heapPending = [];
@@ -308,7 +336,7 @@ class ProbeState implements ReloadObserver {
     this.#heapImmediate = undefined;
     const pending = this.#heapPending;
     this.#heapPending = [];
-    // This runs from an immediate, outside core's isolation of observer hooks: a throwing meter
+    // Exact mode only. This runs from an immediate, outside core's isolation of observer hooks: a throwing meter
     // (or a foreign globalThis.gc in exact mode) would be an uncaught exception that ends the process.
     try {
       const after = heapUsedBytes(this.#collect);
@@ -342,6 +370,13 @@ class ProbeState implements ReloadObserver {
     skipped.clear();
     skipped.set(RESOURCES_SKIPPED, 1);
     this.resourceDeltas.set(target, skipped);
+    return undefined;
+  }
+
+  #probe(runId: number): RunProbe | undefined {
+    if (this.#runIndex) return this.#runIndex.get(runId);
+    const { items, length } = this.#runs;
+    for (let i = 0; i < length; i++) if (items[i]!.runId === runId) return items[i];
     return undefined;
   }
 

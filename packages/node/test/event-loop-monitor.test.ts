@@ -73,6 +73,26 @@ test('close(span, elapsedMs) ends the span at startedAt + elapsedMs instead of r
   }
 });
 
+test('open(span, startedAt) starts the span at the caller\'s clock reading; a bad one falls back to the clock', () => {
+  const m = new EventLoopMonitor(10);
+  const span = { startedAt: 0, worstMs: 0 };
+  // The caller read the clock 120 ms ago, before a block: from that start the block is the span's.
+  const before = performance.now();
+  busyWait(120);
+  m.open(span, before);
+  assert.equal(span.startedAt, before);
+  const s = m.close(span)!;
+  assert.ok(s >= 0.1, `a span begun before the block includes it: measured ${s}`);
+  m.stop();
+  for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+    const at = performance.now();
+    m.open(span, bad);
+    assert.ok(span.startedAt >= at, `startedAt ${String(bad)} falls back to the clock`);
+    m.close(span);
+    m.stop();
+  }
+});
+
 test('spans closed out of order: the others stay open and sampled, a closed one closes once', async () => {
   const m = new EventLoopMonitor(5);
   const [a, b, c] = [0, 1, 2].map(() => ({ startedAt: 0, worstMs: 0 }));

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import type { Histogram, Meter, MeterProvider as ApiMeterProvider, MetricOptions } from '@opentelemetry/api';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { test } from 'node:test';
 import { EVENTLOOP_BUCKETS_SECONDS, HEAP_DELTA_BUCKETS_BYTES, METRICS } from '@reloadscope/core';
+import { brokenHeapMeter } from './fixtures/broken-heap-meter.ts';
 import { busyWait, setup } from './harness.ts';
+
+const EXACT_BROKEN_CHILD = fileURLToPath(new URL('./fixtures/exact-heap-broken-meter-child.ts', import.meta.url));
 
 const TARGET = 'app-config';
 
@@ -25,8 +30,7 @@ test('instruments: exact names, units, types, scope and attributes from the cata
     },
   );
   assert.equal(r.outcome, 'success');
-  await new Promise((resolve) => setImmediate(resolve)); // heap delta is taken after the run unwinds
-  const metrics = (await h.metrics()).filter((m) => m.scope === '@reloadscope/node');
+    const metrics = (await h.metrics()).filter((m) => m.scope === '@reloadscope/node');
   assert.deepEqual(
     metrics.map((m) => [m.name, m.unit, m.type]).sort(),
     [
@@ -218,6 +222,39 @@ test('runs ending in the same turn each get their heap-delta point', async (t) =
   );
 });
 
+test('many targets reloading at once: each run keeps its own readings (past the probes\' run index threshold)', async (t) => {
+  const h = setup();
+  t.after(() => h.close());
+  const targets = Array.from({ length: 40 }, (_, i) => `t${i}`);
+  // Every run is open at once: each stage waits until all 40 runs have started.
+  let started = 0;
+  let release: () => void = () => {};
+  const allStarted = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const results = await Promise.all(
+    targets.map((target) =>
+      h.reloads.reload(
+        { target },
+        {
+          load: async () => {
+            if (++started === targets.length) release();
+            await allStarted;
+            return { target };
+          },
+          switch: () => ({ target: 'old' }),
+          identify: () => undefined,
+        },
+      ),
+    ),
+  );
+  assert.ok(results.every((r) => r.outcome === 'success'));
+  const perTarget = (name: string) => h.metric(name).then((m) => m?.points.map((p) => [p.attributes['hotreload.target'], p.value]).sort());
+  const expected = targets.map((target) => [target, 1]).sort();
+  assert.deepEqual(await perTarget('hotreload.heap.delta'), expected);
+  assert.deepEqual(await perTarget('hotreload.eventloop.blocked'), expected);
+});
+
 test('probes can be switched off one by one: an off probe records nothing, the others still do', async (t) => {
   const h = setup({ probes: { eventLoop: false, resources: false } });
   t.after(() => h.close());
@@ -228,38 +265,24 @@ test('probes can be switched off one by one: an off probe records nothing, the o
   assert.deepEqual(names.sort(), [METRICS.heapDelta.name, METRICS.retainedVersions.name].sort());
 });
 
-test('a meter that throws on the heap histogram cannot crash the process from the deferred heap reading', async (t) => {
+test('a meter that throws on the heap histogram loses those points and nothing else', async (t) => {
   const h = setup();
   t.after(() => h.close());
   const real = new MeterProvider();
   t.after(() => real.shutdown());
-  let thrown = 0;
-  // A real SDK meter, except that recording hotreload.heap.delta throws (the one record that runs
-  // from an immediate, outside core's isolation of observer hooks).
-  const broken: ApiMeterProvider = {
-    getMeter(...args: Parameters<ApiMeterProvider['getMeter']>): Meter {
-      const meter = real.getMeter(...args);
-      return Object.assign(Object.create(meter) as Meter, {
-        createHistogram(name: string, options?: MetricOptions): Histogram {
-          if (name !== METRICS.heapDelta.name) return meter.createHistogram(name, options);
-          return {
-            record() {
-              thrown++;
-              throw new Error('meter broke');
-            },
-          };
-        },
-      });
-    },
-  };
-  h.probes.setMeterProvider(broken);
+  const broken = brokenHeapMeter(real);
+  h.probes.setMeterProvider(broken.provider);
   for (let i = 0; i < 2; i++) {
     const r = await h.reloads.reload({ target: TARGET }, { load: () => ({ v: i }), switch: () => ({ v: -1 }), identify: () => undefined });
     assert.equal(r.outcome, 'success');
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
   }
-  assert.equal(thrown, 2, 'the heap point was attempted after each run, and the process is still here');
+  assert.equal(broken.thrown(), 2, 'the heap point was attempted at the end of each run');
+});
+
+test('in exact mode the same meter cannot crash the process from the deferred heap reading', async () => {
+  // Exact mode reads the heap from an immediate, outside core's isolation of observer hooks.
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', EXACT_BROKEN_CHILD], { timeout: 30_000 });
+  assert.deepEqual(JSON.parse(stdout), { outcomes: ['success', 'success'], thrown: 2 });
 });
 
 function listening(): Promise<Server> {
