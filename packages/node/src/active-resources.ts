@@ -75,7 +75,8 @@ export function diffSnapshots(before: ResourceSnapshot, after: ResourceSnapshot,
   return delta;
 }
 
-function sameList(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
+/** Whether two lists name the same handles in the same order. */
+export function sameList(a: ResourceSnapshot, b: ResourceSnapshot): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -14,7 +14,7 @@ import {
   type ReloadStage,
   type RunInfo,
 } from '@reloadscope/core';
-import { diffSnapshots, type ResourceSnapshot, snapshotActiveResources } from './active-resources.ts';
+import { diffSnapshots, type ResourceSnapshot, sameList, snapshotActiveResources } from './active-resources.ts';
 import { diagOnce } from './diagnostics.ts';
 import { EventLoopMonitor, type LoopSpan } from './event-loop-monitor.ts';
 import { exactHeapWanted, heapUsedBytes } from './heap.ts';
@@ -178,10 +178,18 @@ export class ReloadNodeProbes extends NonPatchingInstrumentation<NodeProbesConfi
   }
 }
 
-/** The probes' metric attributes of one target: `{target}` and `{target, stage}` per stage. */
+/** The probes' metric attributes of one target (`{target}` and `{target, stage}` per stage), and what they remember of it. */
 class TargetAttributes {
   readonly target: Attributes;
   readonly #byStage = new Map<ReloadStage, Attributes>();
+  /** Whether the retention probe knows the target (it keeps its targets for good). */
+  retainedDeclared = false;
+  /**
+   * The handle list whose all-zero delta the target's resources gauge holds, if it holds one: a
+   * reload that leaves exactly that list behind again changes nothing, and rebuilding the
+   * per-type map (hashing every type name Node returns as a fresh string) is skipped.
+   */
+  zeroResources: ResourceSnapshot | undefined = undefined;
 
   constructor(target: string) {
     this.target = Object.freeze({ [ATTR_TARGET]: target });
@@ -245,8 +253,12 @@ class ProbeState implements ReloadObserver {
   }
 
   runStarted(run: RunInfo): void {
-    if (this.#retainedVersions) this.retained.declareTarget(run.target);
-    const probe = new RunProbe(run.id, this.#attributesOf(run.target));
+    const target = this.#attributesOf(run.target);
+    if (this.#retainedVersions && !target.retainedDeclared) {
+      this.retained.declareTarget(run.target);
+      target.retainedDeclared = true;
+    }
+    const probe = new RunProbe(run.id, target);
     if (this.#heap) probe.heapBefore = heapUsedBytes(this.#collect);
     if (this.#resources) probe.resourcesBefore = this.#resourcesBefore(run.target);
     this.#runs.add(probe);
@@ -286,8 +298,17 @@ class ProbeState implements ReloadObserver {
     if (before) {
       probe.resourcesBefore = undefined;
       const after = snapshotActiveResources();
-      // The target's previous delta map is reused: the gauge only ever shows the latest one.
-      if (after) this.resourceDeltas.set(run.target, diffSnapshots(before, after, this.resourceDeltas.get(run.target)));
+      if (after) {
+        const target = probe.attributes;
+        const unchanged = sameList(before, after);
+        if (unchanged && target.zeroResources !== undefined && sameList(after, target.zeroResources)) {
+          target.zeroResources = after;
+        } else {
+          // The target's previous delta map is reused: the gauge only ever shows the latest one.
+          this.resourceDeltas.set(run.target, diffSnapshots(before, after, this.resourceDeltas.get(run.target)));
+          target.zeroResources = unchanged ? after : undefined;
+        }
+      }
     }
   }
 
@@ -366,6 +387,8 @@ class ProbeState implements ReloadObserver {
         `${snapshot.length} active handles exceed maxActiveResources (${this.#maxActiveResources}); hotreload.resources.delta reads ${RESOURCES_SKIPPED} until they fall below it`,
       );
     }
+    const known = this.#attributes.get(target);
+    if (known) known.zeroResources = undefined;
     const skipped = this.resourceDeltas.get(target) ?? new Map<string, number>();
     skipped.clear();
     skipped.set(RESOURCES_SKIPPED, 1);

@@ -188,6 +188,39 @@ test('resources.delta shows a timer left behind by unload, and returns to 0 on a
   assert.equal(await timeout(), 0);
 });
 
+test('resources.delta after clean reloads in a row still shows the next leak, and its fix', async (t) => {
+  const h = setup();
+  const leaked: Array<ReturnType<typeof setInterval>> = [];
+  t.after(() => {
+    for (const timer of leaked) clearInterval(timer);
+    return h.close();
+  });
+  const stages = (leak: boolean) => ({
+    load: () => ({ at: Date.now() }),
+    switch: (c: { at: number }) => {
+      if (leak) leaked.push(setInterval(() => c.at, 60_000));
+      return { at: 0 };
+    },
+    identify: () => undefined,
+  });
+  const gauge = async () =>
+    Object.fromEntries(
+      ((await h.metric('hotreload.resources.delta'))?.points ?? [])
+        .filter((p) => p.attributes['hotreload.target'] === TARGET)
+        .map((p) => [p.attributes['hotreload.resource.type'], p.value]),
+    );
+  const seen: Array<number | undefined> = [];
+  // Clean reloads leave the same handle list behind each time (the probe then keeps the gauge as
+  // it is); the leak in the middle must still show, and the clean reload after it must clear it.
+  for (const leak of [false, false, false, true, false, false]) {
+    assert.equal((await h.reloads.reload({ target: TARGET }, stages(leak))).outcome, 'success');
+    const g = await gauge();
+    seen.push(g.Timeout);
+    assert.ok(Object.values(g).every((v) => v === 0 || v === 1), `only 0 and the leak's +1: ${JSON.stringify(g)}`);
+  }
+  assert.deepEqual(seen.slice(3), [1, 0, 0]);
+});
+
 test('probes stop observing when disabled and do not break reloads', async (t) => {
   const h = setup();
   t.after(() => h.close());
