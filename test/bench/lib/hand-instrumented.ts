@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { getHeapStatistics } from 'node:v8';
 import { type Attributes, context, type Meter, SpanKind, type Tracer, trace } from '@opentelemetry/api';
 import { DURATION_BUCKETS_SECONDS, EVENTLOOP_BUCKETS_SECONDS, HEAP_DELTA_BUCKETS_BYTES } from '@reloadscope/core';
 
@@ -21,11 +22,18 @@ export interface Identity {
 }
 
 /**
- * `withProbePoints` adds the two histogram points the node probes record per run (one
- * `eventloop.blocked`, one `heap.delta`) with constant values, measuring nothing: a decomposition
- * row that shows what emitting those points costs in the SDK, apart from taking the readings.
+ * What the hand-written reload adds on top of spans and metrics, for decomposition rows:
+ * - `points`: the two histogram points the node probes record per run (one `eventloop.blocked`,
+ *   one `heap.delta`) with constant values, measuring nothing: what emitting them costs in the SDK;
+ * - `readings`: those points with real values, and the readings behind them taken by hand with
+ *   the same Node APIs (heap used before and after, the active-resources list before and after
+ *   unload compared, a blockage attribute on each stage span from the stage's own clock
+ *   readings). No timer, no retention tracking, no bookkeeping: the floor of what the probes'
+ *   catalogue costs through the public APIs.
  */
-export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: string, withProbePoints = false) {
+export type HandExtras = 'none' | 'points' | 'readings';
+
+export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: string, extras: HandExtras = 'none') {
   const advice = { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] };
   const reloadsCounter = meter.createCounter('hand.reloads', { unit: '{reload}' });
   const duration = meter.createHistogram('hand.duration', { unit: 's', advice });
@@ -36,8 +44,9 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
   const heapDelta = meter.createHistogram('hand.heap.delta', { unit: 'By', advice: { explicitBucketBoundaries: [...HEAP_DELTA_BUCKETS_BYTES] } });
   let activeHash: string | undefined;
   let generation = 0;
+  let resourcesChanged = false;
 
-  return async function reload<C, P>(stages: PlainStages<C, P>, identify: (c: C) => Identity): Promise<void> {
+  async function reload<C, P>(stages: PlainStages<C, P>, identify: (c: C) => Identity): Promise<void> {
     const t0 = performance.now();
     const parent = context.active();
     const root = tracer.startSpan(
@@ -47,6 +56,10 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
     );
     const rootContext = trace.setSpan(parent, root);
     inProgress.add(1, targetAttrs);
+    const readings = extras === 'readings';
+    const heapBefore = readings ? getHeapStatistics().used_heap_size : 0;
+    const resourcesBefore = readings ? process.getActiveResourcesInfo() : undefined;
+    let worstBlocked = 0;
     const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const s0 = performance.now();
       const span = tracer.startSpan(
@@ -57,8 +70,15 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
       try {
         return await context.with(trace.setSpan(rootContext, span), fn);
       } finally {
+        const s1 = performance.now();
+        if (readings) {
+          // A stand-in for the probe's per-stage blockage: a number from this stage's own clock readings.
+          const blocked = Math.max(0, s1 - s0 - 10) / 1000;
+          span.setAttribute('hotreload.eventloop.blocked', blocked);
+          if (blocked > worstBlocked) worstBlocked = blocked;
+        }
         span.end();
-        stageDuration.record((performance.now() - s0) / 1000, { ...targetAttrs, 'hotreload.stage': name, 'hotreload.outcome': 'success' });
+        stageDuration.record((s1 - s0) / 1000, { ...targetAttrs, 'hotreload.stage': name, 'hotreload.outcome': 'success' });
       }
     };
     const candidate = await stage('load', stages.load);
@@ -68,6 +88,7 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
     await stage('verify', () => stages.verify(candidate));
     const previous = await stage('switch', () => stages.switch(candidate));
     await stage('unload', () => stages.unload(previous));
+    if (resourcesBefore) resourcesChanged = !sameList(resourcesBefore, process.getActiveResourcesInfo());
     activeHash = hash;
     generation += 1;
     root.setAttribute('hotreload.outcome', 'success');
@@ -76,11 +97,22 @@ export function handInstrumentedReloader(tracer: Tracer, meter: Meter, target: s
     inProgress.add(-1, targetAttrs);
     reloadsCounter.add(1, { ...targetAttrs, 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' });
     duration.record((performance.now() - t0) / 1000, { ...targetAttrs, 'hotreload.outcome': 'success' });
-    if (withProbePoints) {
+    if (extras === 'points') {
       blocked.record(0, { ...targetAttrs, 'hotreload.stage': 'load' });
       heapDelta.record(0, targetAttrs);
+    } else if (readings) {
+      blocked.record(worstBlocked, { ...targetAttrs, 'hotreload.stage': 'load' });
+      heapDelta.record(Math.max(0, getHeapStatistics().used_heap_size - heapBefore), targetAttrs);
     }
-  };
+  }
+  // `resourcesChanged` is read back so that the comparison is not dead code to the optimiser.
+  return Object.assign(reload, { resourcesChanged: () => resourcesChanged });
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A parsed config file with its digest, as the hand-written reload keeps it. */

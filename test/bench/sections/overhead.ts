@@ -76,6 +76,7 @@ export const NAMES = {
   disabled: 'reloadscope reload(), instrumentation disabled',
   hand: '(a) hand-instrumented, bare OTel API',
   handProbePoints: '(a) + the probes\' 2 histogram points (constant values)',
+  handProbeReadings: '(a) + the probes\' readings and points by hand (heap and handles before/after, a blockage attribute per stage span; no timer, no retention tracking)',
   fullUnbounded: 'reloadscope reload(), full wiring + node probes, resources probe unbounded (maxActiveResources ∞)',
   bare: '(b) uninstrumented',
 } as const;
@@ -104,7 +105,8 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   };
 
   const hand = handInstrumentedReloader(wiring.tracer('bench-hand'), wiring.meter('bench-hand'), 'bench-hand');
-  const handPoints = handInstrumentedReloader(wiring.tracer('bench-hand-points'), wiring.meter('bench-hand-points'), 'bench-hand-points', true);
+  const handPoints = handInstrumentedReloader(wiring.tracer('bench-hand-points'), wiring.meter('bench-hand-points'), 'bench-hand-points', 'points');
+  const handReadings = handInstrumentedReloader(wiring.tracer('bench-hand-readings'), wiring.meter('bench-hand-readings'), 'bench-hand-readings', 'readings');
   const handStages = noopStages();
   const bareStages = noopStages().stages;
 
@@ -122,6 +124,12 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
       name: NAMES.handProbePoints,
       fn: async () => {
         for (let k = 0; k < batch; k++) await handPoints(handStages.stages, handStages.identify);
+      },
+    },
+    {
+      name: NAMES.handProbeReadings,
+      fn: async () => {
+        for (let k = 0; k < batch; k++) await handReadings(handStages.stages, handStages.identify);
       },
     },
     {
@@ -183,7 +191,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   const vsHand = ratio(NAMES.full, NAMES.hand);
   const cpu = (name: string) => summarize(result.cpuPerRound[name]!);
   const cpuVsHand = summarize(result.cpuPerRound[NAMES.full]!.map((x, i) => x / result.cpuPerRound[NAMES.hand]![i]!));
-  const rows: Row[] = [NAMES.full, NAMES.noProbes, NAMES.disabled, NAMES.hand, NAMES.handProbePoints, NAMES.bare].map((name) => ({
+  const rows: Row[] = [NAMES.full, NAMES.noProbes, NAMES.disabled, NAMES.hand, NAMES.handProbePoints, NAMES.handProbeReadings, NAMES.bare].map((name) => ({
     measurement: name,
     value: `${formatSummary(s(name), 2)} µs`,
     vsBaseline:
@@ -198,6 +206,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
   const orchestration = summarize(result.perRound[NAMES.disabled]!.map((x, i) => x - result.perRound[NAMES.bare]![i]!));
   const telemetry = summarize(result.perRound[NAMES.noProbes]!.map((x, i) => x - result.perRound[NAMES.disabled]![i]!));
   const probePointsCost = summarize(result.perRound[NAMES.handProbePoints]!.map((x, i) => x - result.perRound[NAMES.hand]![i]!));
+  const probeReadingsCost = summarize(result.perRound[NAMES.handProbeReadings]!.map((x, i) => x - result.perRound[NAMES.hand]![i]!));
   const b = (name: string) => summarize(busy.perRound[name]!);
   const busyRatio = (name: string) => summarize(busy.perRound[name]!.map((x, i) => x / busy.perRound[NAMES.hand]![i]!));
   for (const name of [NAMES.full, NAMES.noProbes, NAMES.hand]) {
@@ -238,8 +247,10 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
       perReloadCpuMicroseconds: Object.fromEntries(Object.keys(result.cpuPerRound).map((k) => [k, cpu(k)])),
       ratioNoProbesVsHand: ratio(NAMES.noProbes, NAMES.hand),
       ratioFullVsBare: ratio(NAMES.full, NAMES.bare),
-      costSplitMicroseconds: { nodeProbes: probesCost, telemetry, orchestration, probePointsInSdk: probePointsCost },
+      costSplitMicroseconds: { nodeProbes: probesCost, telemetry, orchestration, probePointsInSdk: probePointsCost, probeReadingsByHand: probeReadingsCost },
       ratioFullVsHandWithProbePoints: ratio(NAMES.full, NAMES.handProbePoints),
+      ratioFullVsHandWithProbeReadings: ratio(NAMES.full, NAMES.handProbeReadings),
+      ratioHandWithProbeReadingsVsHand: ratio(NAMES.handProbeReadings, NAMES.hand),
       withOpenConnections: {
         connections: CONNECTIONS,
         activeHandles: handles,
@@ -263,6 +274,7 @@ async function overhead(options: SectionOptions): Promise<SectionResult> {
       `cost split per reload (median over rounds): node probes ${probesCost.median.toFixed(2)} µs, spans+metrics ${telemetry.median.toFixed(2)} µs, orchestration (deadline timer, queue, result) ${orchestration.median.toFixed(2)} µs`,
       `at ${manyHandles} active handles the unbounded resources probe costs ${formatSummary(resourcesAtManyHandles, 1)} µs per reload over the default (skipped above maxActiveResources)`,
       `of the probes' cost, recording their 2 histogram points in the SDK alone (constant values, no readings) is ${probePointsCost.median.toFixed(2)} µs; full wiring vs (a) with those points: ${formatSummary(ratio(NAMES.full, NAMES.handProbePoints), 2)}×`,
+      `the same readings and points taken by hand with the same Node and OTel APIs cost ${probeReadingsCost.median.toFixed(2)} µs (${formatSummary(ratio(NAMES.handProbeReadings, NAMES.hand), 2)}× (a)); full wiring vs (a) with them: ${formatSummary(ratio(NAMES.full, NAMES.handProbeReadings), 2)}× — the public-API floor of what the probes measure`,
     ],
   };
 }
