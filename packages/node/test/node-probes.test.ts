@@ -162,7 +162,8 @@ test('maxActiveResources: anything but an integer >= 0 is a TypeError naming the
   }
 });
 
-test('resources.delta shows a timer left behind by unload, and returns to 0 on a clean reload', async (t) => {
+/** Probes on a fresh harness, and stages whose switch leaves a timer behind when asked to (cleared after the test). */
+function leakyTimers(t: { after(fn: () => unknown): void }) {
   const h = setup();
   const leaked: Array<ReturnType<typeof setInterval>> = [];
   t.after(() => {
@@ -178,6 +179,11 @@ test('resources.delta shows a timer left behind by unload, and returns to 0 on a
     unload: () => {},
     identify: () => undefined, // never `unchanged`
   });
+  return { h, stages };
+}
+
+test('resources.delta shows a timer left behind by unload, and returns to 0 on a clean reload', async (t) => {
+  const { h, stages } = leakyTimers(t);
   assert.equal((await h.reloads.reload({ target: TARGET }, stages(true))).outcome, 'success');
   const timeout = async () =>
     (await h.metric('hotreload.resources.delta'))?.points.find(
@@ -189,20 +195,7 @@ test('resources.delta shows a timer left behind by unload, and returns to 0 on a
 });
 
 test('resources.delta after clean reloads in a row still shows the next leak, and its fix', async (t) => {
-  const h = setup();
-  const leaked: Array<ReturnType<typeof setInterval>> = [];
-  t.after(() => {
-    for (const timer of leaked) clearInterval(timer);
-    return h.close();
-  });
-  const stages = (leak: boolean) => ({
-    load: () => ({ at: Date.now() }),
-    switch: (c: { at: number }) => {
-      if (leak) leaked.push(setInterval(() => c.at, 60_000));
-      return { at: 0 };
-    },
-    identify: () => undefined,
-  });
+  const { h, stages } = leakyTimers(t);
   const gauge = async () =>
     Object.fromEntries(
       ((await h.metric('hotreload.resources.delta'))?.points ?? [])
