@@ -3,7 +3,7 @@
  *
  * Runs every section in its own Node process, prints one table of medians, spreads and ratios
  * against each section's baseline, checks the issue's targets, and writes the JSON summary to
- * test/bench/results/latest.json. Asserts nothing about time: a missed target is reported, not
+ * test/bench/results/latest.json (quick.json for --quick, partial.json for --only). Asserts nothing about time: a missed target is reported, not
  * failed. The exit code is non-zero only when the harness itself broke (a section crashed or
  * its self-checks failed), which is what quick mode in CI is for.
  */
@@ -85,7 +85,8 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(renderReport(results, env, { quick, totalSeconds, failures }));
 
-  const out = join(here, 'results', 'latest.json');
+  // latest.json is the last full run: a quick or partial run must not replace its numbers.
+  const out = join(here, 'results', quick ? 'quick.json' : only ? 'partial.json' : 'latest.json');
   mkdirSync(dirname(out), { recursive: true });
   const summary = { generatedAt: new Date().toISOString(), quick, totalSeconds: Number(totalSeconds.toFixed(1)), environment: env, sections: results, failures };
   writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`);
