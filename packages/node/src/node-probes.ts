@@ -263,7 +263,10 @@ class ProbeState implements ReloadObserver {
     if (this.#resources) probe.resourcesBefore = this.#resourcesBefore(run.target);
     this.#runs.add(probe);
     if (this.#runIndex) this.#runIndex.set(probe.runId, probe);
-    else if (this.#runs.length >= RUN_INDEX_FROM) this.#runIndex = new Map(this.#runs.items.slice(0, this.#runs.length).map((p) => [p!.runId, p!]));
+    else if (this.#runs.length >= RUN_INDEX_FROM) {
+      this.#runIndex = new Map();
+      for (let i = 0; i < this.#runs.length; i++) this.#runIndex.set(this.#runs.items[i]!.runId, this.#runs.items[i]!);
+    }
   }
 
   stageStarted(run: RunInfo, _stage: ReloadStage, startedAt?: number): void {
@@ -278,7 +281,7 @@ class ProbeState implements ReloadObserver {
     const probe = this.#probe(run.id);
     if (!probe) return;
     // Core measured the stage just now: its duration saves the monitor a clock read per stage.
-    const seconds = this.#loop.close(probe, typeof durationMs === 'number' ? durationMs : undefined);
+    const seconds = this.#loop.close(probe, durationMs); // anything but a usable reading falls back to the clock
     if (seconds === undefined) return;
     // Each stage's own reading goes on its span (a trace answers "which stage"); the histogram
     // gets one point per run, at runEnded. A tie keeps the earlier stage.
