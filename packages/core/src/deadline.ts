@@ -12,17 +12,17 @@ export class Deadline {
   readonly at: number;
   readonly #reasonAt: () => unknown;
   readonly #waiters = new Set<(reason: unknown) => void>();
-  /** The waiting stage of a run's sequence (see until()). */
-  #slot: { resolve: (v: unknown) => void; reject: (reason: unknown) => void } | undefined;
+  /** The waiting stage of a run's sequence (see settle()). */
+  #slot: Slot | undefined;
   readonly #slotResolved = (v: unknown) => {
     const slot = this.#slot;
     this.#slot = undefined;
-    slot?.resolve(v);
+    if (slot) finish(slot, true, v);
   };
   readonly #slotRejected = (e: unknown) => {
     const slot = this.#slot;
     this.#slot = undefined;
-    slot?.reject(e);
+    if (slot) finish(slot, false, e);
   };
   #controller: AbortController | undefined;
   #passed = false;
@@ -50,32 +50,43 @@ export class Deadline {
     return this.#controller.signal;
   }
 
-  /** The value, or a promise that also rejects when the deadline passes first. */
-  until<T>(value: T | Promise<T>): T | Promise<T> {
-    if (!isThenable(value)) return value;
+  /**
+   * The promise a stage's caller awaits: `settler` turns `value`'s outcome into it, or the
+   * deadline's reason if the deadline passes first, so a stage that never settles cannot hold the
+   * run. The settler is called once, whichever comes first; the other is ignored.
+   */
+  settle<R>(value: PromiseLike<unknown>, settler: Settler<R>): Promise<R> {
     // reload() runs its stages one after another: the one waiting stage takes the slot, served
     // by callbacks made once per deadline. Only for a native promise, which calls back exactly
     // once: a thenable calling again later would settle the next stage. Concurrent stages (the
     // low-level API) and thenables get callbacks of their own.
     if (this.#slot === undefined && isNativePromise(value)) {
-      return new Promise<T>((resolve, reject) => {
-        this.#slot = { resolve: resolve as (v: unknown) => void, reject };
-        (value as PromiseLike<T>).then(this.#slotResolved, this.#slotRejected);
+      return new Promise<R>((resolve, reject) => {
+        this.#slot = { settler, resolve, reject };
+        value.then(this.#slotResolved, this.#slotRejected);
       });
     }
     const waiters = this.#waiters;
-    return new Promise<T>((resolve, reject) => {
-      waiters.add(reject);
-      (value as PromiseLike<T>).then(
-        (v) => {
-          waiters.delete(reject);
-          resolve(v);
-        },
-        (e: unknown) => {
-          waiters.delete(reject);
-          reject(e);
-        },
-      );
+    return new Promise<R>((resolve, reject) => {
+      const own: Slot = { settler, resolve, reject };
+      let done = false;
+      const once = (ok: boolean, v: unknown) => {
+        if (done) return;
+        done = true;
+        waiters.delete(expired);
+        finish(own, ok, v);
+      };
+      const expired = (reason: unknown) => once(false, reason);
+      waiters.add(expired);
+      try {
+        value.then(
+          (v) => once(true, v),
+          (e: unknown) => once(false, e),
+        );
+      } catch (err) {
+        // A thenable whose then() throws fails the stage, as `await` would have.
+        once(false, err);
+      }
     });
   }
 
@@ -91,8 +102,29 @@ export class Deadline {
     this.#controller?.abort(this.#reason);
     const slot = this.#slot;
     this.#slot = undefined;
-    slot?.reject(this.#reason);
-    for (const reject of this.#waiters) reject(this.#reason);
+    if (slot) finish(slot, false, this.#reason);
+    for (const expired of this.#waiters) expired(this.#reason);
+  }
+}
+
+/** Turns a stage's outcome into the value (or the error) its caller gets. */
+export interface Settler<R> {
+  fulfilled(value: unknown): R;
+  rejected(reason: unknown): R;
+}
+
+interface Slot {
+  settler: Settler<unknown>;
+  resolve: (v: never) => void;
+  reject: (reason: unknown) => void;
+}
+
+/** Settles the slot's promise with what its settler makes of the outcome (a throw rejects it). */
+function finish(slot: Slot, ok: boolean, v: unknown): void {
+  try {
+    slot.resolve((ok ? slot.settler.fulfilled(v) : slot.settler.rejected(v)) as never);
+  } catch (err) {
+    slot.reject(err);
   }
 }
 
@@ -180,6 +212,7 @@ function isNativePromise(v: unknown): v is Promise<unknown> {
   return types.isPromise(v) && Object.getPrototypeOf(v) === Promise.prototype && !Object.hasOwn(v, 'then') && Promise.prototype.then === nativeThen;
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+/** Whether `v` has a callable `then` (reading it may throw: a hostile getter). */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -10,7 +10,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { Deadline } from './deadline.ts';
+import { Deadline, isThenable, type Settler } from './deadline.ts';
 import { ReloadError, ReloadTimeoutError } from './errors.ts';
 import { exportableMessage, recordError } from './exceptions.ts';
 import { checkOneOf } from './options.ts';
@@ -165,8 +165,37 @@ export class ReloadRun {
    * Run one stage inside its own span. Resolves with the stage's value, rethrows its error.
    * When the deadline passes the returned promise rejects with a `timeout` ReloadError even if
    * the stage ignores its signal — a hung stage cannot hold the run.
+   *
+   * Not an async function: a stage settles through one promise (the deadline's race) instead of
+   * that race plus an async function's own promise and resume, a visible share of a fast reload.
+   * Every throw still reaches the caller as a rejection.
    */
-  async stage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): Promise<T> {
+  stage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): Promise<T> {
+    let call: StageCall<T>;
+    try {
+      call = this.#beginStage(stage, fn);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { deadline } = call;
+    let value: T | Promise<T>;
+    try {
+      if (deadline?.passed) throw deadline.reason;
+      // Without recording there is no span to make current: skip the context switch.
+      value = call.span ? context.with(trace.setSpan(this.#rootContext, call.span), fn, undefined, call.ctx) : fn(call.ctx);
+      if (!isThenable(value)) return settleNow(call, true, value);
+    } catch (err) {
+      return settleNow(call, false, err);
+    }
+    if (deadline) return deadline.settle(value, call);
+    return Promise.resolve(value).then(
+      (v) => call.fulfilled(v),
+      (e: unknown) => call.rejected(e),
+    );
+  }
+
+  /** A stage's span, context and start, after the checks that refuse it. */
+  #beginStage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): StageCall<T> {
     checkOneOf('reloadscope: run.stage(stage)', stage, STAGES);
     if (typeof fn !== 'function') throw new TypeError('reloadscope: run.stage(stage, fn): fn must be a function');
     if (this.#result) throw new Error(`reloadscope: stage '${stage}' called after the run ended`);
@@ -176,41 +205,31 @@ export class ReloadRun {
       stage === 'rollback' && timeoutMs !== undefined ? new Deadline(timeoutMs, () => new ReloadTimeoutError('rollback', timeoutMs)) : undefined;
     const deadline = rollback ?? this.#deadline;
     this.#lastStage = stage;
-    const recording = this.#host.recording;
-    const span = recording
+    const span = this.#host.recording
       ? this.#host.tracer.startSpan(
           spanNameForStage(stage),
           { kind: SpanKind.INTERNAL, attributes: { [ATTR_TARGET]: this.info.target, [ATTR_STAGE]: stage } },
           this.#rootContext,
         )
-      : this.span;
-    const ctx = new RunStageContext(deadline ?? this, this, this.info, stage, span);
+      : undefined;
+    const ctx = new RunStageContext(deadline ?? this, this, this.info, stage, span ?? this.span);
     // Read before the hook so observers get the stage's start (the node probes' event-loop
     // window) without a clock read of their own; durationMs at stageEnded counts from it.
     const t0 = performance.now();
     this.#host.notify('stageStarted', this.info, stage, t0);
-    let outcome: StageOutcome = 'success';
-    try {
-      if (deadline?.passed) throw deadline.reason;
-      // Without recording there is no span to make current: skip the context switch.
-      const value = recording ? context.with(trace.setSpan(this.#rootContext, span), fn, undefined, ctx) : fn(ctx);
-      return await (deadline ? deadline.until(value) : value);
-    } catch (err) {
-      const timedOut = deadline?.passed ?? false;
-      outcome = timedOut ? 'timeout' : 'failure';
-      const reported = timedOut ? asTimeout(deadline?.reason, stage, timeoutMs) : err;
-      if (recording) recordError(span, reported, this.#host.errorMessages);
-      throw reported;
-    } finally {
-      rollback?.dispose();
-      const ms = performance.now() - t0;
-      this.#stages.push({ stage, outcome, durationMs: ms });
-      this.#host.recordStage(this.#state, stage, outcome, ms / 1000);
-      // Before end(): observers may add attributes to the stage span (the node probes' blockage).
-      this.#host.notify('stageEnded', this.info, stage, outcome, ms, recording ? span : undefined);
-      if (recording) span.end();
-    }
+    return new StageCall<T>(this.#endStage, stage, ctx, span, deadline, rollback, timeoutMs, t0, this.#host.errorMessages);
   }
+
+  /** What every stage does once it has settled, however it settled. */
+  readonly #endStage = (call: StageCall<unknown>, outcome: StageOutcome): void => {
+    call.rollback?.dispose();
+    const ms = performance.now() - call.t0;
+    this.#stages.push({ stage: call.stage, outcome, durationMs: ms });
+    this.#host.recordStage(this.#state, call.stage, outcome, ms / 1000);
+    // Before end(): observers may add attributes to the stage span (the node probes' blockage).
+    this.#host.notify('stageEnded', this.info, call.stage, outcome, ms, call.span);
+    call.span?.end();
+  };
 
   /** End the run with an outcome; `success` makes the candidate (or `identity`) active. */
   end(outcome: ReloadOutcome = 'success', identity?: VersionIdentity): ReloadResult {
@@ -302,6 +321,68 @@ export class ReloadRun {
     };
     this.#host.notify('runEnded', this.info, this.#result);
     return this.#result;
+  }
+}
+
+/** One stage in flight: what its settling needs. Its caller's promise settles through it once. */
+class StageCall<T> implements Settler<T> {
+  readonly end: (call: StageCall<unknown>, outcome: StageOutcome) => void;
+  readonly stage: ReloadStage;
+  readonly ctx: RunStageContext;
+  /** The stage's span; undefined when the instrumentation is not recording. */
+  readonly span: Span | undefined;
+  readonly deadline: Deadline | undefined;
+  /** The rollback's own deadline, disposed when the stage settles. */
+  readonly rollback: Deadline | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly t0: number;
+  readonly errorMessages: ErrorMessagePolicy;
+
+  constructor(
+    end: (call: StageCall<unknown>, outcome: StageOutcome) => void,
+    stage: ReloadStage,
+    ctx: RunStageContext,
+    span: Span | undefined,
+    deadline: Deadline | undefined,
+    rollback: Deadline | undefined,
+    timeoutMs: number | undefined,
+    t0: number,
+    errorMessages: ErrorMessagePolicy,
+  ) {
+    this.end = end;
+    this.stage = stage;
+    this.ctx = ctx;
+    this.span = span;
+    this.deadline = deadline;
+    this.rollback = rollback;
+    this.timeoutMs = timeoutMs;
+    this.t0 = t0;
+    this.errorMessages = errorMessages;
+  }
+
+  fulfilled(value: unknown): T {
+    this.end(this as StageCall<unknown>, 'success');
+    return value as T;
+  }
+
+  rejected(err: unknown): T {
+    const timedOut = this.deadline?.passed ?? false;
+    const reported = timedOut ? asTimeout(this.deadline?.reason, this.stage, this.timeoutMs) : err;
+    try {
+      if (this.span) recordError(this.span, reported, this.errorMessages);
+    } finally {
+      this.end(this as StageCall<unknown>, timedOut ? 'timeout' : 'failure');
+    }
+    throw reported;
+  }
+}
+
+/** A stage that settled before returning (a plain value, or a synchronous throw). */
+function settleNow<T>(call: StageCall<T>, ok: boolean, v: unknown): Promise<T> {
+  try {
+    return Promise.resolve(ok ? call.fulfilled(v) : call.rejected(v));
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 

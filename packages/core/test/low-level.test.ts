@@ -97,3 +97,47 @@ test('activeVersions() reports state without content', async () => {
     [['rules', 1, sha256Hex('x'), 0]],
   );
 });
+
+test('a stage settles once however its value behaves, with and without a deadline', async () => {
+  for (const timeoutMs of [undefined, 5_000]) {
+    const h = setup();
+    const ended: string[] = [];
+    h.reloads.addObserver({ stageEnded: (_r, s, outcome) => ended.push(`${s}:${outcome}`) });
+    const run = h.reloads.start({ target: 'rules', timeoutMs });
+    // A thenable calling back twice (value, then error): the first call settles the stage.
+    const twice = {
+      // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is the point
+      then(ok: (v: unknown) => void, fail: (e: unknown) => void) {
+        ok('first');
+        fail(new Error('second'));
+      },
+    };
+    assert.equal(await run.stage('load', () => twice as unknown as Promise<string>), 'first');
+    // A thenable whose then() throws: the stage fails with that error.
+    const throwing = {
+      // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is the point
+      then() {
+        throw new RangeError('then threw');
+      },
+    };
+    await assert.rejects(run.stage('verify', () => throwing as unknown as Promise<void>), RangeError);
+    // A plain value and a synchronous throw settle before stage() returns.
+    const plain = run.stage('switch', () => 'v1');
+    assert.deepEqual(ended.slice(-1), ['switch:success'], `timeoutMs=${timeoutMs}: a plain value settles at once`);
+    assert.equal(await plain, 'v1');
+    await assert.rejects(
+      run.stage('unload', () => {
+        throw new TypeError('sync');
+      }),
+      TypeError,
+    );
+    run.end('success');
+    assert.deepEqual(ended, ['load:success', 'verify:failure', 'switch:success', 'unload:failure'], `timeoutMs=${timeoutMs}`);
+    const spans = await h.spans();
+    assert.equal(spans.filter((s) => s.name === 'hotreload.load').length, 1, 'the twice-calling stage ended its span once');
+    assert.deepEqual(
+      spans.filter((s) => s.name !== 'hotreload').map((s) => `${s.name}:${s.status.code}`),
+      [`hotreload.load:${SpanStatusCode.UNSET}`, `hotreload.verify:${SpanStatusCode.ERROR}`, `hotreload.switch:${SpanStatusCode.UNSET}`, `hotreload.unload:${SpanStatusCode.ERROR}`],
+    );
+  }
+});
