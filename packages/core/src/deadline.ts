@@ -12,17 +12,17 @@ export class Deadline {
   readonly at: number;
   readonly #reasonAt: () => unknown;
   readonly #waiters = new Set<(reason: unknown) => void>();
-  /** The waiting stage of a run's sequence (see settle()). */
-  #slot: Slot | undefined;
+  /** The waiting stage of a run's sequence (see watch()). */
+  #slot: Watcher | undefined;
   readonly #slotResolved = (v: unknown) => {
     const slot = this.#slot;
     this.#slot = undefined;
-    if (slot) finish(slot, true, v);
+    slot?.settled(true, v);
   };
   readonly #slotRejected = (e: unknown) => {
     const slot = this.#slot;
     this.#slot = undefined;
-    if (slot) finish(slot, false, e);
+    slot?.settled(false, e);
   };
   #controller: AbortController | undefined;
   #passed = false;
@@ -51,43 +51,44 @@ export class Deadline {
   }
 
   /**
-   * The promise a stage's caller awaits: `settler` turns `value`'s outcome into it, or the
-   * deadline's reason if the deadline passes first, so a stage that never settles cannot hold the
-   * run. The settler is called once, whichever comes first; the other is ignored.
+   * Tell `watcher` how `value` settled, or the deadline's reason if the deadline passes first,
+   * so a stage that never settles cannot hold the run. Called once, whichever comes first; the
+   * other is ignored. `watcher.settled` must not throw: it runs in promise callbacks and timers.
    */
-  settle<R>(value: PromiseLike<unknown>, settler: Settler<R>): Promise<R> {
+  watch(value: PromiseLike<unknown>, watcher: Watcher): void {
     // reload() runs its stages one after another: the one waiting stage takes the slot, served
     // by callbacks made once per deadline. Only for a native promise, which calls back exactly
     // once: a thenable calling again later would settle the next stage. Concurrent stages (the
     // low-level API) and thenables get callbacks of their own.
     if (this.#slot === undefined && isNativePromise(value)) {
-      return new Promise<R>((resolve, reject) => {
-        this.#slot = { settler, resolve, reject };
-        value.then(this.#slotResolved, this.#slotRejected);
-      });
+      this.#slot = watcher;
+      value.then(this.#slotResolved, this.#slotRejected);
+      return;
     }
     const waiters = this.#waiters;
-    return new Promise<R>((resolve, reject) => {
-      const own: Slot = { settler, resolve, reject };
-      let done = false;
-      const once = (ok: boolean, v: unknown) => {
-        if (done) return;
-        done = true;
-        waiters.delete(expired);
-        finish(own, ok, v);
-      };
-      const expired = (reason: unknown) => once(false, reason);
-      waiters.add(expired);
-      try {
-        value.then(
-          (v) => once(true, v),
-          (e: unknown) => once(false, e),
-        );
-      } catch (err) {
-        // A thenable whose then() throws fails the stage, as `await` would have.
-        once(false, err);
-      }
-    });
+    let done = false;
+    const once = (ok: boolean, v: unknown) => {
+      if (done) return;
+      done = true;
+      waiters.delete(expired);
+      watcher.settled(ok, v);
+    };
+    const expired = (reason: unknown) => once(false, reason);
+    waiters.add(expired);
+    try {
+      value.then(
+        (v) => once(true, v),
+        (e: unknown) => once(false, e),
+      );
+    } catch (err) {
+      // A thenable whose then() throws fails the stage, as `await` would have.
+      once(false, err);
+    }
+  }
+
+  /** watch() as the promise a caller awaits: `settler` turns the outcome into its value or error. */
+  settle<R>(value: PromiseLike<unknown>, settler: Settler<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => this.watch(value, new PromiseWatcher(settler, resolve, reject)));
   }
 
   /** The run no longer needs it (ended, or the rollback it timed is over). */
@@ -102,9 +103,14 @@ export class Deadline {
     this.#controller?.abort(this.#reason);
     const slot = this.#slot;
     this.#slot = undefined;
-    if (slot) finish(slot, false, this.#reason);
+    slot?.settled(false, this.#reason);
     for (const expired of this.#waiters) expired(this.#reason);
   }
+}
+
+/** Told once how a watched stage settled (see Deadline.watch). */
+export interface Watcher {
+  settled(ok: boolean, v: unknown): void;
 }
 
 /** Turns a stage's outcome into the value (or the error) its caller gets. */
@@ -113,18 +119,24 @@ export interface Settler<R> {
   rejected(reason: unknown): R;
 }
 
-interface Slot {
-  settler: Settler<unknown>;
-  resolve: (v: never) => void;
-  reject: (reason: unknown) => void;
-}
+/** Settles a caller's promise with what its settler makes of the outcome (a throw rejects it). */
+class PromiseWatcher<R> implements Watcher {
+  readonly #settler: Settler<R>;
+  readonly #resolve: (value: R) => void;
+  readonly #reject: (reason: unknown) => void;
 
-/** Settles the slot's promise with what its settler makes of the outcome (a throw rejects it). */
-function finish(slot: Slot, ok: boolean, v: unknown): void {
-  try {
-    slot.resolve((ok ? slot.settler.fulfilled(v) : slot.settler.rejected(v)) as never);
-  } catch (err) {
-    slot.reject(err);
+  constructor(settler: Settler<R>, resolve: (value: R) => void, reject: (reason: unknown) => void) {
+    this.#settler = settler;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  settled(ok: boolean, v: unknown): void {
+    try {
+      this.#resolve(ok ? this.#settler.fulfilled(v) : this.#settler.rejected(v));
+    } catch (err) {
+      this.#reject(err);
+    }
   }
 }
 

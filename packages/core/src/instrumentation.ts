@@ -1,17 +1,16 @@
 import { type BatchObservableResult, context, diag } from '@opentelemetry/api';
 import { METRICS } from './catalogue.ts';
 import { ReloadError, errorType } from './errors.ts';
-import { defaultIdentity } from './hash.ts';
 import { hashToGauge } from './hash.ts';
 import { createInstruments, type InstrumentFor } from './instruments.ts';
 import { NonPatchingInstrumentation } from './non-patching-instrumentation.ts';
 import { checkBoolean, checkDurationMs, checkObject, checkOneOf, checkPositiveInteger } from './options.ts';
+import { ReloadSequence } from './reload-sequence.ts';
 import { ReloadRun, type RunHost } from './run.ts';
 import {
   ATTR_CONFIG_HASH,
   ATTR_CONFIG_VERSION,
   ATTR_ERROR_TYPE,
-  ERROR_TYPE_ROLLBACK_FAILED,
   type ReloadOutcome,
   type ReloadStage,
   type ReloadTrigger,
@@ -29,9 +28,7 @@ import type {
   ReloadResult,
   ReloadStages,
   RunInfo,
-  StageContext,
   TargetClaim,
-  VersionIdentity,
 } from './types.ts';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 
@@ -345,10 +342,30 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
     });
   }
 
+  /**
+   * Runs the target's reload now. Whatever happens (even a throw from reloadscope itself), the
+   * target is freed for its queued run before the callers of this one resume.
+   */
   private _execute<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>, coalesced: number): Promise<ReloadResult> {
     state.busy = true;
-    // _runStages frees the target (starts the queued run) itself, before its callers resume.
-    return this._runStages(state, options, stages, coalesced);
+    return new Promise<ReloadResult>((resolve, reject) => {
+      let run: ReloadRun;
+      try {
+        run = this._startRun(state, options, coalesced, options.timeoutMs ?? this.getConfig().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+      } catch (err) {
+        this._next(state);
+        reject(err);
+        return;
+      }
+      new ReloadSequence(run, state, options, stages, (result, error) => {
+        try {
+          this._next(state);
+        } finally {
+          if (result) resolve(result);
+          else reject(error);
+        }
+      }).start();
+    });
   }
 
   _next(state: TargetState): void {
@@ -366,85 +383,6 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
         for (const reject of q.rejecters) reject(err);
       },
     );
-  }
-
-  /**
-   * The structured form. Never rejects: every failure becomes an outcome. Whatever happens (even
-   * a throw from reloadscope itself), the target is freed for its queued run before the callers
-   * of this one resume.
-   */
-  private async _runStages<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>, coalesced: number): Promise<ReloadResult> {
-    try {
-      const run = this._startRun(state, options, coalesced, options.timeoutMs ?? this.getConfig().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS);
-      try {
-        let candidate: C;
-        let identity: VersionIdentity | undefined;
-        try {
-          candidate = await run.stage('load', (ctx) => stages.load(ctx));
-          identity = stages.identify ? stages.identify(candidate) : defaultIdentity(candidate);
-          if (identity) identity = run.candidate(identity);
-        } catch (err) {
-          return run.fail(err);
-        }
-        if (!options.force && !state.uncertain && identity && state.hash !== undefined && identity.hash === state.hash) {
-          return run.end('unchanged');
-        }
-        if (stages.verify) {
-          const verify = stages.verify;
-          try {
-            await run.stage('verify', (ctx) => verify(candidate, ctx));
-          } catch (err) {
-            return run.fail(err);
-          }
-        }
-        let rawSwitch: Promise<P> | undefined;
-        let previous: P;
-        try {
-          previous = await run.stage('switch', (ctx) => {
-            const value = stages.switch(candidate, ctx);
-            if (value instanceof Promise) rawSwitch = value;
-            return value;
-          });
-        } catch (err) {
-          if (run.deadlinePassed && rawSwitch && stages.rollback) void undoLateSwitch(run, state, rawSwitch, stages.rollback);
-          return await this._rollback(run, stages, undefined, err, false);
-        }
-        if (stages.unload) {
-          const unload = stages.unload;
-          try {
-            await run.stage('unload', (ctx) => unload(previous, ctx));
-          } catch (err) {
-            return await this._rollback(run, stages, previous, err, true);
-          }
-        }
-        if (previous !== undefined) run.unloaded(previous);
-        return run.end('success');
-      } catch (err) {
-        // Only reached if reloadscope itself misbehaves; the reload still gets an outcome.
-        return run.fail(err);
-      }
-    } finally {
-      this._next(state);
-    }
-  }
-
-  /**
-   * A stage at or after the switch failed. With a rollback, undo and report `rollback` (or
-   * `timeout`); a throwing rollback is `failure` with error.type rollback_failed. Without one,
-   * a failed switch is assumed not to have taken effect, a failed unload to have.
-   */
-  private async _rollback<C, P>(run: ReloadRun, stages: ReloadStages<C, P>, previous: P | undefined, cause: unknown, switched: boolean): Promise<ReloadResult> {
-    const timedOut = run.deadlinePassed;
-    if (!stages.rollback) {
-      return run.finish({ outcome: timedOut ? 'timeout' : 'failure', error: cause, activate: switched });
-    }
-    const rollback = stages.rollback;
-    try {
-      await run.stage('rollback', (ctx) => rollback(previous, ctx));
-    } catch {
-      return run.finish({ outcome: 'failure', error: cause, errorType: ERROR_TYPE_ROLLBACK_FAILED, activate: false });
-    }
-    return run.finish({ outcome: timedOut ? 'timeout' : 'rollback', error: cause, activate: false });
   }
 
   _observeGauges(result: BatchObservableResult, inst: CoreInstruments): void {
@@ -538,33 +476,8 @@ function refusedResult(options: ReloadOptions, err: ReloadError): ReloadResult {
  * The switch may still complete after the deadline: undo it when it does. Anything the late
  * switch or the rollback throws (or a thenable whose `then` throws) stays in here.
  */
-async function undoLateSwitch<P>(run: ReloadRun, state: TargetState, rawSwitch: Promise<P>, rollback: NonNullable<ReloadStages<unknown, P>['rollback']>): Promise<void> {
-  let late: P;
-  try {
-    late = await rawSwitch;
-  } catch {
-    return;
-  }
-  try {
-    await rollback(late, lateContext(run));
-  } catch {
-    state.uncertain = true; // the late switch stays in effect: what runs is not what is reported
-  }
-}
-
 function normaliseTrigger(trigger: string | undefined): ReloadTrigger {
   if (trigger === undefined) return 'api';
   return (TRIGGER_SET.has(trigger) ? trigger : 'other') as ReloadTrigger;
 }
 
-function lateContext(run: ReloadRun): StageContext {
-  return {
-    signal: new AbortController().signal,
-    target: run.info.target,
-    trigger: run.info.trigger,
-    stage: 'rollback',
-    span: run.span,
-    // The run has already ended: a candidate named this late would describe nothing.
-    candidate: () => {},
-  };
-}

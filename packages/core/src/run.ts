@@ -10,7 +10,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { Deadline, isThenable, type Settler } from './deadline.ts';
+import { Deadline, isThenable, type Settler, type Watcher } from './deadline.ts';
 import { ReloadError, ReloadTimeoutError } from './errors.ts';
 import { exportableMessage, recordError } from './exceptions.ts';
 import { checkOneOf } from './options.ts';
@@ -194,6 +194,37 @@ export class ReloadRun {
     );
   }
 
+  /**
+   * @internal reload()'s form of stage(): no promise per stage. `next.resume(stage, ok, value)`
+   * is called once the stage has settled (in a later microtask for a plain value or a synchronous
+   * throw, as `await` would), or with the timeout error when the deadline passes first. Throws
+   * only what the checks before the stage throw.
+   */
+  stageThen<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>, next: StageContinuation): void {
+    const call = this.#beginStage(stage, fn);
+    call.next = next;
+    const { deadline } = call;
+    let value: T | Promise<T>;
+    try {
+      if (deadline?.passed) throw deadline.reason;
+      value = call.span ? context.with(trace.setSpan(this.#rootContext, call.span), fn, undefined, call.ctx) : fn(call.ctx);
+      if (!isThenable(value)) {
+        settleLater(call, true, value);
+        return;
+      }
+    } catch (err) {
+      settleLater(call, false, err);
+      return;
+    }
+    if (deadline) deadline.watch(value, call);
+    else {
+      Promise.resolve(value).then(
+        (v) => call.settled(true, v),
+        (e: unknown) => call.settled(false, e),
+      );
+    }
+  }
+
   /** A stage's span, context and start, after the checks that refuse it. */
   #beginStage<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>): StageCall<T> {
     checkOneOf('reloadscope: run.stage(stage)', stage, STAGES);
@@ -324,8 +355,16 @@ export class ReloadRun {
   }
 }
 
+/** What reload()'s sequence does when one of its stages has settled (see ReloadRun.stageThen). */
+export interface StageContinuation {
+  /** `value` is the stage's value when `ok`, else the error it failed with. Must not throw. */
+  resume(stage: ReloadStage, ok: boolean, value: unknown): void;
+}
+
 /** One stage in flight: what its settling needs. Its caller's promise settles through it once. */
-class StageCall<T> implements Settler<T> {
+class StageCall<T> implements Settler<T>, Watcher {
+  /** Set by stageThen(): who is told instead of a promise. */
+  next: StageContinuation | undefined = undefined;
   readonly end: (call: StageCall<unknown>, outcome: StageOutcome) => void;
   readonly stage: ReloadStage;
   readonly ctx: RunStageContext;
@@ -365,6 +404,18 @@ class StageCall<T> implements Settler<T> {
     return value as T;
   }
 
+  /** The stageThen() form: settle the stage, then hand its value or error on. */
+  settled(ok: boolean, v: unknown): void {
+    let out: unknown;
+    try {
+      out = ok ? this.fulfilled(v) : this.rejected(v);
+    } catch (err) {
+      this.next?.resume(this.stage, false, err);
+      return;
+    }
+    this.next?.resume(this.stage, true, out);
+  }
+
   rejected(err: unknown): T {
     const timedOut = this.deadline?.passed ?? false;
     const reported = timedOut ? asTimeout(this.deadline?.reason, this.stage, this.timeoutMs) : err;
@@ -375,6 +426,19 @@ class StageCall<T> implements Settler<T> {
     }
     throw reported;
   }
+}
+
+/** stageThen()'s stage that settled before returning: ended now, handed on a microtask later. */
+function settleLater(call: StageCall<unknown>, ok: boolean, v: unknown): void {
+  let good = true;
+  let out: unknown;
+  try {
+    out = ok ? call.fulfilled(v) : call.rejected(v);
+  } catch (err) {
+    good = false;
+    out = err;
+  }
+  queueMicrotask(() => call.next?.resume(call.stage, good, out));
 }
 
 /** A stage that settled before returning (a plain value, or a synchronous throw). */

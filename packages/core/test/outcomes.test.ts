@@ -341,6 +341,33 @@ describe('coalescing', () => {
     assert.equal(await h.value('hotreload.in_progress', T), 0);
     assert.equal(await h.value('hotreload.reloads', { ...T, 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' }), 2);
   });
+
+  test('synchronous stages still coalesce: a run never completes inside the reload() call that started it', async () => {
+    const h = setup();
+    let executions = 0;
+    let active = 'v0';
+    const results = [];
+    for (let i = 0; i < 100; i++) {
+      results.push(
+        h.reloads.reload({ target: 'app-config' }, {
+          load: () => {
+            executions++;
+            return `v${i + 1}`;
+          },
+          switch: (c: string) => {
+            const previous = active;
+            active = c;
+            return previous;
+          },
+        }),
+      );
+    }
+    assert.equal(executions, 1, 'only the first run started within the loop');
+    const all = await Promise.all(results);
+    assert.equal(executions, 2);
+    assert.equal(active, 'v100');
+    assert.equal(all[99]?.coalesced, 99);
+  });
 });
 
 describe('serialised runs', () => {
