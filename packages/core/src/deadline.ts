@@ -11,7 +11,8 @@ export class Deadline {
   /** performance.now() at which it passes. */
   readonly at: number;
   readonly #reasonAt: () => unknown;
-  readonly #waiters = new Set<(reason: unknown) => void>();
+  /** Stages not in the slot (thenables, concurrent low-level stages); made on first use, as most runs have none. */
+  #waiters: Set<(reason: unknown) => void> | undefined;
   /** The waiting stage of a run's sequence (see watch()). */
   #slot: Watcher | undefined;
   readonly #slotResolved = (v: unknown) => {
@@ -65,6 +66,7 @@ export class Deadline {
       value.then(this.#slotResolved, this.#slotRejected);
       return;
     }
+    this.#waiters ??= new Set();
     const waiters = this.#waiters;
     let done = false;
     const once = (ok: boolean, v: unknown) => {
@@ -104,7 +106,7 @@ export class Deadline {
     const slot = this.#slot;
     this.#slot = undefined;
     slot?.settled(false, this.#reason);
-    for (const expired of this.#waiters) expired(this.#reason);
+    if (this.#waiters) for (const expired of this.#waiters) expired(this.#reason);
   }
 }
 
