@@ -177,16 +177,14 @@ export class ReloadRun {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { deadline } = call;
     let value: T | Promise<T>;
     try {
-      if (deadline?.passed) throw deadline.reason;
-      // Without recording there is no span to make current: skip the context switch.
-      value = call.span ? context.with(trace.setSpan(this.#rootContext, call.span), fn, undefined, call.ctx) : fn(call.ctx);
+      value = this.#invoke(call, fn);
       if (!isThenable(value)) return settleNow(call, true, value);
     } catch (err) {
       return settleNow(call, false, err);
     }
+    const { deadline } = call;
     if (deadline) return deadline.settle(value, call);
     return Promise.resolve(value).then(
       (v) => call.fulfilled(v),
@@ -195,27 +193,27 @@ export class ReloadRun {
   }
 
   /**
-   * @internal reload()'s form of stage(): no promise per stage. `next.resume(stage, ok, value)`
-   * is called once the stage has settled (in a later microtask for a plain value or a synchronous
-   * throw, as `await` would), or with the timeout error when the deadline passes first. Throws
+   * @internal reload()'s form of stage(): no promise per stage. The stage ends and
+   * `next.resume(stage, ok, value)` is called once it has settled (a microtask later for a plain
+   * value or a synchronous throw, as `await` would), or with the timeout error when the deadline
+   * passes first. Throws
    * only what the checks before the stage throw.
    */
   stageThen<T>(stage: ReloadStage, fn: (ctx: StageContext) => T | Promise<T>, next: StageContinuation): void {
     const call = this.#beginStage(stage, fn);
     call.next = next;
-    const { deadline } = call;
     let value: T | Promise<T>;
     try {
-      if (deadline?.passed) throw deadline.reason;
-      value = call.span ? context.with(trace.setSpan(this.#rootContext, call.span), fn, undefined, call.ctx) : fn(call.ctx);
+      value = this.#invoke(call, fn);
       if (!isThenable(value)) {
-        settleLater(call, true, value);
+        queueMicrotask(() => call.settled(true, value));
         return;
       }
     } catch (err) {
-      settleLater(call, false, err);
+      queueMicrotask(() => call.settled(false, err));
       return;
     }
+    const { deadline } = call;
     if (deadline) deadline.watch(value, call);
     else {
       Promise.resolve(value).then(
@@ -223,6 +221,13 @@ export class ReloadRun {
         (e: unknown) => call.settled(false, e),
       );
     }
+  }
+
+  /** Calls the stage's function in its span's context; a deadline already passed fails the stage. */
+  #invoke<T>(call: StageCall<T>, fn: (ctx: StageContext) => T | Promise<T>): T | Promise<T> {
+    if (call.deadline?.passed) throw call.deadline.reason;
+    // Without recording there is no span to make current: skip the context switch.
+    return call.span ? context.with(trace.setSpan(this.#rootContext, call.span), fn, undefined, call.ctx) : fn(call.ctx);
   }
 
   /** A stage's span, context and start, after the checks that refuse it. */
@@ -426,19 +431,6 @@ class StageCall<T> implements Settler<T>, Watcher {
     }
     throw reported;
   }
-}
-
-/** stageThen()'s stage that settled before returning: ended now, handed on a microtask later. */
-function settleLater(call: StageCall<unknown>, ok: boolean, v: unknown): void {
-  let good = true;
-  let out: unknown;
-  try {
-    out = ok ? call.fulfilled(v) : call.rejected(v);
-  } catch (err) {
-    good = false;
-    out = err;
-  }
-  queueMicrotask(() => call.next?.resume(call.stage, good, out));
 }
 
 /** A stage that settled before returning (a plain value, or a synchronous throw). */
