@@ -13,11 +13,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createHttpsServer } from 'node:https';
 import { resolve } from 'node:path';
 import { createReloadHandler, watchConfig, watchTls } from '@reloadscope/config';
-import { ReloadError } from '@reloadscope/core';
+import { logReloads, ReloadError } from '@reloadscope/core';
 import { getReloadInstrumentation, getReloadscope } from '@reloadscope/register';
 import { ConfigSchema } from './config-schema.ts';
 import { minuteWindow } from './rate-limit.ts';
-import { logReloads } from './reload-log.ts';
 import { checkUpstream } from './upstream-check.ts';
 
 const env = process.env;

@@ -463,6 +463,7 @@ function refusedResult(options: ReloadOptions, err: ReloadError): ReloadResult {
     version: undefined,
     generation: 0,
     candidateHash: undefined,
+    candidateVersion: undefined,
     previousHash: undefined,
     stages: [],
     coalesced: 0,

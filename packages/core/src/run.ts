@@ -348,6 +348,7 @@ export class ReloadRun {
       version: state.version,
       generation: state.generation,
       candidateHash: this.#candidate?.hash,
+      candidateVersion: this.#candidate?.version,
       previousHash: this.#previousHash,
       stages: this.#stages,
       coalesced: this.#settings.coalesced,

@@ -97,6 +97,7 @@ export interface ReloadResult {
   generation: number;
   /** Identity of the candidate this run loaded, if it got that far. */
   candidateHash: string | undefined;
+  candidateVersion: string | undefined;
   previousHash: string | undefined;
   /** Per-stage wall time in milliseconds, in execution order. */
   stages: Array<{ stage: ReloadStage; outcome: StageOutcome; durationMs: number }>;
