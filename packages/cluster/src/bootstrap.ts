@@ -2,33 +2,38 @@
  * Loaded into every worker with `--import` by the supervisor, before the app. It makes a plain
  * Node server drain without dropping anything, with no change to the app:
  *
- * - every server the app listens on is remembered (net.Server#listen is wrapped);
+ * - every server the app listens on is remembered and reported to the primary, and held until the
+ *   worker's generation is switched in (worker-listeners.ts);
  * - on `drain` the servers stop listening through net.Server#close, NOT http.Server#close: the
  *   latter closes idle keep-alive sockets at once, racing a client about to reuse one (ECONNRESET);
  * - from then on every response carries `Connection: close`, and a socket is closed only after it
  *   has stayed idle for `idleCloseMs`;
  * - the worker exits only after the IPC channel is disconnected (the primary disconnects after our
- *   `draining` ack), so a connection the primary handed over meanwhile is still answered or handed back.
+ *   `draining` ack), so a connection the primary handed over meanwhile is still answered or handed back;
+ * - signals sent to the whole process group and a closed stdout do not end it (worker-signals.ts).
  */
 import cluster from 'node:cluster';
 import { subscribe } from 'node:diagnostics_channel';
-import { type IncomingMessage, Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer, Server, type Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Server, type Socket } from 'node:net';
 import { context, propagation, type Span, trace } from '@opentelemetry/api';
+import { surviveClosedOutput } from './closed-output.ts';
 import {
   ATTR_GENERATION_NUMBER,
   ATTR_WORKER_SLOT,
   DRAIN_HOOKS,
   ENV_GENERATION,
   ENV_HEALTH,
+  ENV_HOLD,
   ENV_METRICS,
   ENV_SLOT,
   MESSAGE_KEY,
   messageOf,
   SPAN_WORKER_START,
 } from './protocol.ts';
+import { WorkerListeners } from './worker-listeners.ts';
+import { holdWorkerSignals } from './worker-signals.ts';
 
-const INTERNAL = Symbol('reloadscope.cluster.internal');
 const DRAIN_POLL_MS = 50;
 
 interface SocketState {
@@ -36,11 +41,9 @@ interface SocketState {
   idleSince: number;
 }
 
-const servers = new Set<Server>();
 const sockets = new Map<Socket, SocketState>();
 const pending = new Set<ServerResponse>();
 let draining = false;
-let healthForwarder: Server | undefined;
 let startSpan: Span | undefined;
 const FLUSH_MS = 1000;
 
@@ -59,36 +62,21 @@ function track(socket: Socket): void {
   socket.once('close', () => sockets.delete(socket));
 }
 
-function openHealthForwarder(server: HttpServer): void {
-  if (healthForwarder || process.env[ENV_HEALTH] !== '1') return;
-  // A worker-private loopback port: the shared port round-robins, so a GET there could be answered
-  // by any worker, not by the one being checked. Its sockets are handed to the app's own server.
-  const forwarder = createServer((socket) => server.emit('connection', socket));
-  (forwarder as unknown as Record<symbol, boolean>)[INTERNAL] = true;
-  healthForwarder = forwarder;
-  forwarder.on('error', () => {});
-  forwarder.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-    const address = forwarder.address();
-    if (address && typeof address === 'object') send({ [MESSAGE_KEY]: 'health-port', port: address.port });
-  });
-}
+const listeners = new WorkerListeners({
+  hold: process.env[ENV_HOLD] === '1',
+  health: process.env[ENV_HEALTH] === '1',
+  send,
+  onConnection: track,
+  onServiceListening: () => {
+    startSpan?.end();
+    startSpan = undefined;
+  },
+});
 
 function install(): void {
-  const listen = Server.prototype.listen;
-  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
-    if (!(this as unknown as Record<symbol, boolean>)[INTERNAL] && !servers.has(this)) {
-      servers.add(this);
-      this.on('connection', track);
-      this.once('listening', () => {
-        startSpan?.end();
-        startSpan = undefined;
-      });
-      if (this instanceof HttpServer) {
-        this.once('listening', () => openHealthForwarder(this));
-      }
-    }
-    return (listen as (...a: unknown[]) => Server).apply(this, args);
-  } as typeof Server.prototype.listen;
+  listeners.install();
+  holdWorkerSignals();
+  surviveClosedOutput();
 
   subscribe('http.server.request.start', (message) => {
     const { response, socket } = message as { request: IncomingMessage; response: ServerResponse; socket: Socket };
@@ -110,7 +98,12 @@ function install(): void {
   });
 
   process.on('message', (message: unknown) => {
-    if (messageOf(message) === 'drain') void drain(Number((message as { idleCloseMs?: unknown }).idleCloseMs) || 1000);
+    const kind = messageOf(message);
+    if (kind === 'drain') void drain(Number((message as { idleCloseMs?: unknown }).idleCloseMs) || 1000);
+    else if (kind === 'serve') {
+      listeners.serve();
+      send({ [MESSAGE_KEY]: 'serving' });
+    }
   });
 }
 
@@ -124,12 +117,12 @@ async function drain(idleCloseMs: number): Promise<void> {
   if (draining) return;
   draining = true;
   const since = Date.now();
-  for (const server of servers) {
+  for (const server of listeners.servers) {
     // net's close: stop accepting (the primary takes this worker out of the round-robin) without
     // http's closeIdleConnections().
     if (server.listening) Server.prototype.close.call(server, () => {});
   }
-  healthForwarder?.close();
+  listeners.closeForwarders();
   for (const response of pending) if (!response.headersSent) response.shouldKeepAlive = false;
   send({ [MESSAGE_KEY]: 'draining' });
   await runDrainHooks();

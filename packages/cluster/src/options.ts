@@ -14,8 +14,14 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** How long an old worker may take to drain before it is killed. Default 10 000 ms. */
   drainTimeoutMs?: number;
-  /** A path each new worker must answer 2xx on (GET, on the worker's private loopback port). */
+  /** A path each new worker must answer 2xx on (GET, through a private loopback port to its listener on the service address). */
   health?: string;
+  /**
+   * The service port. Without it the service address is every fixed-port address the first
+   * generation listens on; with it, only its listeners on this port, and a first generation that
+   * does not listen on it is refused.
+   */
+  port?: number;
   /** Ed25519 public key (PEM): every release must then be a signed @reloadscope/config bundle release. */
   publicKey?: string | Buffer;
   /** How long a ready worker must stay alive before it counts as verified. Default 1000 ms. */
@@ -40,6 +46,7 @@ export interface ClusterSettings {
   readyTimeoutMs: number;
   drainTimeoutMs: number;
   health: string | undefined;
+  port: number | undefined;
   publicKey: string | Buffer | undefined;
   stabilizeMs: number;
   idleCloseMs: number;
@@ -83,6 +90,7 @@ export function checkClusterOptions(options: ClusterOptions, cpus: number): Clus
     readyTimeoutMs: checkDurationMs('superviseCluster: options.readyTimeoutMs', o.readyTimeoutMs ?? 10_000),
     drainTimeoutMs: checkDurationMs('superviseCluster: options.drainTimeoutMs', o.drainTimeoutMs ?? 10_000),
     health,
+    port: o.port === undefined ? undefined : checkPositiveInteger('superviseCluster: options.port', o.port, { min: 1, max: 65535 }),
     publicKey: o.publicKey,
     stabilizeMs: checkDurationMs('superviseCluster: options.stabilizeMs', o.stabilizeMs ?? 1000, { min: 0 }),
     idleCloseMs: checkDurationMs('superviseCluster: options.idleCloseMs', o.idleCloseMs ?? 500, { min: 0 }),

@@ -4,18 +4,36 @@
  */
 export const MESSAGE_KEY = 'reloadscope.cluster';
 
-export type ToWorker = { [MESSAGE_KEY]: 'drain'; idleCloseMs: number };
+export type ToWorker = { [MESSAGE_KEY]: 'drain'; idleCloseMs: number } | { [MESSAGE_KEY]: 'serve' };
+
+/** One server of the app listening: its address (a pipe path when `port` is null). */
+export interface ListeningMessage {
+  [MESSAGE_KEY]: 'listening';
+  /** Per worker; `closed` names it when the server stops listening. */
+  id: number;
+  address: string;
+  port: number | null;
+  /** It asked for port 0 (or none): not a service address. */
+  ephemeral: boolean;
+  /** The worker's private loopback port that reaches this server, with `--health` and an HTTP server. */
+  health: number | null;
+}
+
 export type FromWorker =
   | { [MESSAGE_KEY]: 'defer-ready' }
   | { [MESSAGE_KEY]: 'ready' }
   | { [MESSAGE_KEY]: 'draining' }
-  | { [MESSAGE_KEY]: 'health-port'; port: number }
+  | { [MESSAGE_KEY]: 'serving' }
+  | ListeningMessage
+  | { [MESSAGE_KEY]: 'closed'; id: number }
   | { [MESSAGE_KEY]: 'metrics-url'; url: string };
 
 /** Environment of a worker: what the bootstrap needs to know. */
 export const ENV_GENERATION = 'RELOADSCOPE_CLUSTER_GENERATION';
 export const ENV_SLOT = 'RELOADSCOPE_CLUSTER_SLOT';
 export const ENV_HEALTH = 'RELOADSCOPE_CLUSTER_HEALTH';
+/** Set for a generation that is verified while another one serves: it takes no connection before `serve`. */
+export const ENV_HOLD = 'RELOADSCOPE_CLUSTER_HOLD';
 /** Set when the worker runs @reloadscope/register for the supervisor: report its private metrics URL. */
 export const ENV_METRICS = 'RELOADSCOPE_CLUSTER_METRICS';
 

@@ -6,8 +6,9 @@ import { checkBoolean, checkPositiveInteger, MAX_TIMER_MS, ReloadInstrumentation
 import { ClusterError } from './errors.ts';
 import { type ClusterOptions, type ClusterSettings, checkClusterOptions } from './options.ts';
 import { ClusterMetricsEndpoint, type ScrapeSource } from './metrics-endpoint.ts';
-import { ENV_GENERATION, ENV_HEALTH, ENV_METRICS, ENV_SLOT } from './protocol.ts';
+import { ENV_GENERATION, ENV_HEALTH, ENV_HOLD, ENV_METRICS, ENV_SLOT } from './protocol.ts';
 import { type Release, resolveRelease } from './release.ts';
+import { commonAddresses, type ServiceSpec } from './service-address.ts';
 import { ClusterTelemetry } from './telemetry.ts';
 import { WorkerHandle, type WorkerState } from './workers.ts';
 
@@ -34,10 +35,14 @@ export interface ClusterSupervisor {
   upgrade(options?: { trigger?: string }): Promise<ReloadResult>;
   /** The release the current generation runs. */
   readonly release: Readonly<Omit<Release, 'entry'>>;
+  /** The service address every generation must listen on, learned from the first (`127.0.0.1:3000`, `[::]:3000`, `unix:<path>`). */
+  readonly addresses: readonly string[];
   /** Live workers: pid, generation number, state. */
   workers(): Array<{ id: number; pid: number | undefined; generation: number; state: WorkerState }>;
   /** The HTTP trigger, when configured. */
   readonly http: ReloadListener | undefined;
+  /** Send `signal` to every current worker (the CLI passes SIGHUP on this way); resolves how many got it. */
+  signalWorkers(signal: NodeJS.Signals): number;
   /** URL of the merged scrape endpoint, when `metrics` is set and it could listen. */
   metricsUrl(): Promise<string | undefined>;
   /** Drain every worker (killed at the drain timeout) and stop. Idempotent. */
@@ -49,6 +54,10 @@ interface Generation {
   release: Release;
   execArgv: string[];
   workers: WorkerHandle[];
+  /** Verified while another generation serves: its listeners take no connection before the switch. */
+  held: boolean;
+  /** The addresses it was verified to serve. */
+  addresses: string[];
 }
 
 interface Switched {
@@ -60,6 +69,10 @@ interface Switched {
 const NO_TRACE_PARENT = { TRACEPARENT: '', TRACESTATE: '' };
 /** Slack on top of ready + stabilization + drain for the load stage (hashing a verified release). */
 const LOAD_SLACK_MS = 30_000;
+/** How long a refused generation may take to leave before it is killed. */
+const DISCARD_MS = 2000;
+/** How long a new worker may take to confirm the switch (a blocked event loop does not). */
+const SERVE_ACK_MS = 2000;
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
 /** A worker that lived this long resets the crash backoff. */
@@ -97,6 +110,8 @@ class Supervisor implements ClusterSupervisor {
   readonly #telemetry: ClusterTelemetry;
   readonly #live = new Set<WorkerHandle>();
   #current: Generation | undefined;
+  /** Learned from the first generation; every later one must listen on all of it. */
+  #service: string[] | undefined;
   #generations = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -128,6 +143,23 @@ class Supervisor implements ClusterSupervisor {
 
   get http(): ReloadListener | undefined {
     return this.#http;
+  }
+
+  get addresses(): readonly string[] {
+    return [...(this.#service ?? [])];
+  }
+
+  signalWorkers(signal: NodeJS.Signals): number {
+    let sent = 0;
+    for (const w of this.#current?.workers ?? []) {
+      if (!w.alive || w.state !== 'current') continue;
+      try {
+        if (w.worker.process.kill(signal)) sent += 1;
+      } catch {
+        // Gone between the check and the kill.
+      }
+    }
+    return sent;
   }
 
   workers() {
@@ -193,16 +225,23 @@ class Supervisor implements ClusterSupervisor {
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
     const release = await resolveRelease(this.#s.release, this.#s.entry, this.#s.publicKey);
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
-    const gen: Generation = { id: ++this.#generations, release, execArgv: workerExecArgv(this.#s.execArgv, this.#workerTelemetry), workers: [] };
+    const gen: Generation = {
+      id: ++this.#generations,
+      release,
+      execArgv: workerExecArgv(this.#s.execArgv, this.#workerTelemetry),
+      workers: [],
+      held: this.#current !== undefined,
+      addresses: [],
+    };
     // The workers' start-up spans become children of this load stage (W3C trace context in the env).
     const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), ctx.span), carrier);
     const env = { TRACEPARENT: carrier.traceparent ?? '', TRACESTATE: carrier.tracestate ?? '' };
-    for (let i = 0; i < this.#s.workers; i++) gen.workers.push(this.#fork(gen, i, 'starting', env));
+    for (let i = 0; i < this.#s.workers; i++) gen.workers.push(this.#fork(gen, i, 'starting', { ...env, [ENV_HOLD]: gen.held ? '1' : '0' }));
     return gen;
   }
 
-  #fork(gen: Generation, slot: number, state: WorkerState, extraEnv: Record<string, string> = NO_TRACE_PARENT): WorkerHandle {
+  #fork(gen: Generation, slot: number, state: WorkerState, extraEnv: Record<string, string> = { ...NO_TRACE_PARENT, [ENV_HOLD]: '0' }): WorkerHandle {
     // Per generation, so a replacement forked later runs this generation's release even after
     // the symlink moved on, and the app never receives the supervisor's own flags.
     cluster.setupPrimary({ exec: gen.release.entry, execArgv: gen.execArgv, args: [], cwd: gen.release.dir });
@@ -215,7 +254,7 @@ class Supervisor implements ClusterSupervisor {
       [ENV_SLOT]: String(slot),
       [ENV_HEALTH]: this.#s.health === undefined ? '0' : '1',
     });
-    const handle = new WorkerHandle(worker, gen.id, slot, state);
+    const handle = new WorkerHandle(worker, gen.id, slot, state, extraEnv[ENV_HOLD] === '1');
     const started = Date.now();
     this.#live.add(handle);
     void handle.exited.then(() => this.#exited(handle, gen, started));
@@ -224,20 +263,44 @@ class Supervisor implements ClusterSupervisor {
 
   async #verify(gen: Generation, ctx: StageContext): Promise<void> {
     const s = this.#s;
+    const service: ServiceSpec = this.#service ? { addresses: this.#service } : { learn: true, port: s.port };
     try {
-      await Promise.all(gen.workers.map((w) => w.whenReady({ readyTimeoutMs: s.readyTimeoutMs, stabilizeMs: s.stabilizeMs, health: s.health, signal: ctx.signal })));
+      const served = await Promise.all(gen.workers.map((w) => w.whenReady({ service, readyTimeoutMs: s.readyTimeoutMs, stabilizeMs: s.stabilizeMs, health: s.health, signal: ctx.signal })));
+      gen.addresses = this.#service ?? commonAddresses(served);
+      if (gen.addresses.length === 0) {
+        throw new ClusterError('wrong_address', `the workers share no listening address (${served.map((keys) => keys.join(', ')).join(' / ')})`, { stage: 'verify' });
+      }
     } catch (err) {
-      // Rollback of a generation that never took traffic: kill it; the old one never stopped.
-      for (const w of gen.workers) w.kill();
-      await Promise.all(gen.workers.map((w) => w.exited));
+      await this.#discard(gen);
+      if (this.#closed) throw new ClusterError('closed', 'the supervisor is stopping', { stage: 'verify', cause: err });
       throw err;
     }
   }
 
-  #switch(gen: Generation): Switched {
+  /**
+   * Rollback of a generation that never took traffic (it was held; the old one never stopped). It
+   * is drained, not killed: the primary may be handing one of its listeners a connection at this
+   * very moment (which it refuses, and the primary passes on), and a worker killed mid-handoff
+   * takes that connection with it. One that does not leave within DISCARD_MS is killed.
+   */
+  async #discard(gen: Generation): Promise<void> {
+    await Promise.all(gen.workers.map((w) => w.drain(Math.min(DISCARD_MS, this.#s.drainTimeoutMs), this.#s.idleCloseMs)));
+  }
+
+  async #switch(gen: Generation): Promise<Switched> {
+    // The new generation takes connections first; the old one stops only once every new worker confirmed.
+    const confirmed = await Promise.all(gen.workers.map((w) => w.serve(SERVE_ACK_MS)));
+    const missing = gen.workers.filter((_, i) => !confirmed[i]);
+    if (missing.length > 0 || this.#closed) {
+      // Those that confirmed may hold connections already: they drain like an old generation.
+      await Promise.all(gen.workers.map((w) => w.drain(this.#s.drainTimeoutMs, this.#s.idleCloseMs)));
+      if (this.#closed) throw new ClusterError('closed', 'the supervisor is stopping', { stage: 'switch' });
+      throw new ClusterError('ready_timeout', `worker ${missing.map((w) => w.worker.id).join(', ')} did not confirm the switch within ${SERVE_ACK_MS} ms`, { stage: 'switch' });
+    }
     const previous = this.#current;
     for (const w of gen.workers) w.state = 'current';
     this.#current = gen;
+    this.#service ??= gen.addresses;
     // Draining starts here: the old workers stop listening, so new connections reach only the new generation.
     const drains = previous ? previous.workers.filter((w) => w.alive).map((w) => w.drain(this.#s.drainTimeoutMs, this.#s.idleCloseMs)) : [];
     return { previous, drains };

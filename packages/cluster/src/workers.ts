@@ -1,11 +1,14 @@
 import type { Worker } from 'node:cluster';
 import { request } from 'node:http';
 import { ClusterError } from './errors.ts';
-import { type FromWorker, MESSAGE_KEY, messageOf } from './protocol.ts';
+import { type FromWorker, type ListeningMessage, MESSAGE_KEY, messageOf } from './protocol.ts';
+import { describeListeners, type Listener, listenerOf, type ServiceSpec, serving } from './service-address.ts';
 
 export type WorkerState = 'starting' | 'current' | 'old';
 
 export interface ReadyOptions {
+  /** What the worker must listen on (see service-address.ts). */
+  service: ServiceSpec;
   readyTimeoutMs: number;
   stabilizeMs: number;
   health: string | undefined;
@@ -30,30 +33,31 @@ export class WorkerHandle {
   metricsUrl: string | undefined;
   /** Set once the supervisor itself asked this worker to go: its exit is not a crash. */
   leaving = false;
-  #listening = false;
+  /** The app's listeners, by the id the worker gave them, in the order they began listening. */
+  readonly #listeners = new Map<number, Listener>();
   #deferred = false;
   #readyMessage = false;
-  #healthPort: number | undefined;
   #exit: { code: number | null; signal: string | null } | undefined;
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   #changed: Array<() => void> = [];
   #drainAck: (() => void) | undefined;
+  #servingAck: (() => void) | undefined;
+  /** Its generation is verified while another one serves: no connection is handed to it. */
+  #held: boolean;
 
-  constructor(worker: Worker, generation: number, slot: number, state: WorkerState) {
+  constructor(worker: Worker, generation: number, slot: number, state: WorkerState, held: boolean) {
     this.worker = worker;
     this.generation = generation;
     this.slot = slot;
     this.state = state;
+    this.#held = held;
+    if (held) this.#keepConnections();
     this.exited = new Promise((resolve) => {
       worker.once('exit', (code, signal) => {
         this.#exit = { code, signal };
         resolve(this.#exit);
         this.#notify();
       });
-    });
-    worker.once('listening', () => {
-      this.#listening = true;
-      this.#notify();
     });
     worker.on('message', (message: FromWorker) => {
       switch (messageOf(message)) {
@@ -63,8 +67,13 @@ export class WorkerHandle {
         case 'ready':
           this.#readyMessage = true;
           break;
-        case 'health-port':
-          this.#healthPort = Number((message as { port: unknown }).port);
+        case 'listening': {
+          const parsed = listenerOf(message as Partial<ListeningMessage>);
+          if (parsed) this.#listeners.set(parsed.id, parsed.listener);
+          break;
+        }
+        case 'closed':
+          this.#listeners.delete((message as { id: unknown }).id as number);
           break;
         case 'metrics-url': {
           const url = (message as { url: unknown }).url;
@@ -74,6 +83,9 @@ export class WorkerHandle {
         }
         case 'draining':
           this.#drainAck?.();
+          break;
+        case 'serving':
+          this.#servingAck?.();
           break;
         default:
           return;
@@ -88,6 +100,11 @@ export class WorkerHandle {
     return this.#exit === undefined;
   }
 
+  /** The app's listeners now. */
+  listeners(): Listener[] {
+    return [...this.#listeners.values()];
+  }
+
   #notify(): void {
     const waiting = this.#changed;
     this.#changed = [];
@@ -99,33 +116,100 @@ export class WorkerHandle {
   }
 
   /**
-   * Ready: listening, `ready()` called if it deferred readiness, the health path answered 2xx, and
-   * still alive after the stabilization window. Rejects with a ClusterError otherwise.
+   * Ready: listening on the service address (every learned address; for the first generation at
+   * least one fixed one), `ready()` called if it deferred readiness, the health path answered 2xx
+   * on its listener on the service address, and still alive and listening there after the
+   * stabilization window. Resolves with the addresses it serves (what the first generation
+   * teaches); rejects with a ClusterError otherwise.
    */
-  async whenReady(options: ReadyOptions): Promise<void> {
+  async whenReady(options: ReadyOptions): Promise<string[]> {
     const deadline = Date.now() + options.readyTimeoutMs;
-    const timeout = () => new ClusterError('ready_timeout', `worker ${this.worker.id} was not ready within ${options.readyTimeoutMs} ms`, { stage: 'verify' });
-    const exited = () => new ClusterError('worker_exited', `worker ${this.worker.id} exited (${this.#exitText()}) before it was ready`, { stage: 'verify' });
-    const needsPort = options.health !== undefined;
-    while (!(this.#listening && (!this.#deferred || this.#readyMessage) && (!needsPort || this.#healthPort !== undefined))) {
-      if (!this.alive) throw exited();
+    const id = this.worker.id;
+    const exited = (when: string) => new ClusterError('worker_exited', `worker ${id} exited (${this.#exitText()}) ${when}`, { stage: 'verify' });
+    let required = serving(this.listeners(), options.service);
+    while (!required || (this.#deferred && !this.#readyMessage)) {
+      if (!this.alive) throw exited('before it was ready');
       const left = deadline - Date.now();
-      if (left <= 0 || options.signal?.aborted) throw timeout();
+      if (left <= 0 || options.signal?.aborted) throw this.#notReady(options, required !== undefined);
       await raceTimer(this.#nextChange(), left, options.signal);
+      required = serving(this.listeners(), options.service);
     }
     if (options.health !== undefined) {
-      const status = await healthStatus(this.#healthPort!, options.health, Math.min(HEALTH_TIMEOUT_MS, Math.max(1, deadline - Date.now())));
-      if (!this.alive) throw exited();
+      const [first] = required;
+      if (first?.health === undefined) {
+        throw new ClusterError('health_failed', `worker ${id}: its listener on ${first?.key} cannot be health-checked (not a plain HTTP server)`, { stage: 'verify' });
+      }
+      const status = await healthStatus(first.health, options.health, Math.min(HEALTH_TIMEOUT_MS, Math.max(1, deadline - Date.now())));
+      if (!this.alive) throw exited('during its health check');
       if (status === undefined || status < 200 || status > 299) {
-        throw new ClusterError('health_failed', `worker ${this.worker.id} answered the health check with ${status ?? 'no response'}`, { stage: 'verify' });
+        throw new ClusterError('health_failed', `worker ${id} answered the health check on ${first.key} with ${status ?? 'no response'}`, { stage: 'verify' });
       }
     }
-    // A worker that dies right after listening (a crash in its first timer tick) is refused here.
+    // A worker that dies, or closes its listener, right after listening is refused here.
+    const keys = required.map((l) => l.key);
     const end = Date.now() + options.stabilizeMs;
-    while (this.alive && Date.now() < end) await raceTimer(this.#nextChange(), end - Date.now(), options.signal);
-    if (!this.alive) {
-      throw new ClusterError('worker_exited', `worker ${this.worker.id} exited (${this.#exitText()}) within the stabilization window`, { stage: 'verify' });
+    for (;;) {
+      if (!this.alive) throw exited('within the stabilization window');
+      const now = this.listeners();
+      const gone = keys.filter((key) => !now.some((l) => l.key === key));
+      if (gone.length > 0) throw new ClusterError('stopped_listening', `worker ${id} stopped listening on ${gone.join(', ')} within the stabilization window`, { stage: 'verify' });
+      if (Date.now() >= end) break;
+      if (options.signal?.aborted) throw new ClusterError('ready_timeout', `the upgrade's deadline passed while worker ${id} was in its stabilization window`, { stage: 'verify' });
+      await raceTimer(this.#nextChange(), end - Date.now(), options.signal);
     }
+    return (serving(this.listeners(), options.service) ?? []).map((l) => l.key);
+  }
+
+  /** Why a worker was not ready by the deadline: it listened elsewhere (`wrong_address`) or not at all, or never called ready(). */
+  #notReady(options: ReadyOptions, listening: boolean): ClusterError {
+    const id = this.worker.id;
+    const within = `within ${options.readyTimeoutMs} ms`;
+    if (listening) return new ClusterError('ready_timeout', `worker ${id} did not call ready() after deferReady() ${within}`, { stage: 'verify' });
+    const listeners = this.listeners();
+    const spec = options.service;
+    if (listeners.some((l) => !l.ephemeral)) {
+      const wanted = 'addresses' in spec ? `the service address ${spec.addresses.join(', ')}` : `port ${spec.port}`;
+      return new ClusterError('wrong_address', `worker ${id} did not listen on ${wanted} ${within}: ${describeListeners(listeners)}`, { stage: 'verify' });
+    }
+    return new ClusterError('ready_timeout', `worker ${id} was not ready ${within}: ${describeListeners(listeners)}`, { stage: 'verify' });
+  }
+
+  /**
+   * While held, a connection node:cluster's round-robin hands this worker never leaves the
+   * primary: the handoff is answered "refused" right here, as the worker's own hold would answer it
+   * (maxConnections 0, worker-listeners.ts), and the round-robin passes the connection to the next
+   * worker. Sent, it could be lost: a worker that dies before answering a handoff (a release that
+   * exits right after listening) takes the connection with it, and node:cluster never offers it
+   * again. This reads node:cluster's internal handoff message ({ cmd: 'NODE_CLUSTER', act: 'newconn' });
+   * should that ever change, connections go to the worker again and its own hold refuses them.
+   */
+  #keepConnections(): void {
+    const proc = this.worker.process;
+    const send = proc.send;
+    const handoff = (m: unknown): m is { seq: number } => {
+      const message = m as Record<string, unknown> | null;
+      return typeof message === 'object' && message !== null && message.cmd === 'NODE_CLUSTER' && message.act === 'newconn' && typeof message.seq === 'number';
+    };
+    proc.send = ((message: unknown, ...rest: unknown[]) => {
+      if (!this.#held || !handoff(message)) return (send as (...a: unknown[]) => boolean).call(proc, message, ...rest);
+      setImmediate(() => proc.emit('internalMessage', { cmd: 'NODE_CLUSTER', ack: message.seq, accepted: false }));
+      return true;
+    }) as typeof proc.send;
+  }
+
+  /** The switch: lift the hold on this worker's listeners. False when it did not confirm within `timeoutMs` (it died, or its event loop is blocked). */
+  async serve(timeoutMs: number): Promise<boolean> {
+    this.#held = false;
+    if (!this.alive) return false;
+    const acked = new Promise<boolean>((resolve) => {
+      this.#servingAck = () => resolve(true);
+    });
+    try {
+      this.worker.send({ [MESSAGE_KEY]: 'serve' });
+    } catch {
+      return false;
+    }
+    return (await raceTimer(Promise.race([acked, this.exited.then(() => false)]), timeoutMs)) === true;
   }
 
   #exitText(): string {

@@ -51,11 +51,11 @@ export async function startCluster(t: TestContext, releases: Record<string, stri
     release: join(root, 'current'),
     entry: 'server.mjs',
     workers: 2,
-    env: { PORT: String(port) },
     instrumentation: tel.reloads,
     meterProvider: tel.meterProvider,
     signal: false,
     ...options,
+    env: { PORT: String(port), ...options.env },
   });
   t.after(() => supervisor.close());
   return { root, port, tel, supervisor };

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { mergeExpositions, WORKER_LABEL } from '../src/metrics-endpoint.ts';
+import { requestsEphemeralPort } from '../src/listen-request.ts';
 import { checkClusterOptions } from '../src/options.ts';
+import { commonAddresses, listenerOf, serving } from '../src/service-address.ts';
 
 test('mergeExpositions: any text from any worker merges without throwing; every sample survives, labelled; one HELP/TYPE per family', () => {
   const name = fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/);
@@ -52,8 +54,51 @@ test('option errors are TypeErrors naming the option', () => {
     [{ ...base, env: { A: 1 } }, /options\.env/],
     [{ ...base, execArgv: '--inspect' }, /options\.execArgv/],
     [{ ...base, publicKey: 5 }, /options\.publicKey/],
+    [{ ...base, port: 0 }, /options\.port/],
+    [{ ...base, port: 70000 }, /options\.port/],
+    [{ ...base, port: '3000' }, /options\.port/],
   ];
   for (const [options, message] of bad) assert.throws(() => checkClusterOptions(options as never, 2), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(options));
   assert.equal(checkClusterOptions(base, 3).workers, 3);
   assert.equal(checkClusterOptions(base, 3).target, 'app-code');
+});
+
+test('requestsEphemeralPort reads listen() arguments as net.Server#listen does', () => {
+  const fn = () => {};
+  const cases: Array<[unknown[], boolean]> = [
+    [[3000], false],
+    [['3000'], false],
+    [[3000, '127.0.0.1', fn], false],
+    [[{ port: 3000, host: '::' }], false],
+    [[0], true],
+    [['0'], true],
+    [[], true],
+    [[fn], true],
+    [[undefined, '127.0.0.1'], true],
+    [[{ host: '127.0.0.1', port: 0, exclusive: true }], true],
+    [[{ host: '127.0.0.1' }], true],
+    [['/run/app.sock'], false],
+    [[{ path: '/run/app.sock' }], false],
+    [[{ fd: 3 }], false],
+  ];
+  for (const [args, ephemeral] of cases) assert.equal(requestsEphemeralPort(args), ephemeral, JSON.stringify(args));
+});
+
+test('a listening message is taken only with well-formed fields; the service address is learned from what every worker serves', () => {
+  const ok = { id: 1, address: '::', port: 3000, ephemeral: false, health: null };
+  assert.deepEqual(listenerOf(ok), { id: 1, listener: { key: '[::]:3000', port: 3000, ephemeral: false, health: undefined } });
+  assert.equal(listenerOf({ ...ok, address: '/run/a.sock', port: null })?.listener.key, 'unix:/run/a.sock');
+  for (const bad of [{ ...ok, id: '1' }, { ...ok, port: 70000 }, { ...ok, port: 1.5 }, { ...ok, address: 5 }, { ...ok, address: 'x'.repeat(2000) }, { ...ok, ephemeral: 'no' }, { ...ok, health: 0 }, {}]) {
+    assert.equal(listenerOf(bad as never), undefined, JSON.stringify(bad).slice(0, 80));
+  }
+  const l = (key: string, port: number, ephemeral = false) => ({ key, port, ephemeral, health: undefined });
+  const listeners = [l('127.0.0.1:41234', 41234, true), l('[::]:3000', 3000), l('[::]:9000', 9000)];
+  assert.deepEqual(serving(listeners, { learn: true, port: undefined })?.map((x) => x.key), ['[::]:3000', '[::]:9000']);
+  assert.deepEqual(serving(listeners, { learn: true, port: 9000 })?.map((x) => x.key), ['[::]:9000']);
+  assert.equal(serving(listeners, { learn: true, port: 4000 }), undefined);
+  assert.equal(serving([listeners[0]!], { learn: true, port: undefined }), undefined, 'an ephemeral listener never serves');
+  assert.deepEqual(serving(listeners, { addresses: ['[::]:3000'] })?.map((x) => x.key), ['[::]:3000']);
+  assert.equal(serving(listeners, { addresses: ['[::]:3000', '127.0.0.1:3000'] }), undefined);
+  assert.deepEqual(commonAddresses([['a', 'b'], ['b', 'a', 'c']]), ['a', 'b']);
+  assert.deepEqual(commonAddresses([['a'], ['b']]), []);
 });
