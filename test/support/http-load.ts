@@ -22,6 +22,8 @@ export interface Sample {
   body?: string;
   status?: number;
   error?: string;
+  /** The request went out on a kept-alive socket (an error there cut an established connection). */
+  reused?: boolean;
 }
 
 export function get(port: number, path: string, agent: Agent | false = false, timeoutMs = 30_000): Promise<Sample> {
@@ -35,24 +37,27 @@ export function get(port: number, path: string, agent: Agent | false = false, ti
       res.on('error', (err: NodeJS.ErrnoException) => resolve({ started, ended: performance.now(), error: err.code ?? err.message }));
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ started, ended: performance.now(), error: err.code ?? err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ started, ended: performance.now(), error: err.code ?? err.message, reused: req.reusedSocket }));
     req.end();
   });
 }
 
 /**
- * Continuous keep-alive load: `clients` sequential loops, each on its own one-socket keep-alive
- * agent. Bounded by `stop()` and by `maxMs`.
+ * Continuous load: `clients` sequential loops, each on its own one-socket keep-alive agent, or with
+ * `keepAlive: false` a new connection per request (what `while true; do curl …; done` does: every
+ * request is a connection the cluster primary hands to some worker). Bounded by `stop()` and `maxMs`.
  */
-export function load(port: number, clients: number, maxMs = 120_000) {
+export function load(port: number, clients: number, maxMs = 120_000, options: { keepAlive?: boolean; path?: string } = {}) {
+  const keepAlive = options.keepAlive ?? true;
+  const path = options.path ?? '/';
   const samples: Sample[] = [];
   let stopped = false;
   const deadline = Date.now() + maxMs;
   const agents: Agent[] = [];
   const loops = Array.from({ length: clients }, async () => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    agents.push(agent);
-    while (!stopped && Date.now() < deadline) samples.push(await get(port, '/', agent, 10_000));
+    const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    if (agent) agents.push(agent);
+    while (!stopped && Date.now() < deadline) samples.push(await get(port, path, agent, 10_000));
   });
   return {
     samples,

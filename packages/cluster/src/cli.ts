@@ -1,25 +1,75 @@
-#!/usr/bin/env node
 /**
- * reloadscope-cluster --release <dir> --entry <file> [--workers n] [--target name] [--ready-timeout ms]
- *                     [--drain-timeout ms] [--health path] [--public-key file]
- *
- * Telemetry is booted from the OTEL_* variables exactly as `--import @reloadscope/register` does
- * (the Prometheus endpoint on OTEL_EXPORTER_PROMETHEUS_PORT). SIGUSR2 upgrades; SIGTERM/SIGINT
- * drain every worker, flush telemetry and exit. RELOADSCOPE_CLUSTER_HTTP_TOKEN (with optional
- * RELOADSCOPE_CLUSTER_HTTP_PORT, default any free port) starts @reloadscope/config's token-protected
- * HTTP trigger on 127.0.0.1: `POST /reload` upgrades and answers the run's summary.
+ * `reloadscope-cluster`: superviseCluster() as a command. `--help` prints every flag, signal and
+ * environment variable (from FLAGS, SUPERVISOR_SIGNALS and ENVIRONMENT below). Telemetry is booted
+ * from the OTEL_* variables exactly as `--import @reloadscope/register` does; every upgrade,
+ * including the first generation's start and every refusal, prints one line (core's logReloads).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { logReloads } from '@reloadscope/core';
 import { readEnv, startReloadscope } from '@reloadscope/register/api';
+import { surviveClosedOutput } from './closed-output.ts';
 import { DEFAULT_TARGET } from './options.ts';
-import { superviseCluster } from './supervisor.ts';
+import { type ClusterSupervisor, superviseCluster } from './supervisor.ts';
+import { handleSupervisorSignals, SUPERVISOR_SIGNALS } from './supervisor-signals.ts';
 
-const USAGE = `usage: reloadscope-cluster --release <dir> --entry <file> [--workers <n>] [--target <name> (default ${DEFAULT_TARGET})]
-       [--ready-timeout <ms>] [--drain-timeout <ms>] [--health <path>] [--public-key <file>]`;
+const NAME = 'reloadscope-cluster';
+
+/** Every flag: parsed from this list and printed by --help from it. */
+const FLAGS: ReadonlyArray<readonly [flag: string, arg: string, meaning: string]> = [
+  ['release', '<dir>', 'the release directory or a symlink to one (a bundle root\'s current); resolved once per upgrade. Required'],
+  ['entry', '<file>', 'the app\'s entry, relative to the release. Required'],
+  ['workers', '<n>', 'workers per generation (default: the number of CPUs)'],
+  ['port', '<port>', 'the service port every generation must listen on (default: learned from the first generation: every address it listens on with a fixed port)'],
+  ['target', '<name>', `the reload target, hotreload.target (default ${DEFAULT_TARGET})`],
+  ['ready-timeout', '<ms>', 'how long a new worker may take to become ready (default 10000)'],
+  ['drain-timeout', '<ms>', 'how long an old worker may take to drain before SIGKILL (default 10000)'],
+  ['health', '<path>', 'a GET each new worker must answer 2xx, on its listener on the service address (default none)'],
+  ['public-key', '<file>', 'Ed25519 PEM: every release must be a signed bundle release (default none)'],
+  ['help', '', 'print this and exit'],
+];
+
+const ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
+  ['RELOADSCOPE_CLUSTER_HTTP_TOKEN', 'start the HTTP trigger: POST /reload on 127.0.0.1 with "Authorization: Bearer <token>" upgrades and answers the outcome'],
+  ['RELOADSCOPE_CLUSTER_HTTP_PORT', 'the HTTP trigger\'s port (default: any free port, printed at start)'],
+  ['OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT', 'the instance\'s one merged scrape endpoint: the supervisor\'s upgrades and every worker\'s own telemetry (default localhost:9464)'],
+  ['OTEL_SDK_DISABLED', 'true: no telemetry in the supervisor or the workers'],
+  ['OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_*', 'as for @reloadscope/register'],
+  ['every other variable', 'passed on to the workers (the app reads its PORT and config there)'],
+];
+
+/** Two columns; a name wider than the first goes on a line of its own. */
+function table(rows: ReadonlyArray<readonly [string, string]>): string {
+  const width = 26;
+  return rows.map(([k, v]) => (k.length > width ? `  ${k}\n  ${' '.repeat(width)}  ${v}` : `  ${k.padEnd(width)}  ${v}`)).join('\n');
+}
+
+const USAGE = `usage: ${NAME} --release <dir> --entry <file> [options]`;
+const HELP = `${USAGE}
+
+Zero-downtime upgrades of a plain Node HTTP server: a new generation of workers must be ready
+(listening on the service address, healthy, stable) before the old one drains.
+
+OPTIONS
+${table(FLAGS.map(([flag, arg, meaning]) => [`--${flag}${arg ? ` ${arg}` : ', -h'}`, meaning]))}
+
+SIGNALS
+${table(SUPERVISOR_SIGNALS)}
+
+ENVIRONMENT
+${table(ENVIRONMENT)}`;
+
+/** A line for the operator; never throws (stdout may be closed). */
+function say(line: string): void {
+  try {
+    process.stdout.write(`${line}\n`);
+  } catch {
+    // Nobody reads us any more.
+  }
+}
 
 function fail(message: string): never {
-  process.stderr.write(`reloadscope-cluster: ${message}\n${USAGE}\n`);
+  process.stderr.write(`${NAME}: ${message}\n${USAGE}\nSee ${NAME} --help.\n`);
   process.exit(2);
 }
 
@@ -29,31 +79,30 @@ function integer(name: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
-let values: Record<string, string | undefined>;
+surviveClosedOutput();
+let values: Record<string, string | boolean | undefined>;
 try {
   ({ values } = parseArgs({
-    options: {
-      release: { type: 'string' },
-      entry: { type: 'string' },
-      workers: { type: 'string' },
-      target: { type: 'string' },
-      'ready-timeout': { type: 'string' },
-      'drain-timeout': { type: 'string' },
-      health: { type: 'string' },
-      'public-key': { type: 'string' },
-    },
+    options: Object.fromEntries(FLAGS.map(([flag, arg]) => [flag, arg ? { type: 'string' as const } : { type: 'boolean' as const, short: 'h' }])),
     strict: true,
     allowPositionals: false,
-  }) as { values: Record<string, string | undefined> });
+  }));
 } catch (err) {
   fail((err as Error).message);
 }
-if (!values.release || !values.entry) fail('--release and --entry are required');
+if (values.help) {
+  say(HELP);
+  process.exit(0);
+}
+const flag = (name: string) => values[name] as string | undefined;
+if (!flag('release') || !flag('entry')) fail('--release and --entry are required');
+const port = integer('--port', flag('port'));
+if (port !== undefined && (port < 1 || port > 65535)) fail(`--port must be a port number (1-65535), got ${port}`);
 
 let publicKey: string | undefined;
-if (values['public-key'] !== undefined) {
+if (flag('public-key') !== undefined) {
   try {
-    publicKey = readFileSync(values['public-key'], 'utf8');
+    publicKey = readFileSync(flag('public-key')!, 'utf8');
   } catch (err) {
     fail(`cannot read --public-key (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
@@ -65,6 +114,24 @@ function httpTrigger(): { token: string; port: number } | undefined {
   return { token, port: integer('RELOADSCOPE_CLUSTER_HTTP_PORT', process.env.RELOADSCOPE_CLUSTER_HTTP_PORT) ?? 0 };
 }
 
+// Installed before anything slow: from here on no signal of the table ends the process by default.
+let supervisor: ClusterSupervisor | undefined;
+let started: Promise<ClusterSupervisor> | undefined;
+let stopping: Promise<void> | undefined;
+let shutdownTelemetry: () => Promise<void> = async () => {};
+handleSupervisorSignals({
+  say: (line) => say(`${NAME}: ${line}`),
+  passOn: (signal) => supervisor?.signalWorkers(signal) ?? 0,
+  stop: () => {
+    stopping = (async () => {
+      // A stop during start-up still drains what started.
+      await (await started?.catch(() => undefined))?.close();
+      await shutdownTelemetry();
+      process.exit(0);
+    })();
+  },
+});
+
 // Our own SIGTERM handling drains first and flushes after; register's would exit before the drain.
 // The instance's scrape endpoint (OTEL_EXPORTER_PROMETHEUS_HOST/PORT) is the supervisor's merge of
 // its own telemetry and every worker's; the primary's own register endpoint moves to a private port.
@@ -74,30 +141,20 @@ const telemetry = startReloadscope({
   handleSignals: false,
   env: merge ? { ...process.env, OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0' } : process.env,
 });
+shutdownTelemetry = () => telemetry.shutdown();
+logReloads(telemetry.instrumentation, say);
 const primaryUrl = merge ? await telemetry.metricsUrl() : undefined;
-let stopping = false;
-// Installed before the first generation starts: a SIGTERM during start-up still drains what started.
-let started: ReturnType<typeof superviseCluster> | undefined;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  await (await started?.catch(() => undefined))?.close();
-  await telemetry.shutdown();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
 
-let supervisor: Awaited<ReturnType<typeof superviseCluster>>;
 try {
   started = superviseCluster({
-    release: values.release,
-    entry: values.entry,
-    workers: integer('--workers', values.workers),
-    target: values.target,
-    readyTimeoutMs: integer('--ready-timeout', values['ready-timeout']),
-    drainTimeoutMs: integer('--drain-timeout', values['drain-timeout']),
-    health: values.health,
+    release: flag('release')!,
+    entry: flag('entry')!,
+    workers: integer('--workers', flag('workers')),
+    port,
+    target: flag('target'),
+    readyTimeoutMs: integer('--ready-timeout', flag('ready-timeout')),
+    drainTimeoutMs: integer('--drain-timeout', flag('drain-timeout')),
+    health: flag('health'),
     publicKey,
     instrumentation: telemetry.instrumentation,
     workerTelemetry: !env.disabled,
@@ -107,12 +164,13 @@ try {
   supervisor = await started;
 } catch (err) {
   const e = err as { code?: string; message?: string };
-  process.stderr.write(`reloadscope-cluster: the first generation did not start: ${e.code ?? 'error'}: ${e.message ?? ''}\n`);
+  process.stderr.write(`${NAME}: the first generation did not start: ${e.code ?? 'error'}: ${e.message ?? ''}\n`);
+  if (stopping) await stopping;
   await telemetry.shutdown();
-  process.exit(stopping ? 0 : 1);
+  process.exit(1);
 }
 if (merge && (await supervisor.metricsUrl()) === undefined) {
-  process.stderr.write(`reloadscope-cluster: the metrics endpoint ${env.prometheusHost}:${env.prometheusPort} cannot be bound; upgrades run without it\n`);
+  process.stderr.write(`${NAME}: the metrics endpoint ${env.prometheusHost}:${env.prometheusPort} cannot be bound; upgrades run without it\n`);
 }
 const trigger = supervisor.http ? `, POST ${supervisor.http.url} upgrades` : '';
-process.stdout.write(`reloadscope-cluster: ${supervisor.workers().length} workers running ${supervisor.release.version} (pid ${process.pid}); SIGUSR2 upgrades${trigger}\n`);
+say(`${NAME}: ${supervisor.workers().length} workers running ${supervisor.release.version} on ${supervisor.addresses.join(', ')} (pid ${process.pid}); SIGUSR2 upgrades${trigger}, SIGTERM stops`);

@@ -1,74 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { activate, appSource, eventually, freePort, get, load, sleep, tempDir, writeApp } from './harness.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-const run = promisify(execFile);
-
-async function children(pid: number): Promise<number[]> {
-  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function scrape(port: number): Promise<string> {
-  const s = await get(port, '/metrics');
-  return s.body ?? '';
-}
-
-function series(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').at(-1));
-  }
-  return undefined;
-}
-
-/** The CLI over `root/current` with its Prometheus endpoint on a free port; killed with its workers after the test. */
-async function startCli(t: TestContext, root: string, args: string[] = [], env: Record<string, string> = {}) {
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', '2', ...args], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      OTEL_TRACES_EXPORTER: 'none',
-      OTEL_METRICS_EXPORTER: 'prometheus',
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-      RELOADSCOPE_RUNTIME_METRICS: 'false',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.after(async () => {
-    for (const pid of await children(child.pid!)) process.kill(pid, 'SIGKILL');
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  await eventually(() => out.includes('workers running'), 'the supervisor to start');
-  return { child, port, metricsPort };
-}
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { alive, CLI, children, scrape, series, startCli } from './cli-harness.ts';
+import { activate, appSource, eventually, get, load, sleep, tempDir, writeApp } from './harness.ts';
 
 test('reloadscope-cluster: a SIGUSR2 storm during an upgrade is coalesced; SIGTERM drains every worker and exits', { timeout: 90_000 }, async (t) => {
   const root = await tempDir(t, 'rs-cluster-');
   await writeApp(root, 'a');
   await writeApp(root, 'b');
   await activate(root, 'a');
-  const { child, port, metricsPort } = await startCli(t, root, ['--drain-timeout', '5000']);
+  const { child, port, metricsPort, lines } = await startCli(t, root, { args: ['--drain-timeout', '5000'] });
   const firstWorkers = await children(child.pid!);
   assert.equal(firstWorkers.length, 2);
 
@@ -89,6 +32,9 @@ test('reloadscope-cluster: a SIGUSR2 storm during an upgrade is coalesced; SIGTE
   const text = await scrape(metricsPort);
   const runs = series(text, 'hotreload_reloads_total', { ...labels, hotreload_outcome: 'success' })!;
   assert.ok(runs >= 1 && runs <= 2, `20 signals gave ${runs} upgrade runs`);
+  // One line per upgrade run, as for the first generation's start.
+  assert.equal(lines.filter((l) => /^reload app-code: success \(signal\) in .* · version b · hash [0-9a-f]{12} · gen \d+$/.test(l)).length, runs, lines.join('\n'));
+  assert.equal(lines.filter((l) => /^reload app-code: success \(startup\) .* · version a · /.test(l)).length, 1, lines.join('\n'));
   assert.equal(series(text, 'hotreload_reloads_total', { ...labels, hotreload_outcome: 'failure' }), 0);
   assert.equal(series(text, 'hotreload_cluster_workers', { hotreload_target: 'app-code', hotreload_cluster_generation: 'current' }), 2);
   assert.equal((await get(port, '/')).body, 'b');
@@ -118,7 +64,7 @@ await getReloadInstrumentation().reload({ target: 'app-config' }, { load: () => 
   await writeApp(root, 'a', appSource('a', configReload));
   await writeApp(root, 'b', appSource('b', configReload));
   await activate(root, 'a');
-  const { child, metricsPort } = await startCli(t, root, [], { RS_REGISTER_API: REGISTER_API });
+  const { child, metricsPort } = await startCli(t, root, { env: { RS_REGISTER_API: REGISTER_API } });
 
   const facts = (text: string) => ({
     upgrades: series(text, 'hotreload_reloads_total', { hotreload_target: 'app-code', hotreload_trigger: 'startup', hotreload_outcome: 'success' }),
@@ -148,4 +94,65 @@ await getReloadInstrumentation().reload({ target: 'app-config' }, { load: () => 
   assert.equal((await scrape(metricsPort)).includes('hotreload_cluster_worker="2"'), false);
   child.kill('SIGTERM');
   await once(child, 'exit');
+});
+
+test('with its defaults and worker telemetry on, a release that never listens, or exits right after listening, is refused; the service keeps answering', { timeout: 90_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  await writeApp(root, 'a');
+  await writeApp(root, 'silent', 'setInterval(() => {}, 1000);\n');
+  await writeApp(root, 'dies', appSource('dies', "server.on('listening', () => setTimeout(() => process.exit(3), 300));"));
+  await activate(root, 'a');
+  const { child, port, metricsPort } = await startCli(t, root, { args: ['--ready-timeout', '3000'] });
+  const workers = await children(child.pid!);
+  const traffic = load(port, 3);
+  t.after(() => traffic.stop());
+  const count = async (outcome: string) => series(await scrape(metricsPort), 'hotreload_reloads_total', { hotreload_target: 'app-code', hotreload_trigger: 'signal', hotreload_outcome: outcome });
+  for (const [i, release] of ['silent', 'dies'].entries()) {
+    await activate(root, release);
+    child.kill('SIGUSR2');
+    await eventually(async () => (await count('failure')) === i + 1 || (await count('success')) !== 0, `the upgrade to ${release} to end`, 30_000);
+    assert.equal(await count('success'), 0, `${release} was reported a success`);
+    assert.deepEqual(await children(child.pid!), workers, `${release}: only the old workers run`);
+  }
+  await traffic.stop();
+  const failed = traffic.samples.filter((s) => s.error !== undefined || s.status !== 200 || s.body !== 'a');
+  assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${traffic.samples.length} failed`);
+  assert.equal((await get(port, '/')).body, 'a');
+});
+
+test('a first generation that only opens reloadscope\'s own telemetry endpoint never becomes the service: the CLI exits 1 and says why', { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  await writeApp(root, 'silent', 'setInterval(() => {}, 1000);\n');
+  await activate(root, 'silent');
+  const cli = await startCli(t, root, { args: ['--ready-timeout', '2000'], wait: false });
+  const { code } = await cli.exited;
+  assert.equal(code, 1, cli.lines.join('\n'));
+  assert.ok(cli.lines.some((l) => /the first generation did not start: ready_timeout/.test(l)), cli.lines.join('\n'));
+  await sleep(100);
+});
+
+test('--help lists every flag, signal and environment variable and exits 0; an unknown option exits 2 with a clear message', { timeout: 30_000 }, async () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { env: { ...process.env, OTEL_SDK_DISABLED: 'true' } }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }));
+    });
+  const help = await run(['--help']);
+  assert.equal(help.code, 0, help.stderr);
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const flags = [...readme.matchAll(/^\| `(--[a-z-]+)/gm)].map((m) => m[1]!);
+  assert.ok(flags.length >= 10, `the README's flag table: ${flags.join(' ')}`);
+  const signalTable = readme.split(/^## Signals$/m)[1]!.split(/^## /m)[0]!;
+  const signals = [...new Set([...signalTable.matchAll(/^\| ([A-Z0-9, ]+?)(?: of (?:a worker|the supervisor))? \|/gm)].flatMap((m) => m[1]!.split(', ')))];
+  assert.ok(signals.length >= 12, `the README's signal table: ${signals.join(' ')}`);
+  for (const word of [...flags, ...signals, 'RELOADSCOPE_CLUSTER_HTTP_TOKEN', 'RELOADSCOPE_CLUSTER_HTTP_PORT', 'OTEL_EXPORTER_PROMETHEUS_PORT', 'OTEL_SDK_DISABLED']) {
+    assert.ok(help.stdout.includes(word), `--help mentions ${word}:\n${help.stdout}`);
+  }
+  assert.equal((await run(['-h'])).stdout, help.stdout);
+  const unknown = await run(['--release', '/srv/app', '--entry', 'server.js', '--wrokers', '2']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^reloadscope-cluster: Unknown option '--wrokers'/);
+  assert.match(unknown.stderr, /--help/);
+  const bad = await run(['--release', '/srv/app', '--entry', 'server.js', '--port', 'http']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--port must be/);
 });
