@@ -3,7 +3,8 @@
  * is swapped atomically, after verification), and with --upgrade tell the running supervisor:
  *
  *   node src/deploy.ts              # first release, before starting the supervisor
- *   node src/deploy.ts --upgrade    # a new release + SIGUSR2 to the supervisor (pid in bundle/supervisor.pid)
+ *   node src/deploy.ts --upgrade    # a new release + SIGUSR2 to the supervisor (pid in bundle/supervisor.pid),
+ *                                   # then wait until the service answers from it (PORT, default 3000)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +27,17 @@ if (process.argv.includes('--upgrade')) {
   }
   process.kill(pid, 'SIGUSR2');
   console.log(`SIGUSR2 sent to the supervisor (pid ${pid})`);
+  // Done means the service answers from the new release: the supervisor switches only once it is verified.
+  const url = `http://localhost:${process.env.PORT ?? 3000}/`;
+  const deadline = Date.now() + 30_000;
+  while (!(await fetch(url).then((r) => r.text(), () => '')).includes(`release ${version} `)) {
+    if (Date.now() > deadline) {
+      console.error(`release ${version} is not serving after 30 s: the supervisor refused it (its log says why) or is still verifying it`);
+      process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  console.log(`release ${version} is serving`);
 } else {
   // The supervisor started by `npm start` is this script's parent shell's exec: same pid as ours' parent.
   await writeFile(join(root, 'supervisor.pid'), String(process.ppid));
