@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { alive, CLI, children, scrape, series, startCli } from './cli-harness.ts';
 import { activate, appSource, eventually, get, load, sleep, tempDir, writeApp } from './harness.ts';
@@ -155,4 +157,19 @@ test('--help lists every flag, signal and environment variable and exits 0; an u
   const bad = await run(['--release', '/srv/app', '--entry', 'server.js', '--port', 'http']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--port must be/);
+});
+
+test('the reloadscope-cluster bin is a committed file; where dist/ is not built it says so and exits 1', { timeout: 30_000 }, async (t) => {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string>; files: string[] };
+  const bin = manifest.bin['reloadscope-cluster']!;
+  assert.ok(!bin.includes('dist/'), `the bin (${bin}) must exist before prepare builds dist/`);
+  assert.ok(manifest.files.includes(bin.replace(/^\.\//, '').split('/')[0]!), 'the bin is packed');
+  const dir = await tempDir(t, 'rs-cluster-bin-');
+  await mkdir(join(dir, 'bin'));
+  await copyFile(new URL(`../${bin}`, import.meta.url), join(dir, bin));
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, [join(dir, bin), '--help'], (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+  });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^reloadscope-cluster: @reloadscope\/cluster is not built \(dist\/cli\.js is missing\): run `npm run build`/);
 });
