@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { packAll, published, ROOT } from '../../scripts/packages.ts';
 import { sample, scrape, start } from '../quickstart/child.ts';
 import { eventually } from '../support/eventually.ts';
+import { freePort } from '../support/http-load.ts';
 
 const run = promisify(execFile);
 // The published packages claim a lower Node floor than the repository: point this at such a Node
@@ -47,7 +48,7 @@ const REQUIRE = `const names = ${JSON.stringify(published().map((w) => w.manifes
 for (const name of names) console.log(name, Object.keys(require(name)).length > 0 ? 'ok' : 'empty');
 `;
 
-test('packed tarballs install into a fresh project and run an app under --import @reloadscope/register', { timeout: 120_000 }, async (t) => {
+test('packed tarballs install into a fresh project and run an app under --import @reloadscope/register', { timeout: 240_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'reloadscope-stranger-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   assert.ok(relative(ROOT, dir).startsWith('..'), 'the project lives outside the monorepo');
@@ -95,4 +96,26 @@ test('packed tarballs install into a fresh project and run an app under --import
   const text = await scrape(metrics);
   assert.match(text, /^hotreload_duration_seconds_bucket\{/m, 'the register Views give the documented names');
   assert.ok(!text.includes('bonjour'), 'no config value on the endpoint');
+
+  // reloadscope-cluster as installed: the bin npm linked, worker telemetry on (its default), a
+  // release that never listens (each worker's own telemetry endpoint does) is refused and said so.
+  for (const [name, source] of [
+    ['good', "import http from 'node:http';\nhttp.createServer((req, res) => res.end('good')).listen(Number(process.env.PORT), '127.0.0.1');\n"],
+    ['silent', 'setInterval(() => {}, 1000);\n'],
+  ] as const) {
+    await mkdir(join(project, 'releases', name), { recursive: true });
+    await writeFile(join(project, 'releases', name, 'server.mjs'), source);
+  }
+  await symlink('releases/good', join(project, 'current'));
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const cluster = start(t, join(project, 'node_modules/.bin/reloadscope-cluster'), ['--release', 'current', '--entry', 'server.mjs', '--workers', '2', '--ready-timeout', '3000'], {
+    cwd: project,
+    env: { ...strangerEnv(), PORT: String(port), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), OTEL_TRACES_EXPORTER: 'none' },
+  });
+  const pid = Number((await cluster.waitFor(new RegExp(`^reloadscope-cluster: 2 workers running good on 127\\.0\\.0\\.1:${port} \\(pid (\\d+)\\)`), { timeoutMs: 60_000 }))[1]);
+  await symlink('releases/silent', join(project, 'next'));
+  await rename(join(project, 'next'), join(project, 'current'));
+  process.kill(pid, 'SIGUSR2');
+  await cluster.waitFor(/^reload app-code: failure \(signal\) .*ready_timeout: .* · candidate silent · version good · /, { timeoutMs: 60_000 });
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'good');
 });
