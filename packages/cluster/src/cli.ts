@@ -23,8 +23,9 @@ const FLAGS: ReadonlyArray<readonly [flag: string, arg: string, meaning: string]
   ['port', '<port>', 'the service port every generation must listen on (default: learned from the first generation: every address it listens on with a fixed port)'],
   ['target', '<name>', `the reload target, hotreload.target (default ${DEFAULT_TARGET})`],
   ['ready-timeout', '<ms>', 'how long a new worker may take to become ready (default 10000)'],
+  ['stabilize', '<ms>', 'how long a ready worker must stay alive and listening before it counts as verified (default 1000)'],
   ['drain-timeout', '<ms>', 'how long an old worker may take to drain before SIGKILL (default 10000)'],
-  ['health', '<path>', 'a GET each new worker must answer 2xx, on its listener on the service address (default none)'],
+  ['health', '<path>', 'a GET each new worker must answer 2xx, on its (plain HTTP) listener on the service address (default none)'],
   ['public-key', '<file>', 'Ed25519 PEM: every release must be a signed bundle release (default none)'],
   ['help', '', 'print this and exit'],
 ];
@@ -154,6 +155,7 @@ try {
     target: flag('target'),
     readyTimeoutMs: integer('--ready-timeout', flag('ready-timeout')),
     drainTimeoutMs: integer('--drain-timeout', flag('drain-timeout')),
+    stabilizeMs: integer('--stabilize', flag('stabilize')),
     health: flag('health'),
     publicKey,
     instrumentation: telemetry.instrumentation,

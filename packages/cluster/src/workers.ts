@@ -192,7 +192,9 @@ export class WorkerHandle {
     };
     proc.send = ((message: unknown, ...rest: unknown[]) => {
       if (!this.#held || !handoff(message)) return (send as (...a: unknown[]) => boolean).call(proc, message, ...rest);
-      setImmediate(() => proc.emit('internalMessage', { cmd: 'NODE_CLUSTER', ack: message.seq, accepted: false }));
+      // A millisecond later, not at once: when no serving worker is free, the round-robin offers the
+      // connection straight back, and an immediate answer would spin the primary until one is.
+      setTimeout(() => proc.emit('internalMessage', { cmd: 'NODE_CLUSTER', ack: message.seq, accepted: false }), 1);
       return true;
     }) as typeof proc.send;
   }

@@ -173,3 +173,16 @@ test('the reloadscope-cluster bin is a committed file; where dist/ is not built 
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^reloadscope-cluster: @reloadscope\/cluster is not built \(dist\/cli\.js is missing\): run `npm run build`/);
 });
+
+test('--stabilize lengthens the window a new worker must survive: a release that exits 1.5 s after listening is refused', { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  await writeApp(root, 'a');
+  await writeApp(root, 'late', appSource('late', "server.on('listening', () => setTimeout(() => process.exit(3), 1500));"));
+  await activate(root, 'a');
+  const cli = await startCli(t, root, { telemetry: false, args: ['--stabilize', '2500'] });
+  await activate(root, 'late');
+  const from = cli.lines.length;
+  cli.child.kill('SIGUSR2');
+  await cli.waitFor(/^reload app-code: failure \(signal\) .* worker_exited: worker \d+ exited \(code 3\) within the stabilization window · candidate late · version a · /, from);
+  assert.equal((await get(cli.port, '/')).body, 'a');
+});
