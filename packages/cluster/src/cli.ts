@@ -15,20 +15,28 @@ import { handleSupervisorSignals, SUPERVISOR_SIGNALS } from './supervisor-signal
 
 const NAME = 'reloadscope-cluster';
 
-/** Every flag: parsed from this list and printed by --help from it. */
-const FLAGS: ReadonlyArray<readonly [flag: string, arg: string, meaning: string]> = [
-  ['release', '<dir>', 'the release directory or a symlink to one (a bundle root\'s current); resolved once per upgrade. Required'],
-  ['entry', '<file>', 'the app\'s entry, relative to the release. Required'],
-  ['workers', '<n>', 'workers per generation (default: the number of CPUs)'],
-  ['port', '<port>', 'the service port every generation must listen on (default: learned from the first generation: every address it listens on with a fixed port)'],
-  ['target', '<name>', `the reload target, hotreload.target (default ${DEFAULT_TARGET})`],
-  ['ready-timeout', '<ms>', 'how long a new worker may take to become ready (default 10000)'],
-  ['stabilize', '<ms>', 'how long a ready worker must stay alive and listening before it counts as verified (default 1000)'],
-  ['drain-timeout', '<ms>', 'how long an old worker may take to drain before SIGKILL (default 10000)'],
-  ['health', '<path>', 'a GET each new worker must answer 2xx, on its (plain HTTP) listener on the service address (default none)'],
-  ['public-key', '<file>', 'Ed25519 PEM: every release must be a signed bundle release (default none)'],
+/** Every flag (and the superviseCluster option it sets): parsed from this list and printed by --help from it. */
+const FLAGS: ReadonlyArray<readonly [flag: string, arg: string, meaning: string, option?: string]> = [
+  ['release', '<dir>', 'the release directory or a symlink to one (a bundle root\'s current); resolved once per upgrade. Required', 'release'],
+  ['entry', '<file>', 'the app\'s entry, relative to the release. Required', 'entry'],
+  ['workers', '<n>', 'workers per generation (default: the number of CPUs)', 'workers'],
+  ['port', '<port>', 'the service port every generation must listen on (default: learned from the first generation: every address it listens on with a fixed port)', 'port'],
+  ['target', '<name>', `the reload target, hotreload.target (default ${DEFAULT_TARGET})`, 'target'],
+  ['ready-timeout', '<ms>', 'how long a new worker may take to become ready (default 10000)', 'readyTimeoutMs'],
+  ['stabilize', '<ms>', 'how long a ready worker must stay alive and listening before it counts as verified (default 1000)', 'stabilizeMs'],
+  ['drain-timeout', '<ms>', 'how long an old worker may take to drain before SIGKILL (default 10000)', 'drainTimeoutMs'],
+  ['health', '<path>', 'a GET each new worker must answer 2xx, on its (plain HTTP) listener on the service address (default none)', 'health'],
+  ['public-key', '<file>', 'Ed25519 PEM: every release must be a signed bundle release (default none)', 'publicKey'],
   ['help', '', 'print this and exit'],
 ];
+
+/** superviseCluster's option error, in the words of the command line. */
+function asFlagError(message: string): string {
+  return message.replace(/^superviseCluster: options\.(\w+)/, (whole, option: string) => {
+    const row = FLAGS.find((f) => f[3] === option);
+    return row ? `--${row[0]}` : whole;
+  });
+}
 
 const ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
   ['RELOADSCOPE_CLUSTER_HTTP_TOKEN', 'start the HTTP trigger: POST /reload on 127.0.0.1 with "Authorization: Bearer <token>" upgrades and answers the outcome'],
@@ -166,6 +174,10 @@ try {
   supervisor = await started;
 } catch (err) {
   const e = err as { code?: string; message?: string };
+  if (err instanceof TypeError) {
+    await telemetry.shutdown();
+    fail(asFlagError(e.message ?? ''));
+  }
   process.stderr.write(`${NAME}: the first generation did not start: ${e.code ?? 'error'}: ${e.message ?? ''}\n`);
   if (stopping) await stopping;
   await telemetry.shutdown();

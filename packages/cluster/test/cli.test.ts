@@ -154,9 +154,11 @@ test('--help lists every flag, signal and environment variable and exits 0; an u
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^reloadscope-cluster: Unknown option '--wrokers'/);
   assert.match(unknown.stderr, /--help/);
-  const bad = await run(['--release', '/srv/app', '--entry', 'server.js', '--port', 'http']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--port must be/);
+  for (const [flag, value] of [['--port', 'http'], ['--port', '70000'], ['--workers', '0'], ['--ready-timeout', '0'], ['--drain-timeout', '99999999999'], ['--health', 'healthz'], ['--stabilize', '1.5']]) {
+    const bad = await run(['--release', '/srv/app', '--entry', 'server.js', flag!, value!]);
+    assert.equal(bad.code, 2, `${flag} ${value}: ${bad.stderr}`);
+    assert.match(bad.stderr, new RegExp(`^reloadscope-cluster: ${flag} must be`), `${flag} ${value}`);
+  }
 });
 
 test('the reloadscope-cluster bin is a committed file; where dist/ is not built it says so and exits 1', { timeout: 30_000 }, async (t) => {
