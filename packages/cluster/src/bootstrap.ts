@@ -159,8 +159,9 @@ async function flushTelemetry(): Promise<void> {
 }
 
 /**
- * The worker's start-up, from here (before the app's first line) to listening, as a child of the
- * upgrade's load stage: the supervisor passes that span's context in TRACEPARENT/TRACESTATE.
+ * The worker's start-up, from here (before the app's first line) to its first fixed-port listener,
+ * as a child of the upgrade's load stage: the supervisor passes that span's context in
+ * TRACEPARENT/TRACESTATE.
  */
 function traceStartup(): void {
   const traceparent = process.env.TRACEPARENT;
