@@ -23,6 +23,7 @@ import {
   ENV_HEALTH,
   ENV_METRICS,
   ENV_SLOT,
+  idleCloseOf,
   MESSAGE_KEY,
   messageOf,
   SPAN_WORKER_START,
@@ -110,7 +111,7 @@ function install(): void {
   });
 
   process.on('message', (message: unknown) => {
-    if (messageOf(message) === 'drain') void drain(Number((message as { idleCloseMs?: unknown }).idleCloseMs) || 1000);
+    if (messageOf(message) === 'drain') void drain(idleCloseOf(message));
   });
 }
 

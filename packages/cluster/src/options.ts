@@ -1,5 +1,6 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import { checkDurationMs, checkObject, checkPositiveInteger, type ReloadInstrumentation } from '@reloadscope/core';
+import { DEFAULT_IDLE_CLOSE_MS } from './protocol.ts';
 
 export interface ClusterOptions {
   /** The release directory, or a symlink to one (a bundle root's `current`). Resolved once per upgrade. */
@@ -20,7 +21,7 @@ export interface ClusterOptions {
   publicKey?: string | Buffer;
   /** How long a ready worker must stay alive before it counts as verified. Default 1000 ms. */
   stabilizeMs?: number;
-  /** An idle keep-alive socket of a draining worker is closed after this long. Default 500 ms. */
+  /** An idle keep-alive socket of a draining worker is closed after this long (0: at once). Default 500 ms. */
   idleCloseMs?: number;
   /** Default: a new ReloadInstrumentation on the global providers. */
   instrumentation?: ReloadInstrumentation;
@@ -85,7 +86,7 @@ export function checkClusterOptions(options: ClusterOptions, cpus: number): Clus
     health,
     publicKey: o.publicKey,
     stabilizeMs: checkDurationMs('superviseCluster: options.stabilizeMs', o.stabilizeMs ?? 1000, { min: 0 }),
-    idleCloseMs: checkDurationMs('superviseCluster: options.idleCloseMs', o.idleCloseMs ?? 500, { min: 0 }),
+    idleCloseMs: checkDurationMs('superviseCluster: options.idleCloseMs', o.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS, { min: 0 }),
     env: { ...(o.env ?? {}) },
     execArgv: [...(o.execArgv ?? [])],
   };

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { mergeExpositions, WORKER_LABEL } from '../src/metrics-endpoint.ts';
 import { checkClusterOptions } from '../src/options.ts';
+import { DEFAULT_IDLE_CLOSE_MS, idleCloseOf, MESSAGE_KEY } from '../src/protocol.ts';
 
 test('mergeExpositions: any text from any worker merges without throwing; every sample survives, labelled; one HELP/TYPE per family', () => {
   const name = fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/);
@@ -56,4 +57,14 @@ test('option errors are TypeErrors naming the option', () => {
   for (const [options, message] of bad) assert.throws(() => checkClusterOptions(options as never, 2), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(options));
   assert.equal(checkClusterOptions(base, 3).workers, 3);
   assert.equal(checkClusterOptions(base, 3).target, 'app-code');
+});
+
+test('a drain message keeps every valid idle-close delay, 0 included; only an unusable one gets the default', () => {
+  for (const ms of [0, 1, 500, 2_147_483_647]) assert.equal(idleCloseOf({ [MESSAGE_KEY]: 'drain', idleCloseMs: ms }), ms);
+  for (const bad of [undefined, null, -1, Number.NaN, Number.POSITIVE_INFINITY, '0', '']) {
+    assert.equal(idleCloseOf({ [MESSAGE_KEY]: 'drain', idleCloseMs: bad }), DEFAULT_IDLE_CLOSE_MS, String(bad));
+  }
+  assert.equal(idleCloseOf(null), DEFAULT_IDLE_CLOSE_MS);
+  assert.equal(checkClusterOptions({ release: '/srv/app', entry: 'server.js', idleCloseMs: 0 }, 1).idleCloseMs, 0);
+  assert.equal(checkClusterOptions({ release: '/srv/app', entry: 'server.js' }, 1).idleCloseMs, DEFAULT_IDLE_CLOSE_MS);
 });
