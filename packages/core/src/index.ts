@@ -23,3 +23,4 @@ export * from './semconv.ts';
 export { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 export type * from './types.ts';
 export { requestPath } from './request-target.ts';
+export { guardListener, LISTENER_HEADERS_TIMEOUT_MS, LISTENER_REQUEST_TIMEOUT_MS, LISTENER_SERVER_OPTIONS } from './listener-guard.ts';
