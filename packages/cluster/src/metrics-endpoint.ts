@@ -117,7 +117,7 @@ export class ClusterMetricsEndpoint {
     this.#server.on('error', () => {});
     this.url = new Promise((resolve) => {
       this.#server.once('error', () => resolve(undefined));
-      this.#server.listen(port, host, () => {
+      this.#server.listen({ port, host, exclusive: true }, () => {
         const a = this.#server.address() as AddressInfo;
         resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}${path}`);
       });

@@ -235,7 +235,9 @@ export async function listenForReloads(target: Reloadable, options: ReloadListen
   guardListener(server, maxConnections);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // exclusive: in a cluster worker a shared listen would be one round-robin handle for every
+    // worker, and a reload request would reload whichever worker it happened to reach.
+    server.listen({ port, host, exclusive: true }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -58,7 +58,9 @@ export class PrometheusEndpoint {
         resolve(undefined);
       };
       this.#server.once('error', notStarted);
-      this.#server.listen({ host, port }, () => {
+      // exclusive: in a cluster worker, a shared listen would make port 0 one round-robin handle
+      // for every worker, so a scrape of "this worker's" endpoint reaches any of them.
+      this.#server.listen({ host, port, exclusive: true }, () => {
         this.#server.off('error', notStarted);
         // Accept failures (EMFILE…) arrive as 'error' events while the server keeps accepting;
         // unheard, one would be thrown and end the application.
