@@ -27,7 +27,10 @@ export interface ClusterOptions {
   instrumentation?: ReloadInstrumentation;
   /** Receives the hotreload.cluster.* metrics. Default: the global MeterProvider. */
   meterProvider?: MeterProvider;
-  /** Extra environment for the workers (merged over process.env). */
+  /**
+   * Extra environment for the workers, merged over the supervisor's own minus what it keeps to
+   * itself (`RELOADSCOPE_CLUSTER_*`, and any variable holding the HTTP trigger's token).
+   */
   env?: Record<string, string>;
   /** Extra execArgv for the workers (the supervisor's own are not inherited). */
   execArgv?: string[];

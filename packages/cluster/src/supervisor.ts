@@ -10,6 +10,7 @@ import { ENV_GENERATION, ENV_HEALTH, ENV_METRICS, ENV_SLOT } from './protocol.ts
 import { type Release, resolveRelease } from './release.ts';
 import { ClusterTelemetry } from './telemetry.ts';
 import { WorkerHandle, type WorkerState } from './workers.ts';
+import { withheldEnv } from './worker-env.ts';
 
 export interface SuperviseOptions extends ClusterOptions {
   /** Upgrade signal, default SIGUSR2 (SIGHUP stays with config reloads); false for none. */
@@ -107,10 +108,13 @@ class Supervisor implements ClusterSupervisor {
   #workerTelemetry = false;
   #metrics: ClusterMetricsEndpoint | undefined;
   #lastCrash = 0;
+  /** Values no worker may inherit (see worker-env.ts). */
+  readonly #secrets: string[];
   readonly counts = { forcedKills: 0, restarts: 0, workersByState: () => this.#byState() };
 
-  constructor(settings: ClusterSettings, instrumentation: ReloadInstrumentation, meterProvider: MeterProvider | undefined) {
+  constructor(settings: ClusterSettings, instrumentation: ReloadInstrumentation, meterProvider: MeterProvider | undefined, secrets: string[]) {
     this.#s = settings;
+    this.#secrets = secrets;
     this.#instrumentation = instrumentation;
     this.#claim = instrumentation.claimTarget(settings.target, `superviseCluster(${settings.entry})`);
     this.#telemetry = new ClusterTelemetry(settings.target, this.counts, meterProvider);
@@ -206,8 +210,9 @@ class Supervisor implements ClusterSupervisor {
     // Per generation, so a replacement forked later runs this generation's release even after
     // the symlink moved on, and the app never receives the supervisor's own flags.
     cluster.setupPrimary({ exec: gen.release.entry, execArgv: gen.execArgv, args: [], cwd: gen.release.dir });
+    // fork() merges process.env under this: the withheld variables are left out by name.
     const worker = cluster.fork({
-      ...process.env,
+      ...withheldEnv(process.env, this.#secrets),
       ...this.#s.env,
       ...(this.#workerTelemetry ? WORKER_TELEMETRY_ENV : {}),
       ...extraEnv,
@@ -308,7 +313,8 @@ export async function superviseCluster(options: SuperviseOptions): Promise<Clust
     if (m.primaryUrl !== undefined && typeof m.primaryUrl !== 'string') throw new TypeError('superviseCluster: options.metrics.primaryUrl must be a URL string');
   }
   const instrumentation = options.instrumentation ?? new ReloadInstrumentation();
-  const supervisor = new Supervisor(settings, instrumentation, options.meterProvider);
+  const token = (options.http as { token?: unknown } | undefined)?.token;
+  const supervisor = new Supervisor(settings, instrumentation, options.meterProvider, typeof token === 'string' ? [token] : []);
   supervisor.listenForSignal(signal);
   supervisor.serveMetrics(options.workerTelemetry === true, options.metrics);
   const first = await supervisor.upgrade({ trigger: 'startup' });

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { activate, appSource, eventually, freePort, get, tempDir, writeApp } from './harness.ts';
+import { activate, appSource, eventually, freePort, get, startCluster, tempDir, writeApp } from './harness.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const MODULES = { RS_REGISTER_API: import.meta.resolve('@reloadscope/register/api'), RS_CONFIG: import.meta.resolve('@reloadscope/config') };
@@ -97,5 +98,53 @@ test('every worker\'s register endpoint and config listener are its own port; ev
       const success = own.find((l) => l.includes(`hotreload_target="only-slot-${w.slot}"`) && l.includes('hotreload_trigger="api"') && l.includes('hotreload_outcome="success"'));
       assert.ok(success?.endsWith(' 1'), `scrape ${i}: slot ${w.slot}'s own start-up reload is in the scrape: ${success}`);
     }
+  }
+});
+
+/** Each worker writes everything a dependency or crash reporter could dump: env, argv, execArgv. */
+const dumpEnv = `import { writeFileSync } from 'node:fs';
+writeFileSync(process.env.RS_OUT + '/' + process.pid + '.env.json', JSON.stringify({ env: process.env, argv: process.argv, execArgv: process.execArgv }));`;
+
+type Dump = { env: Record<string, string>; argv: string[]; execArgv: string[] };
+
+test('the upgrade token stays in the supervisor: no worker of any generation has it in its environment, argv or execArgv; the trigger still upgrades', { timeout: 90_000 }, async (t) => {
+  const root = await tempDir(t, 'rs-cluster-');
+  const out = await tempDir(t, 'rs-cluster-out-');
+  await writeApp(root, 'a', appSource('a', dumpEnv));
+  await writeApp(root, 'b', appSource('b', dumpEnv));
+  await activate(root, 'a');
+  const token = randomBytes(24).toString('hex');
+  const triggerPort = await freePort();
+  const { port } = await startCli(t, root, 2, { RS_OUT: out, RELOADSCOPE_CLUSTER_HTTP_TOKEN: token, RELOADSCOPE_CLUSTER_HTTP_PORT: String(triggerPort) });
+  await activate(root, 'b');
+  const res = await fetch(`http://127.0.0.1:${triggerPort}/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(((await res.json()) as { outcome: string }).outcome, 'success', 'the token still works where it belongs');
+  assert.equal((await get(port, '/')).body, 'b');
+  const dumps = await reports<Dump>(out, '.env.json');
+  assert.equal(dumps.length, 4, 'both generations dumped');
+  for (const dump of dumps) {
+    assert.ok(!JSON.stringify(dump).includes(token), 'the token is nowhere in a worker');
+    assert.deepEqual(Object.keys(dump.env).filter((k) => k.startsWith('RELOADSCOPE_CLUSTER_HTTP')), [], 'nor are the supervisor\'s own trigger settings');
+    assert.equal(dump.env.RS_OUT, out, 'the rest of the environment is passed on');
+  }
+});
+
+test('an HTTP trigger token the supervisor got from any variable of its environment is not passed to the workers', { timeout: 60_000 }, async (t) => {
+  const out = await tempDir(t, 'rs-cluster-out-');
+  const token = randomBytes(24).toString('hex');
+  // What a deployment does: the secret arrives in the environment under a name of its choosing.
+  process.env.MY_UPGRADE_TOKEN = token;
+  process.env.RS_OUT = out;
+  t.after(() => {
+    delete process.env.MY_UPGRADE_TOKEN;
+    delete process.env.RS_OUT;
+  });
+  const { supervisor } = await startCluster(t, { a: appSource('a', dumpEnv) }, { http: { token: process.env.MY_UPGRADE_TOKEN } });
+  assert.equal((await supervisor.upgrade()).outcome, 'success');
+  const dumps = await reports<Dump>(out, '.env.json');
+  assert.equal(dumps.length, 4);
+  for (const dump of dumps) {
+    assert.ok(!JSON.stringify(dump).includes(token), 'the token is nowhere in a worker');
+    assert.equal(dump.env.RS_OUT, out);
   }
 });
