@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * reloadscope-cluster --release <dir> --entry <file> [--workers n] [--target name] [--ready-timeout ms]
- *                     [--drain-timeout ms] [--health path] [--public-key file]
+ *                     [--drain-timeout ms] [--health path] [--public-key file [--serial-state file]]
  *
  * Telemetry is booted from the OTEL_* variables exactly as `--import @reloadscope/register` does
  * (the Prometheus endpoint on OTEL_EXPORTER_PROMETHEUS_PORT). SIGUSR2 upgrades; SIGTERM/SIGINT
@@ -16,7 +16,7 @@ import { DEFAULT_TARGET } from './options.ts';
 import { superviseCluster } from './supervisor.ts';
 
 const USAGE = `usage: reloadscope-cluster --release <dir> --entry <file> [--workers <n>] [--target <name> (default ${DEFAULT_TARGET})]
-       [--ready-timeout <ms>] [--drain-timeout <ms>] [--health <path>] [--public-key <file>]`;
+       [--ready-timeout <ms>] [--drain-timeout <ms>] [--health <path>] [--public-key <file> [--serial-state <file>]]`;
 
 function fail(message: string): never {
   process.stderr.write(`reloadscope-cluster: ${message}\n${USAGE}\n`);
@@ -41,6 +41,7 @@ try {
       'drain-timeout': { type: 'string' },
       health: { type: 'string' },
       'public-key': { type: 'string' },
+      'serial-state': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -49,6 +50,9 @@ try {
   fail((err as Error).message);
 }
 if (!values.release || !values.entry) fail('--release and --entry are required');
+// An unsigned serial can be forged: rollback protection needs the key.
+if (values['serial-state'] !== undefined && values['public-key'] === undefined) fail('--serial-state needs --public-key');
+if (values['serial-state'] === '') fail('--serial-state must name a file');
 
 let publicKey: string | undefined;
 if (values['public-key'] !== undefined) {
@@ -99,6 +103,7 @@ try {
     drainTimeoutMs: integer('--drain-timeout', values['drain-timeout']),
     health: values.health,
     publicKey,
+    serial: values['serial-state'] === undefined ? undefined : { stateFile: values['serial-state'] },
     instrumentation: telemetry.instrumentation,
     workerTelemetry: !env.disabled,
     metrics: merge ? { host: env.prometheusHost, port: env.prometheusPort, primaryUrl } : undefined,

@@ -1,4 +1,5 @@
 import type { MeterProvider } from '@opentelemetry/api';
+import { checkBundleSerialOption } from '@reloadscope/config';
 import { checkDurationMs, checkObject, checkPositiveInteger, type ReloadInstrumentation } from '@reloadscope/core';
 import { DEFAULT_IDLE_CLOSE_MS } from './protocol.ts';
 
@@ -19,6 +20,13 @@ export interface ClusterOptions {
   health?: string;
   /** Ed25519 public key (PEM): every release must then be a signed @reloadscope/config bundle release. */
   publicKey?: string | Buffer;
+  /**
+   * Rollback protection (needs `publicKey`), config's for bundles: every release's signed manifest
+   * must carry a `serial`, and one below the highest accepted (by this process, or recorded in
+   * `stateFile`) is refused with `version_rollback`. `stateFile` keeps the floor across restarts;
+   * put it where whoever writes releases cannot write.
+   */
+  serial?: true | { stateFile?: string };
   /** How long a ready worker must stay alive before it counts as verified. Default 1000 ms. */
   stabilizeMs?: number;
   /** An idle keep-alive socket of a draining worker is closed after this long (0: at once). Default 500 ms. */
@@ -45,6 +53,7 @@ export interface ClusterSettings {
   drainTimeoutMs: number;
   health: string | undefined;
   publicKey: string | Buffer | undefined;
+  serial: { stateFile?: string } | undefined;
   stabilizeMs: number;
   idleCloseMs: number;
   env: Record<string, string>;
@@ -88,6 +97,7 @@ export function checkClusterOptions(options: ClusterOptions, cpus: number): Clus
     drainTimeoutMs: checkDurationMs('superviseCluster: options.drainTimeoutMs', o.drainTimeoutMs ?? 10_000),
     health,
     publicKey: o.publicKey,
+    serial: checkBundleSerialOption(o.serial, 'superviseCluster: options.serial', o.publicKey !== undefined),
     stabilizeMs: checkDurationMs('superviseCluster: options.stabilizeMs', o.stabilizeMs ?? 1000, { min: 0 }),
     idleCloseMs: checkDurationMs('superviseCluster: options.idleCloseMs', o.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS, { min: 0 }),
     env: { ...(o.env ?? {}) },

@@ -7,7 +7,7 @@ import { ClusterError } from './errors.ts';
 import { type ClusterOptions, type ClusterSettings, checkClusterOptions } from './options.ts';
 import { ClusterMetricsEndpoint, type ScrapeSource } from './metrics-endpoint.ts';
 import { ENV_GENERATION, ENV_HEALTH, ENV_METRICS, ENV_SLOT } from './protocol.ts';
-import { type Release, resolveRelease } from './release.ts';
+import { acceptRelease, type Release, resolveRelease } from './release.ts';
 import { ClusterTelemetry } from './telemetry.ts';
 import { WorkerHandle, type WorkerState } from './workers.ts';
 import { withheldEnv } from './worker-env.ts';
@@ -55,6 +55,8 @@ interface Generation {
 interface Switched {
   previous: Generation | undefined;
   drains: Array<Promise<{ killed: boolean; seconds: number }>>;
+  /** The rollback floor raised to the new release (memory at once, the state file when this settles). */
+  accepted: Promise<void>;
 }
 
 /** A crash replacement is not part of any upgrade's trace, whatever the supervisor's own env says. */
@@ -195,7 +197,7 @@ class Supervisor implements ClusterSupervisor {
 
   async #load(ctx: StageContext): Promise<Generation> {
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
-    const release = await resolveRelease(this.#s.release, this.#s.entry, this.#s.publicKey);
+    const release = await resolveRelease(this.#s.release, this.#s.entry, this.#s);
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
     const gen: Generation = { id: ++this.#generations, release, execArgv: workerExecArgv(this.#s.execArgv, this.#workerTelemetry), workers: [] };
     // The workers' start-up spans become children of this load stage (W3C trace context in the env).
@@ -240,15 +242,18 @@ class Supervisor implements ClusterSupervisor {
   }
 
   #switch(gen: Generation): Switched {
+    // Serving from here on: a serial below this one is now a rollback (in memory before any await).
+    const accepted = acceptRelease(gen.release, this.#s.target);
     const previous = this.#current;
     for (const w of gen.workers) w.state = 'current';
     this.#current = gen;
     // Draining starts here: the old workers stop listening, so new connections reach only the new generation.
     const drains = previous ? previous.workers.filter((w) => w.alive).map((w) => w.drain(this.#s.drainTimeoutMs, this.#s.idleCloseMs)) : [];
-    return { previous, drains };
+    return { previous, drains, accepted };
   }
 
   async #unload(switched: Switched): Promise<void> {
+    await switched.accepted;
     for (const result of await Promise.all(switched.drains)) {
       this.#telemetry.drained(result.seconds);
       if (result.killed) this.counts.forcedKills += 1;

@@ -1,8 +1,11 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { type SuperviseOptions, superviseCluster } from '../src/index.ts';
 import { telemetry, tempDir } from '../../config/test/harness.ts';
+import { eventually } from '../../../test/support/eventually.ts';
 import { freePort } from '../../../test/support/http-load.ts';
 
 export { eventually } from '../../../test/support/eventually.ts';
@@ -63,3 +66,37 @@ export async function startCluster(t: TestContext, releases: Record<string, stri
 
 /** The plain app under each name. */
 export const plainApps = (...names: string[]): Record<string, string> => Object.fromEntries(names.map((n) => [n, appSource(n)]));
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+
+/**
+ * `reloadscope-cluster --release root/current --entry server.mjs` as the README runs it, telemetry
+ * on (the instance endpoint on a free port); `wait: false` returns at once, for a start that must
+ * fail. The supervisor is SIGKILLed after the test (its workers exit when their IPC channel closes).
+ */
+export async function startCli(t: TestContext, root: string, options: { workers?: number; args?: string[]; env?: Record<string, string>; wait?: boolean } = {}) {
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const args = [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', String(options.workers ?? 2), ...(options.args ?? [])];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'prometheus',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      RELOADSCOPE_RUNTIME_METRICS: 'false',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  if (options.wait !== false) await eventually(() => out.includes('workers running'), 'the supervisor to start', 60_000);
+  return { child, port, metricsPort, exited, output: () => out };
+}

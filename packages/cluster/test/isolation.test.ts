@@ -4,42 +4,13 @@
  * round-robin handle) and the supervisor's secrets (never in a worker's environment).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { activate, appSource, eventually, freePort, get, startCluster, tempDir, writeApp } from './harness.ts';
+import { test } from 'node:test';
+import { activate, appSource, eventually, freePort, get, startCli, startCluster, tempDir, writeApp } from './harness.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const MODULES = { RS_REGISTER_API: import.meta.resolve('@reloadscope/register/api'), RS_CONFIG: import.meta.resolve('@reloadscope/config') };
-
-/** `reloadscope-cluster` over `root/current` as the README runs it (telemetry on); killed with its workers after the test. */
-async function startCli(t: TestContext, root: string, workers: number, env: Record<string, string>) {
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', String(workers)], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      OTEL_TRACES_EXPORTER: 'none',
-      OTEL_METRICS_EXPORTER: 'prometheus',
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-      RELOADSCOPE_RUNTIME_METRICS: 'false',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.after(() => {
-    // SIGKILL of the supervisor: its workers exit when their IPC channel closes.
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  await eventually(() => out.includes('workers running'), 'the supervisor to start', 60_000);
-  return { child, port, metricsPort };
-}
 
 /** What every worker wrote to `dir`, one JSON file each. */
 async function reports<T>(dir: string, suffix: string): Promise<T[]> {
@@ -68,7 +39,7 @@ test('every worker\'s register endpoint and config listener are its own port; ev
   await writeApp(root, 'a', appSource('a', privateListeners));
   await activate(root, 'a');
   const WORKERS = 3;
-  const { metricsPort } = await startCli(t, root, WORKERS, { ...MODULES, RS_OUT: out });
+  const { metricsPort } = await startCli(t, root, { workers: WORKERS, env: { ...MODULES, RS_OUT: out } });
 
   type Listeners = { slot: string; pid: number; metricsUrl: string; reloadUrl: string };
   await eventually(async () => (await reports(out, '.listeners.json')).length === WORKERS, 'every worker to report its listeners');
@@ -115,7 +86,7 @@ test('the upgrade token stays in the supervisor: no worker of any generation has
   await activate(root, 'a');
   const token = randomBytes(24).toString('hex');
   const triggerPort = await freePort();
-  const { port } = await startCli(t, root, 2, { RS_OUT: out, RELOADSCOPE_CLUSTER_HTTP_TOKEN: token, RELOADSCOPE_CLUSTER_HTTP_PORT: String(triggerPort) });
+  const { port } = await startCli(t, root, { env: { RS_OUT: out, RELOADSCOPE_CLUSTER_HTTP_TOKEN: token, RELOADSCOPE_CLUSTER_HTTP_PORT: String(triggerPort) } });
   await activate(root, 'b');
   const res = await fetch(`http://127.0.0.1:${triggerPort}/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
   assert.equal(((await res.json()) as { outcome: string }).outcome, 'success', 'the token still works where it belongs');
