@@ -12,7 +12,7 @@ if (!wanted) {
   process.stderr.write(`scripts/check-node.js: root package.json engines.node must be ">=MAJOR.MINOR", not "${range}"\n`);
   process.exit(2);
 }
-const need = [Number(wanted[1]), Number(wanted[2] || 0), Number(wanted[3] || 0)];
+const need = [Number(wanted[1]), Number(wanted[2] ?? 0), Number(wanted[3] ?? 0)];
 const have = process.versions.node.split('.').map(Number);
 
 let older = false;

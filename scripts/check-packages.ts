@@ -7,6 +7,7 @@
  *
  * It also holds the package boundaries (ARCHITECTURE.md, "Packages"): which workspace package's
  * sources may import which, and that every other import is a declared dependency or a `node:` builtin.
+ * And the source rules of scripts/source-rules.ts: patterns that were defects, refused everywhere.
  *
  * attw rule ignored, and why: `cjs-resolves-to-esm`. The packages are ESM only; every Node their
  * `engines` admits (>= 22.12) loads them with `require()` too (require(esm), checked by the
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Manifest, packAll, REPOSITORY, ROOT, readManifest, relativeLinks, workspaces } from './packages.ts';
+import { sourceProblems } from './source-rules.ts';
 
 const run = promisify(execFile);
 const bin = (name: string) => join(ROOT, 'node_modules/.bin', name);
@@ -114,6 +116,10 @@ for (const { dir, manifest } of all.filter((w) => !w.manifest.private)) {
   }
 }
 
+// Patterns that were defects (a falsy default over a valid 0, a shared listen in a cluster worker,
+// an unguarded HTTP listener): scripts/source-rules.ts.
+for (const found of sourceProblems()) problems.push(found);
+
 const license = readFileSync(join(ROOT, 'LICENSE'), 'utf8');
 if (!license.includes('Apache License') || !license.includes('Version 2.0, January 2004')) problem('LICENSE', 'is not the Apache-2.0 text');
 
@@ -147,4 +153,4 @@ if (problems.length > 0) {
   console.error(`check-packages: ${problems.length} problem(s)\n${problems.map((p) => `- ${p}`).join('\n')}`);
   process.exit(1);
 }
-console.log(`check-packages: ${all.length + 1} manifests, ${all.filter((w) => !w.manifest.private).length} tarballs: publint, attw, import boundaries, metadata, engines, LICENSE, README links all pass`);
+console.log(`check-packages: ${all.length + 1} manifests, ${all.filter((w) => !w.manifest.private).length} tarballs: publint, attw, import boundaries, source rules, metadata, engines, LICENSE, README links all pass`);

@@ -27,6 +27,7 @@ import {
   ENV_HOLD,
   ENV_METRICS,
   ENV_SLOT,
+  idleCloseOf,
   MESSAGE_KEY,
   messageOf,
   SPAN_WORKER_START,
@@ -99,7 +100,7 @@ function install(): void {
 
   process.on('message', (message: unknown) => {
     const kind = messageOf(message);
-    if (kind === 'drain') void drain(Number((message as { idleCloseMs?: unknown }).idleCloseMs) || 1000);
+    if (kind === 'drain') void drain(idleCloseOf(message));
     else if (kind === 'serve') {
       listeners.serve();
       send({ [MESSAGE_KEY]: 'serving' });

@@ -27,6 +27,7 @@ const FLAGS: ReadonlyArray<readonly [flag: string, arg: string, meaning: string,
   ['drain-timeout', '<ms>', 'how long an old worker may take to drain before SIGKILL (default 10000)', 'drainTimeoutMs'],
   ['health', '<path>', 'a GET each new worker must answer 2xx, on its (plain HTTP) listener on the service address (default none)', 'health'],
   ['public-key', '<file>', 'Ed25519 PEM: every release must be a signed bundle release (default none)', 'publicKey'],
+  ['serial-state', '<file>', 'rollback protection (needs --public-key): a release whose signed serial is below the highest accepted is refused (version_rollback); the file keeps that floor across restarts (default off)', 'serial'],
   ['help', '', 'print this and exit'],
 ];
 
@@ -44,7 +45,7 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
   ['OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT', 'the instance\'s one merged scrape endpoint: the supervisor\'s upgrades and every worker\'s own telemetry (default localhost:9464)'],
   ['OTEL_SDK_DISABLED', 'true: no telemetry in the supervisor or the workers'],
   ['OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_*', 'as for @reloadscope/register'],
-  ['every other variable', 'passed on to the workers (the app reads its PORT and config there)'],
+  ['every other variable', 'passed on to the workers (the app reads its PORT and config there); RELOADSCOPE_CLUSTER_* and any variable holding the HTTP token stay in the supervisor'],
 ];
 
 /** Two columns; a name wider than the first goes on a line of its own. */
@@ -107,6 +108,9 @@ const flag = (name: string) => values[name] as string | undefined;
 if (!flag('release') || !flag('entry')) fail('--release and --entry are required');
 const port = integer('--port', flag('port'));
 if (port !== undefined && (port < 1 || port > 65535)) fail(`--port must be a port number (1-65535), got ${port}`);
+// An unsigned serial can be forged: rollback protection needs the key.
+if (flag('serial-state') !== undefined && flag('public-key') === undefined) fail('--serial-state needs --public-key');
+if (flag('serial-state') === '') fail('--serial-state must name a file');
 
 let publicKey: string | undefined;
 if (flag('public-key') !== undefined) {
@@ -166,6 +170,7 @@ try {
     stabilizeMs: integer('--stabilize', flag('stabilize')),
     health: flag('health'),
     publicKey,
+    serial: flag('serial-state') === undefined ? undefined : { stateFile: flag('serial-state')! },
     instrumentation: telemetry.instrumentation,
     workerTelemetry: !env.disabled,
     metrics: merge ? { host: env.prometheusHost, port: env.prometheusPort, primaryUrl } : undefined,

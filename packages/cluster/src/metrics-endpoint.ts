@@ -1,6 +1,6 @@
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { requestPath } from '@reloadscope/core';
+import { guardListener, LISTENER_SERVER_OPTIONS, requestPath } from '@reloadscope/core';
 
 /**
  * One scrape of the instance = the primary's telemetry + every current worker's, merged by the
@@ -99,7 +99,7 @@ export class ClusterMetricsEndpoint {
   readonly url: Promise<string | undefined>;
 
   constructor(host: string, port: number, sources: () => ScrapeSource[], path = '/metrics') {
-    this.#server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    this.#server = createServer(LISTENER_SERVER_OPTIONS, (req, res) => {
       res.shouldKeepAlive = false;
       if (requestPath(req.url) !== path || (req.method !== 'GET' && req.method !== 'HEAD')) {
         res.statusCode = requestPath(req.url) === path ? 405 : 404;
@@ -111,12 +111,13 @@ export class ClusterMetricsEndpoint {
         res.end(req.method === 'HEAD' ? undefined : mergeExpositions(texts));
       });
     });
-    this.#server.maxConnections = MAX_SCRAPE_CONNECTIONS;
+    // Silent or trickling clients cannot keep a scrape out, nor hold a connection past 10 s.
+    guardListener(this.#server, MAX_SCRAPE_CONNECTIONS);
     this.#server.unref();
     this.#server.on('error', () => {});
     this.url = new Promise((resolve) => {
       this.#server.once('error', () => resolve(undefined));
-      this.#server.listen(port, host, () => {
+      this.#server.listen({ port, host, exclusive: true }, () => {
         const a = this.#server.address() as AddressInfo;
         resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}${path}`);
       });

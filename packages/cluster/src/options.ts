@@ -1,5 +1,7 @@
 import type { MeterProvider } from '@opentelemetry/api';
+import { checkBundleSerialOption } from '@reloadscope/config';
 import { checkDurationMs, checkObject, checkPositiveInteger, type ReloadInstrumentation } from '@reloadscope/core';
+import { DEFAULT_IDLE_CLOSE_MS } from './protocol.ts';
 
 export interface ClusterOptions {
   /** The release directory, or a symlink to one (a bundle root's `current`). Resolved once per upgrade. */
@@ -24,15 +26,25 @@ export interface ClusterOptions {
   port?: number;
   /** Ed25519 public key (PEM): every release must then be a signed @reloadscope/config bundle release. */
   publicKey?: string | Buffer;
+  /**
+   * Rollback protection (needs `publicKey`), config's for bundles: every release's signed manifest
+   * must carry a `serial`, and one below the highest accepted (by this process, or recorded in
+   * `stateFile`) is refused with `version_rollback`. `stateFile` keeps the floor across restarts;
+   * put it where whoever writes releases cannot write.
+   */
+  serial?: true | { stateFile?: string };
   /** How long a ready worker must stay alive before it counts as verified. Default 1000 ms. */
   stabilizeMs?: number;
-  /** An idle keep-alive socket of a draining worker is closed after this long. Default 500 ms. */
+  /** An idle keep-alive socket of a draining worker is closed after this long (0: at once). Default 500 ms. */
   idleCloseMs?: number;
   /** Default: a new ReloadInstrumentation on the global providers. */
   instrumentation?: ReloadInstrumentation;
   /** Receives the hotreload.cluster.* metrics. Default: the global MeterProvider. */
   meterProvider?: MeterProvider;
-  /** Extra environment for the workers (merged over process.env). */
+  /**
+   * Extra environment for the workers, merged over the supervisor's own minus what it keeps to
+   * itself (`RELOADSCOPE_CLUSTER_*`, and any variable holding the HTTP trigger's token).
+   */
   env?: Record<string, string>;
   /** Extra execArgv for the workers (the supervisor's own are not inherited). */
   execArgv?: string[];
@@ -48,6 +60,7 @@ export interface ClusterSettings {
   health: string | undefined;
   port: number | undefined;
   publicKey: string | Buffer | undefined;
+  serial: { stateFile?: string } | undefined;
   stabilizeMs: number;
   idleCloseMs: number;
   env: Record<string, string>;
@@ -92,8 +105,9 @@ export function checkClusterOptions(options: ClusterOptions, cpus: number): Clus
     health,
     port: o.port === undefined ? undefined : checkPositiveInteger('superviseCluster: options.port', o.port, { min: 1, max: 65535 }),
     publicKey: o.publicKey,
+    serial: checkBundleSerialOption(o.serial, 'superviseCluster: options.serial', o.publicKey !== undefined),
     stabilizeMs: checkDurationMs('superviseCluster: options.stabilizeMs', o.stabilizeMs ?? 1000, { min: 0 }),
-    idleCloseMs: checkDurationMs('superviseCluster: options.idleCloseMs', o.idleCloseMs ?? 500, { min: 0 }),
+    idleCloseMs: checkDurationMs('superviseCluster: options.idleCloseMs', o.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS, { min: 0 }),
     env: { ...(o.env ?? {}) },
     execArgv: [...(o.execArgv ?? [])],
   };

@@ -6,6 +6,18 @@ export const MESSAGE_KEY = 'reloadscope.cluster';
 
 export type ToWorker = { [MESSAGE_KEY]: 'drain'; idleCloseMs: number } | { [MESSAGE_KEY]: 'serve' };
 
+/** How long an idle keep-alive socket of a draining worker stays open (`idleCloseMs`) unless set. */
+export const DEFAULT_IDLE_CLOSE_MS = 500;
+
+/**
+ * The idle-close delay a `drain` message carries. 0 is valid (close idle sockets at once): only a
+ * message without a usable number, which the supervisor never sends, gets the default.
+ */
+export function idleCloseOf(message: unknown): number {
+  const value = (message as { idleCloseMs?: unknown } | null)?.idleCloseMs;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : DEFAULT_IDLE_CLOSE_MS;
+}
+
 /** One server of the app listening: its address (a pipe path when `port` is null). */
 export interface ListeningMessage {
   [MESSAGE_KEY]: 'listening';

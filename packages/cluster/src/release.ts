@@ -1,6 +1,6 @@
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { MANIFEST, RELEASES, verifyBundle } from '@reloadscope/config';
+import { acceptBundleRelease, MANIFEST, RELEASES, type VerifiedBundle, verifyBundle } from '@reloadscope/config';
 import { sha256Hex } from '@reloadscope/core';
 import { ClusterError } from './errors.ts';
 
@@ -13,6 +13,14 @@ export interface Release {
   hash: string;
   /** Absolute path of the entry file inside `dir`. */
   entry: string;
+  /** A bundle release under rollback protection: what to record once it serves (see `acceptRelease`). */
+  accepted?: { root: string; verified: VerifiedBundle; stateFile: string | undefined };
+}
+
+export interface ReleaseChecks {
+  publicKey: string | Buffer | undefined;
+  /** Rollback protection (needs `publicKey`): config's `verify.serial` for bundles. */
+  serial: { stateFile?: string } | undefined;
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -28,7 +36,7 @@ async function isFile(path: string): Promise<boolean> {
  * of a @reloadscope/config bundle root. A release with a manifest, or any release when a public key
  * is configured, is verified with config's `verifyBundle` (signature, file hashes, self-containment).
  */
-export async function resolveRelease(release: string, entry: string, publicKey: string | Buffer | undefined): Promise<Release> {
+export async function resolveRelease(release: string, entry: string, { publicKey, serial }: ReleaseChecks): Promise<Release> {
   let dir: string;
   try {
     dir = await realpath(release);
@@ -47,6 +55,20 @@ export async function resolveRelease(release: string, entry: string, publicKey: 
   if (basename(dirname(dir)) !== RELEASES) {
     throw new ClusterError('release_invalid', `a verified release must live in a bundle root's ${RELEASES}/ directory`, { stage: 'load' });
   }
-  const verified = await verifyBundle(dirname(dirname(dir)), version, publicKey === undefined ? {} : { verify: { publicKey } });
-  return { dir, version, hash: verified.hash, entry: entryPath };
+  const root = dirname(dirname(dir));
+  // With `serial`, config refuses a serial below the floor (this process, the state file) here.
+  const verified = await verifyBundle(root, version, publicKey === undefined ? {} : { verify: { publicKey, serial } });
+  const out: Release = { dir, version, hash: verified.hash, entry: entryPath };
+  if (serial && publicKey !== undefined) out.accepted = { root, verified, stateFile: serial.stateFile };
+  return out;
+}
+
+/**
+ * Raise the rollback floor to a release that now serves (its generation was switched to): in
+ * memory for this process, then in the state file. Never rejects (a failed write is config's
+ * `serial_state_failed` diagnostic).
+ */
+export function acceptRelease(release: Release, target: string): Promise<void> {
+  const a = release.accepted;
+  return a ? acceptBundleRelease(a.root, a.verified, { stateFile: a.stateFile, target }) : Promise.resolve();
 }

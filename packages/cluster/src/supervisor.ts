@@ -7,10 +7,11 @@ import { ClusterError } from './errors.ts';
 import { type ClusterOptions, type ClusterSettings, checkClusterOptions } from './options.ts';
 import { ClusterMetricsEndpoint, type ScrapeSource } from './metrics-endpoint.ts';
 import { ENV_GENERATION, ENV_HEALTH, ENV_HOLD, ENV_METRICS, ENV_SLOT } from './protocol.ts';
-import { type Release, resolveRelease } from './release.ts';
+import { acceptRelease, type Release, resolveRelease } from './release.ts';
 import { commonAddresses, type ServiceSpec } from './service-address.ts';
 import { ClusterTelemetry } from './telemetry.ts';
 import { WorkerHandle, type WorkerState } from './workers.ts';
+import { withheldEnv } from './worker-env.ts';
 
 export interface SuperviseOptions extends ClusterOptions {
   /** Upgrade signal, default SIGUSR2 (SIGHUP stays with config reloads); false for none. */
@@ -63,6 +64,8 @@ interface Generation {
 interface Switched {
   previous: Generation | undefined;
   drains: Array<Promise<{ killed: boolean; seconds: number }>>;
+  /** The rollback floor raised to the new release (memory at once, the state file when this settles). */
+  accepted: Promise<void>;
 }
 
 /** A crash replacement is not part of any upgrade's trace, whatever the supervisor's own env says. */
@@ -122,10 +125,13 @@ class Supervisor implements ClusterSupervisor {
   #workerTelemetry = false;
   #metrics: ClusterMetricsEndpoint | undefined;
   #lastCrash = 0;
+  /** Values no worker may inherit (see worker-env.ts). */
+  readonly #secrets: string[];
   readonly counts = { forcedKills: 0, restarts: 0, workersByState: () => this.#byState() };
 
-  constructor(settings: ClusterSettings, instrumentation: ReloadInstrumentation, meterProvider: MeterProvider | undefined) {
+  constructor(settings: ClusterSettings, instrumentation: ReloadInstrumentation, meterProvider: MeterProvider | undefined, secrets: string[]) {
     this.#s = settings;
+    this.#secrets = secrets;
     this.#instrumentation = instrumentation;
     this.#claim = instrumentation.claimTarget(settings.target, `superviseCluster(${settings.entry})`);
     this.#telemetry = new ClusterTelemetry(settings.target, this.counts, meterProvider);
@@ -223,7 +229,7 @@ class Supervisor implements ClusterSupervisor {
 
   async #load(ctx: StageContext): Promise<Generation> {
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
-    const release = await resolveRelease(this.#s.release, this.#s.entry, this.#s.publicKey);
+    const release = await resolveRelease(this.#s.release, this.#s.entry, this.#s);
     if (this.#closed) throw new ClusterError('closed', 'the supervisor is closing', { stage: 'load' });
     const gen: Generation = {
       id: ++this.#generations,
@@ -245,8 +251,9 @@ class Supervisor implements ClusterSupervisor {
     // Per generation, so a replacement forked later runs this generation's release even after
     // the symlink moved on, and the app never receives the supervisor's own flags.
     cluster.setupPrimary({ exec: gen.release.entry, execArgv: gen.execArgv, args: [], cwd: gen.release.dir });
+    // fork() merges process.env under this: the withheld variables are left out by name.
     const worker = cluster.fork({
-      ...process.env,
+      ...withheldEnv(process.env, this.#secrets),
       ...this.#s.env,
       ...(this.#workerTelemetry ? WORKER_TELEMETRY_ENV : {}),
       ...extraEnv,
@@ -297,16 +304,19 @@ class Supervisor implements ClusterSupervisor {
       if (this.#closed) throw new ClusterError('closed', 'the supervisor is stopping', { stage: 'switch' });
       throw new ClusterError('ready_timeout', `worker ${missing.map((w) => w.worker.id).join(', ')} did not confirm the switch within ${SERVE_ACK_MS} ms`, { stage: 'switch' });
     }
+    // Serving from here on: a serial below this one is now a rollback (in memory before any await).
+    const accepted = acceptRelease(gen.release, this.#s.target);
     const previous = this.#current;
     for (const w of gen.workers) w.state = 'current';
     this.#current = gen;
     this.#service ??= gen.addresses;
     // Draining starts here: the old workers stop listening, so new connections reach only the new generation.
     const drains = previous ? previous.workers.filter((w) => w.alive).map((w) => w.drain(this.#s.drainTimeoutMs, this.#s.idleCloseMs)) : [];
-    return { previous, drains };
+    return { previous, drains, accepted };
   }
 
   async #unload(switched: Switched): Promise<void> {
+    await switched.accepted;
     for (const result of await Promise.all(switched.drains)) {
       this.#telemetry.drained(result.seconds);
       if (result.killed) this.counts.forcedKills += 1;
@@ -371,7 +381,8 @@ export async function superviseCluster(options: SuperviseOptions): Promise<Clust
     if (m.primaryUrl !== undefined && typeof m.primaryUrl !== 'string') throw new TypeError('superviseCluster: options.metrics.primaryUrl must be a URL string');
   }
   const instrumentation = options.instrumentation ?? new ReloadInstrumentation();
-  const supervisor = new Supervisor(settings, instrumentation, options.meterProvider);
+  const token = (options.http as { token?: unknown } | undefined)?.token;
+  const supervisor = new Supervisor(settings, instrumentation, options.meterProvider, typeof token === 'string' ? [token] : []);
   supervisor.listenForSignal(signal);
   supervisor.serveMetrics(options.workerTelemetry === true, options.metrics);
   const first = await supervisor.upgrade({ trigger: 'startup' });

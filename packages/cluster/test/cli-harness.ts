@@ -55,6 +55,8 @@ export async function installClusterPackage(root: string): Promise<void> {
 }
 
 export interface CliOptions {
+  /** Workers per generation (default 2). */
+  workers?: number;
   args?: string[];
   env?: Record<string, string>;
   /** Worker telemetry (the CLI's default when OTEL_* allow it); false sets OTEL_SDK_DISABLED=true. */
@@ -79,6 +81,8 @@ export interface Cli {
   /** POST /reload through the HTTP trigger: the run's summary. */
   upgrade(): Promise<{ outcome: string; version: string | null; error: { code: string; message: string } | null }>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything it printed so far, one string. */
+  output(): string;
 }
 
 /** The CLI over `root/current` with its Prometheus endpoint (and trigger) on free ports; killed with its workers after the test. */
@@ -86,7 +90,7 @@ export async function startCli(t: TestContext, root: string, options: CliOptions
   const [port, metricsPort, triggerPort] = [await freePort(), await freePort(), await freePort()];
   const token = randomBytes(16).toString('hex');
   const telemetry = options.telemetry ?? true;
-  const child: ChildProcess = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', '2', ...(options.args ?? [])], {
+  const child: ChildProcess = spawn(process.execPath, [CLI, '--release', join(root, 'current'), '--entry', 'server.mjs', '--workers', String(options.workers ?? 2), ...(options.args ?? [])], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -125,7 +129,7 @@ export async function startCli(t: TestContext, root: string, options: CliOptions
     const res = await fetch(`http://127.0.0.1:${triggerPort}/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     return (await res.json()) as Awaited<ReturnType<Cli['upgrade']>>;
   };
-  const cli = { child, port, metricsPort, lines, token, triggerPort, waitFor, upgrade, exited };
+  const cli = { child, port, metricsPort, lines, token, triggerPort, waitFor, upgrade, exited, output: () => lines.join('\n') };
   if (options.wait !== false) await waitFor(/workers running/, 0, 60_000);
   return cli;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Agent } from 'node:http';
 import { test } from 'node:test';
 import { activate, appSource, eventually, get, plainApps, sleep, startCluster } from './harness.ts';
 
@@ -43,4 +44,25 @@ test('a worker that crashes outside an upgrade is replaced with backoff, and eac
   await sleep(500); // the last replacement has loaded the app before the release directory is removed
   assert.equal(await tel.metric('hotreload.cluster.workers', { ...T, 'hotreload.cluster.generation': 'current' }), 2);
   assert.equal(supervisor.workers().every((w) => w.generation === 1), true, 'a replacement joins the running generation');
+});
+
+/** The unload stage of one upgrade while a keep-alive client sits idle on the old worker. */
+async function unloadWithIdleClient(t: import('node:test').TestContext, idleCloseMs: number): Promise<number> {
+  const { root, port, supervisor } = await startCluster(t, plainApps('a', 'b'), { workers: 1, stabilizeMs: 100, idleCloseMs });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  assert.equal((await get(port, '/', agent)).body, 'a');
+  await activate(root, 'b');
+  const result = await supervisor.upgrade();
+  assert.equal(result.outcome, 'success');
+  return result.stages.find((s) => s.stage === 'unload')!.durationMs;
+}
+
+test('idleCloseMs: 0 closes an idle keep-alive socket at once; it is not replaced by a default', { timeout: 60_000 }, async (t) => {
+  // The same measurement with a long value shows what the idle socket costs when it is waited for.
+  const waited = await unloadWithIdleClient(t, 1500);
+  assert.ok(waited >= 1400, `idleCloseMs 1500: unload took ${waited} ms`);
+  const immediate = await unloadWithIdleClient(t, 0);
+  // A silently substituted default (it was 1000 ms) makes this at least a second.
+  assert.ok(immediate < 900, `idleCloseMs 0: unload took ${immediate} ms`);
 });

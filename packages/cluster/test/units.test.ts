@@ -5,6 +5,8 @@ import { mergeExpositions, WORKER_LABEL } from '../src/metrics-endpoint.ts';
 import { requestsEphemeralPort } from '../src/listen-request.ts';
 import { checkClusterOptions } from '../src/options.ts';
 import { commonAddresses, listenerOf, serving } from '../src/service-address.ts';
+import { DEFAULT_IDLE_CLOSE_MS, idleCloseOf, MESSAGE_KEY } from '../src/protocol.ts';
+import { withheldEnv } from '../src/worker-env.ts';
 
 test('mergeExpositions: any text from any worker merges without throwing; every sample survives, labelled; one HELP/TYPE per family', () => {
   const name = fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/);
@@ -101,4 +103,20 @@ test('a listening message is taken only with well-formed fields; the service add
   assert.equal(serving(listeners, { addresses: ['[::]:3000', '127.0.0.1:3000'] }), undefined);
   assert.deepEqual(commonAddresses([['a', 'b'], ['b', 'a', 'c']]), ['a', 'b']);
   assert.deepEqual(commonAddresses([['a'], ['b']]), []);
+});
+
+test('a drain message keeps every valid idle-close delay, 0 included; only an unusable one gets the default', () => {
+  for (const ms of [0, 1, 500, 2_147_483_647]) assert.equal(idleCloseOf({ [MESSAGE_KEY]: 'drain', idleCloseMs: ms }), ms);
+  for (const bad of [undefined, null, -1, Number.NaN, Number.POSITIVE_INFINITY, '0', '']) {
+    assert.equal(idleCloseOf({ [MESSAGE_KEY]: 'drain', idleCloseMs: bad }), DEFAULT_IDLE_CLOSE_MS, String(bad));
+  }
+  assert.equal(idleCloseOf(null), DEFAULT_IDLE_CLOSE_MS);
+  assert.equal(checkClusterOptions({ release: '/srv/app', entry: 'server.js', idleCloseMs: 0 }, 1).idleCloseMs, 0);
+  assert.equal(checkClusterOptions({ release: '/srv/app', entry: 'server.js' }, 1).idleCloseMs, DEFAULT_IDLE_CLOSE_MS);
+});
+
+test('withheldEnv: the supervisor namespace and every variable holding a secret, by name, and nothing else', () => {
+  const env = { PATH: '/bin', RELOADSCOPE_CLUSTER_HTTP_TOKEN: 't0ken-t0ken', RELOADSCOPE_CLUSTER_HTTP_PORT: '9000', AUTH: 'Bearer s3cret-value', MINE: 's3cret-value', OTHER: 's3cret', EMPTY: '' };
+  assert.deepEqual(withheldEnv(env, ['s3cret-value', undefined, '']), { RELOADSCOPE_CLUSTER_HTTP_TOKEN: undefined, RELOADSCOPE_CLUSTER_HTTP_PORT: undefined, AUTH: undefined, MINE: undefined });
+  assert.deepEqual(withheldEnv({ PATH: '/bin' }, []), {});
 });

@@ -62,8 +62,19 @@ export interface VerifiedBundle {
   dir: string;
   /** sha256 of the manifest bytes: the bundle's identity (the manifest pins every file's hash). */
   hash: string;
+  /** The manifest's serial, when it carries one (trust it only when a publicKey verified it). */
+  serial?: number;
   files: number;
   size: number;
+}
+
+export interface AcceptBundleReleaseOptions {
+  /** The serial state file the verification read (`verify.serial.stateFile`), raised here. */
+  stateFile?: string;
+  /** Where `serial_state_failed` goes. Default: the OpenTelemetry diag logger. */
+  onDiagnostic?: DiagnosticSink;
+  /** Names the deployer in that diagnostic. Default: the root directory's base name. */
+  target?: string;
 }
 
 export interface ActivateBundleOptions {
@@ -107,7 +118,18 @@ interface Checks {
 function checksFor(verify: BundleVerifyOptions | undefined, maxFileBytes: number | undefined, fn: string): Checks {
   if (verify !== undefined && (typeof verify !== 'object' || verify === null)) throw new TypeError(`${fn}: options.verify must be an object`);
   const key = verify?.publicKey === undefined ? undefined : toPublicKey(verify.publicKey);
-  return { key, serial: serialOptions(verify?.serial, `${fn}: options.verify.serial`, key !== undefined), maxFileBytes };
+  return { key, serial: checkBundleSerialOption(verify?.serial, `${fn}: options.verify.serial`, key !== undefined), maxFileBytes };
+}
+
+/**
+ * Check a bundle's rollback-protection option (`true` or `{ stateFile? }`), named `option` in the
+ * TypeError, for a caller that verifies releases later (the cluster supervisor checks it at start).
+ * `signed`: whether a public key is configured, without which a serial can be forged.
+ */
+export function checkBundleSerialOption(value: unknown, option: string, signed: boolean): { stateFile?: string } | undefined {
+  const checked = serialOptions(value, option, signed);
+  if (!checked) return undefined;
+  return checked.stateFile === undefined ? {} : { stateFile: checked.stateFile };
 }
 
 let sharedInstrumentation: ReloadInstrumentation | undefined;
@@ -205,7 +227,23 @@ export async function verifyBundle(root: string, version: string, options: Verif
   const checks = checksFor(options.verify, options.maxFileBytes, 'verifyBundle');
   const candidate = await readBundleManifest(root, version);
   const { files, size } = await verifyRelease(root, { version, ...candidate }, checks);
-  return { version, dir: candidate.dir, hash: candidate.hash, files, size };
+  const verified: VerifiedBundle = { version, dir: candidate.dir, hash: candidate.hash, files, size };
+  if (candidate.manifest.serial !== undefined) verified.serial = candidate.manifest.serial;
+  return verified;
+}
+
+/**
+ * Record a release that went live as accepted for rollback protection, as `activateBundle` does
+ * after its switch: for a deployer that switches by other means (the cluster supervisor, once its
+ * new generation serves). Raises this process's floor for `root`, then the state file. Call it only
+ * for a release verified with a publicKey and `verify.serial`; one without a serial is a no-op.
+ * Never rejects: a failed state write is the `serial_state_failed` diagnostic.
+ */
+export async function acceptBundleRelease(root: string, verified: VerifiedBundle, options: AcceptBundleReleaseOptions = {}): Promise<void> {
+  if (verified.serial === undefined) return;
+  const mark = { serial: verified.serial, hash: verified.hash };
+  // Only a throwing onDiagnostic sink can reject here; the floor is raised by then.
+  await recordAccepted(root, mark, options.stateFile, options.onDiagnostic ?? diagSink, options.target ?? basename(root)).catch(() => {});
 }
 
 /** Signature, then rollback, then the files: cheap authenticity checks before hashing gigabytes. */

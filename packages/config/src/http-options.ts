@@ -47,7 +47,8 @@ export function checkListenerOptions(o: Options): ListenerSettings {
     port: o.integer('port', 0, 65_535) ?? 0,
     host: o.string('host', { maxLength: 255 }) ?? '127.0.0.1',
     path: o.string('path', { maxLength: 1024, pattern: URL_PATH, patternText: "starting with '/' and made of URL path characters" }) ?? '/reload',
-    // Each connection costs a socket and a little memory; beyond this, connections are closed on accept.
+    // Each connection costs a socket and a little memory; beyond this a new one replaces the
+    // oldest connection still waiting for a request, or is closed when all are busy.
     maxConnections: o.integer('maxConnections', 1, 100_000) ?? 16,
   };
 }

@@ -7,6 +7,8 @@ import {
   AUTH_FAILURE_REASONS,
   type AuthFailureReason,
   createInstrument,
+  guardListener,
+  LISTENER_SERVER_OPTIONS,
   METRICS,
   type ReloadResult,
   requestPath,
@@ -41,7 +43,10 @@ export interface ReloadListenerOptions extends ReloadHandlerOptions {
   host?: string;
   /** Default `/reload`; other paths get 404. */
   path?: string;
-  /** Concurrent connections; more are closed on accept. Default 16. */
+  /**
+   * Concurrent connections. Beyond this a new one replaces the oldest connection still waiting
+   * for a request (a silent client), or is closed when all are busy with requests. Default 16.
+   */
   maxConnections?: number;
 }
 
@@ -212,39 +217,27 @@ function burstDiagnostic({ client, failures, windowSeconds }: FailureBurst) {
   };
 }
 
-/**
- * Node checks the two timeouts below only this often (default 30 s), which would let a slow
- * client hold a connection for up to 30 s past them.
- */
-const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
-/** Slow-loris bounds: headers within 10 s, the whole request within 30 s. */
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-
 /** A small standalone listener serving only the reload endpoint. */
 export async function listenForReloads(target: Reloadable, options: ReloadListenerOptions): Promise<ReloadListener> {
   checkTarget('listenForReloads', target);
   const { port, host, path, maxConnections } = checkListenerOptions(Options.of('listenForReloads', options));
   const handler = createReloadHandler(target, options);
   const report = guarded(options.onDiagnostic ?? diagSink);
-  const server: Server = createServer(
-    {
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
-    },
-    (req, res) => {
-      const requested = requestPath(req.url);
-      if (requested === path) return void handler(req, res);
-      // Unrouted requests get no keep-alive: nothing of a body they may still send is read.
-      if (requested === undefined) send(res, 400, { error: 'bad_request_target' }, { connection: 'close' });
-      else send(res, 404, { error: 'not_found' }, { connection: 'close' });
-    },
-  );
-  server.maxConnections = maxConnections;
+  // Slow-loris bounds (headers within 10 s, the whole request within 30 s, silent clients
+  // replaced by real ones when the slots are full): core's guardListener, as for every listener.
+  const server: Server = createServer(LISTENER_SERVER_OPTIONS, (req, res) => {
+    const requested = requestPath(req.url);
+    if (requested === path) return void handler(req, res);
+    // Unrouted requests get no keep-alive: nothing of a body they may still send is read.
+    if (requested === undefined) send(res, 400, { error: 'bad_request_target' }, { connection: 'close' });
+    else send(res, 404, { error: 'not_found' }, { connection: 'close' });
+  });
+  guardListener(server, maxConnections);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // exclusive: in a cluster worker a shared listen would be one round-robin handle for every
+    // worker, and a reload request would reload whichever worker it happened to reach.
+    server.listen({ port, host, exclusive: true }, () => {
       server.off('error', reject);
       resolve();
     });

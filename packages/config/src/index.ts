@@ -33,7 +33,9 @@ export {
 export type { ConfigDiagnostic, DiagnosticSink } from './diagnostics.ts';
 export {
   activateBundle,
+  acceptBundleRelease,
   activeBundleVersion,
+  checkBundleSerialOption,
   verifyBundle,
   writeRelease,
   readBundleManifest,
@@ -43,6 +45,7 @@ export {
   RELEASES,
   CURRENT,
   type ActivateBundleOptions,
+  type AcceptBundleReleaseOptions,
   type BundleManifest,
   type BundleVerifyOptions,
   type VerifyBundleOptions,

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { activateBundle, activeBundleVersion, CURRENT, RELEASES, verifyBundle, watchConfig, writeRelease } from '../src/index.ts';
+import { acceptBundleRelease, activateBundle, activeBundleVersion, CURRENT, checkBundleSerialOption, RELEASES, verifyBundle, watchConfig, writeRelease } from '../src/index.ts';
 import { eventually, sleep, telemetry, tempDir } from './harness.ts';
 
 const files = (tag: string) => ({ 'config.yaml': `tag: ${tag}\n`, 'rules/r.json': JSON.stringify({ tag }) });
@@ -134,4 +135,34 @@ test('watchConfig on <root>/current/<file> follows bundle activations (the curre
     assert.equal(await tel.metric('hotreload.reloads', { 'hotreload.target': 'config.yaml', 'hotreload.trigger': 'file', 'hotreload.outcome': 'success' }), i + 1);
   }
   assert.deepEqual(diagnostics, []);
+});
+
+test('a deployer that switches by other means records what went live with acceptBundleRelease: lower serials are refused from then on, in this process and through the state file', async (t) => {
+  const root = await tempDir(t);
+  const state = join(await tempDir(t), 'serial.json');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  for (const [version, serial] of [['v1', 1], ['v2', 2], ['v3', 3]] as const) await writeRelease(root, version, files(version), { serial, privateKey });
+  await writeRelease(root, 'plain', files('plain'), { privateKey });
+  const verify = { publicKey, serial: { stateFile: state } };
+
+  const v2 = await verifyBundle(root, 'v2', { verify });
+  assert.equal(v2.serial, 2, 'the signed serial comes back with the verification');
+  // Verified is not live: nothing is refused until the release is accepted.
+  assert.equal((await verifyBundle(root, 'v1', { verify })).serial, 1);
+  await acceptBundleRelease(root, v2, { stateFile: state });
+  assert.deepEqual(JSON.parse(await readFile(state, 'utf8')), { serial: 2, hash: v2.hash });
+  await assert.rejects(verifyBundle(root, 'v1', { verify }), { code: 'version_rollback' });
+  await assert.rejects(verifyBundle(root, 'v1', { verify: { publicKey, serial: true } }), { code: 'version_rollback' }, 'the in-process floor, without the file');
+  assert.equal((await verifyBundle(root, 'v2', { verify })).serial, 2, 'the same release again');
+  assert.equal((await verifyBundle(root, 'v3', { verify })).serial, 3);
+  // A release without a serial records nothing (and is refused under rollback protection anyway).
+  await acceptBundleRelease(root, await verifyBundle(root, 'plain', { verify: { publicKey } }), { stateFile: state });
+  assert.equal(JSON.parse(await readFile(state, 'utf8')).serial, 2);
+  await assert.rejects(verifyBundle(root, 'plain', { verify }), { code: 'bundle_invalid' });
+
+  assert.deepEqual(checkBundleSerialOption({ stateFile: state }, 'x.serial', true), { stateFile: state });
+  assert.deepEqual(checkBundleSerialOption(true, 'x.serial', true), {});
+  assert.equal(checkBundleSerialOption(undefined, 'x.serial', true), undefined);
+  assert.throws(() => checkBundleSerialOption(true, 'x.serial', false), /x\.serial needs a publicKey/);
+  assert.throws(() => checkBundleSerialOption({ stateFile: 7 }, 'x.serial', true), /x\.serial\.stateFile must be a non-empty string/);
 });

@@ -8,6 +8,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import fc from 'fast-check';
 import { seriesValue, TestMetricReader } from '../../../test/support/metrics.ts';
 import { exchange, hostileRequests, trickle, wellFormed } from '../../../test/support/raw-http.ts';
+import { assertSurvivesSlowLoris } from '../../../test/support/slow-loris.ts';
 import { AuthThrottle, clientKey, MAX_TRACKED_CLIENTS } from '../src/auth-throttle.ts';
 import { type ConfigDiagnostic, createReloadHandler, listenForReloads, type ReloadListenerOptions, watchConfig } from '../src/index.ts';
 import { diagnostics, sleep, tempDir } from './harness.ts';
@@ -147,23 +148,48 @@ test('the client table is bounded; clients beyond it share one budget, so furthe
   assert.throws(() => createReloadHandler(reloadable, { token: 'token-0123456789', authThrottle: { windowSeconds: Number.NaN } }), /options\.authThrottle\.windowSeconds must be/);
 });
 
-test('concurrent connections are capped; a closed one frees its slot', async (t) => {
-  const { listener } = await start(t, { maxConnections: 2 });
-  const open = (): Promise<Socket> =>
+test('concurrent connections are capped: with every slot busy a new one is closed on accept and a finished one frees its slot; a silent one gives its slot up', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'capped.json');
+  await writeFile(file, '{"v":1}');
+  const config = await watchConfig({ path: file, watch: false, signal: false });
+  t.after(() => config.close());
+  // Reloads wait for the gate, so the requests that make them hold their connections busy.
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const gated = {
+    reload: async (o: { trigger: 'http' }) => {
+      await gate;
+      return config.reload(o);
+    },
+  };
+  const listener = await listenForReloads(gated, { token: TOKEN, maxConnections: 2, rateLimit: { burst: 100 } });
+  t.after(() => listener.close());
+  const authorised = `POST /reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`;
+  const busy = [exchange(listener.port, authorised, { end: false }), exchange(listener.port, authorised, { end: false })];
+  await sleep(100); // both requests are being handled
+  const refused = await exchange(listener.port, authorised, { end: false });
+  assert.ok(refused.closed);
+  assert.deepEqual(refused.statuses, [], 'every slot busy with a request: closed on accept, nothing served');
+  open();
+  for (const x of await Promise.all(busy)) assert.deepEqual(x.statuses, [200], 'the busy requests were never cut');
+  await sleep(50);
+
+  // Silent connections hold no slot against a real request: the oldest gives its slot up.
+  const connectSilent = (): Promise<Socket> =>
     new Promise((resolve, reject) => {
       const s = connect(listener.port, '127.0.0.1', () => resolve(s)).on('error', reject);
+      s.resume(); // reading, so that a close by the server is noticed
     });
-  const held = [await open(), await open()];
+  const silent = [await connectSilent(), await connectSilent()];
   t.after(() => {
-    for (const s of held) s.destroy();
+    for (const s of silent) s.destroy();
   });
-  await sleep(50); // let the server accept both
-  const refused = await exchange(listener.port, `POST /reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`, { end: false });
-  assert.ok(refused.closed);
-  assert.deepEqual(refused.statuses, [], 'closed on accept, nothing served');
-  held.pop()!.destroy();
+  const closed = silent.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
   await sleep(50);
-  assert.equal((await postFrom(listener.url, `Bearer ${TOKEN}`)).status, 200);
+  assert.equal((await postFrom(listener.url, `Bearer ${TOKEN}`)).status, 200, 'served while the slots were held by silent clients');
+  await closed[0];
+  assert.equal(silent[1]!.destroyed, false, 'only the oldest silent connection was closed');
 });
 
 test('bodies are capped: a declared or streamed body over 64 KiB gets 413 and the connection closed', async (t) => {
@@ -220,4 +246,14 @@ test('slow loris: headers that never end are cut off after 10 s with 408', async
   assert.ok(slow.closedAfterMs !== undefined, 'the server closed the connection (Node alone waits 60 s, checked every 30 s)');
   assert.ok(slow.closedAfterMs >= 9_000 && slow.closedAfterMs < 15_000, `closed after ${slow.closedAfterMs} ms`);
   assert.match(slow.data.toString('latin1'), /^HTTP\/1\.1 408 /);
+});
+
+test('slow loris crowd: silent connections filling every slot, re-opened as they are closed, never keep an authorised request out, and each is cut at the 10 s header limit', { timeout: 90_000 }, async (t) => {
+  const { listener } = await start(t, { rateLimit: { burst: 1000, perSecond: 1000 } });
+  await assertSurvivesSlowLoris({
+    port: listener.port,
+    maxConnections: 16,
+    headersTimeoutMs: 10_000,
+    request: async () => (await postFrom(listener.url, `Bearer ${TOKEN}`).catch(() => undefined))?.status,
+  });
 });

@@ -24,3 +24,4 @@ export { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 export type * from './types.ts';
 export { requestPath } from './request-target.ts';
 export { formatReload, logReloads } from './format-reload.ts';
+export { guardListener, LISTENER_HEADERS_TIMEOUT_MS, LISTENER_REQUEST_TIMEOUT_MS, LISTENER_SERVER_OPTIONS } from './listener-guard.ts';

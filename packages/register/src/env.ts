@@ -220,7 +220,7 @@ export function readEnv(env: Env): EnvSettings {
     traces: list(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'console'] as const, ['otlp'], problems),
     tracesUrl: urlOk ? tracesUrl : `${DEFAULT_OTLP_ENDPOINT}/v1/traces`,
     metrics: list(env, 'OTEL_METRICS_EXPORTER', ['prometheus', 'console'] as const, ['prometheus'], problems),
-    prometheusHost: (hostOk && host) || DEFAULT_PROMETHEUS_HOST,
+    prometheusHost: hostOk && host !== undefined ? host : DEFAULT_PROMETHEUS_HOST,
     prometheusPort: int(env, 'OTEL_EXPORTER_PROMETHEUS_PORT', DEFAULT_PROMETHEUS_PORT, 0, 65535, problems),
     metricExportIntervalMs: int(env, 'OTEL_METRIC_EXPORT_INTERVAL', 60_000, 100, DAY_MS, problems),
     logLevel,

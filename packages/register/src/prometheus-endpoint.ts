@@ -2,14 +2,13 @@ import { createServer, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { diag } from '@opentelemetry/api';
 import { type PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { requestPath } from '@reloadscope/core';
+import { guardListener, LISTENER_SERVER_OPTIONS, requestPath } from '@reloadscope/core';
 import { reportOnce } from './report.ts';
 
-/** Slow-loris bounds, checked every second (Node's default check runs every 30 s). */
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
-/** A handful of scrapers need a handful of connections; more are closed on accept. */
+/**
+ * A handful of scrapers need a handful of connections. Beyond this a new one replaces the oldest
+ * connection still waiting for a request (core's guardListener), or is closed when all are busy.
+ */
 export const MAX_SCRAPE_CONNECTIONS = 32;
 
 /**
@@ -33,27 +32,20 @@ export class PrometheusEndpoint {
   constructor(exporter: PrometheusExporter, host: string, port: number, path = '/metrics', serializer = new PrometheusSerializer()) {
     this.#exporter = exporter;
     this.#serializer = serializer;
-    this.#server = createServer(
-      {
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
-        connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
-      },
-      (req, res) => {
-        const requested = requestPath(req.url);
-        if (requested === path && (req.method === 'GET' || req.method === 'HEAD')) return this.#scrape(res);
-        // Anything else is answered and the connection closed: no body it carries is read.
-        res.shouldKeepAlive = false;
-        if (requested === undefined) res.statusCode = 400;
-        else if (requested !== path) res.statusCode = 404;
-        else {
-          res.statusCode = 405;
-          res.setHeader('allow', 'GET, HEAD');
-        }
-        res.end();
-      },
-    );
-    this.#server.maxConnections = MAX_SCRAPE_CONNECTIONS;
+    this.#server = createServer(LISTENER_SERVER_OPTIONS, (req, res) => {
+      const requested = requestPath(req.url);
+      if (requested === path && (req.method === 'GET' || req.method === 'HEAD')) return this.#scrape(res);
+      // Anything else is answered and the connection closed: no body it carries is read.
+      res.shouldKeepAlive = false;
+      if (requested === undefined) res.statusCode = 400;
+      else if (requested !== path) res.statusCode = 404;
+      else {
+        res.statusCode = 405;
+        res.setHeader('allow', 'GET, HEAD');
+      }
+      res.end();
+    });
+    guardListener(this.#server, MAX_SCRAPE_CONNECTIONS);
     this.#server.unref();
     this.url = new Promise((resolve) => {
       const notStarted = (err: NodeJS.ErrnoException) => {
@@ -66,7 +58,9 @@ export class PrometheusEndpoint {
         resolve(undefined);
       };
       this.#server.once('error', notStarted);
-      this.#server.listen({ host, port }, () => {
+      // exclusive: in a cluster worker, a shared listen would make port 0 one round-robin handle
+      // for every worker, so a scrape of "this worker's" endpoint reaches any of them.
+      this.#server.listen({ host, port, exclusive: true }, () => {
         this.#server.off('error', notStarted);
         // Accept failures (EMFILE…) arrive as 'error' events while the server keeps accepting;
         // unheard, one would be thrown and end the application.

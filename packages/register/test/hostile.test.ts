@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { exchange, hostileRequests, trickle, wellFormed } from '../../../test/support/raw-http.ts';
+import { assertSurvivesSlowLoris } from '../../../test/support/slow-loris.ts';
 import { startApp } from './helpers.ts';
 
 const ENV = {
@@ -58,4 +59,16 @@ test('slow loris: the metrics endpoint cuts off headers that never end after 10 
   assert.ok(slow.closedAfterMs !== undefined, 'the server closed the connection (Node alone waits 60 s, checked every 30 s)');
   assert.ok(slow.closedAfterMs >= 9_000 && slow.closedAfterMs < 15_000, `closed after ${slow.closedAfterMs} ms`);
   assert.match(slow.data.toString('latin1'), /^HTTP\/1\.1 408 /);
+});
+
+test('slow loris crowd: 32 silent connections, re-opened as they are closed, never keep a scrape out, and each is cut at the 10 s header limit', { timeout: 90_000 }, async (t) => {
+  const app = await startApp(t, 'app.mjs', ENV);
+  const port = Number(new URL(app.info.metricsUrl!).port);
+  await assertSurvivesSlowLoris({
+    port,
+    maxConnections: 32,
+    headersTimeoutMs: 10_000,
+    request: async () => (await exchange(port, scrapeRequest, { end: false, timeoutMs: 5000 })).statuses[0],
+  });
+  assert.equal(app.child.exitCode, null, 'the application is alive');
 });

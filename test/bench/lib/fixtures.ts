@@ -5,9 +5,10 @@ import { join } from 'node:path';
 /**
  * A realistic service config of about `targetBytes` of JSON: nested sections, routes, feature
  * flags, numbers and strings. Deterministic for a given seed, so runs compare like with like.
+ * Seed 0 gives the same config as seed 1 (xorshift would stay at 0 forever).
  */
 export function configJson(targetBytes: number, seed = 1): string {
-  let state = seed >>> 0 || 1;
+  let state = seed >>> 0 === 0 ? 1 : seed >>> 0;
   const rand = () => {
     state ^= state << 13;
     state ^= state >>> 17;
