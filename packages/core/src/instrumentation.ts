@@ -198,6 +198,17 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
     for (const trigger of normalised) state.noteTrigger(trigger);
   }
 
+  /**
+   * The one admission of a target, for series other packages keep per target (config's bundle
+   * telemetry, say): true when the target is, or now becomes, one of this instrumentation's
+   * targets; false when `maxTargets` refuses it, and then no series may carry it. A reload of the
+   * target admits it the same way; nothing is declared or run here.
+   */
+  admitTarget(target: string): boolean {
+    validateOptions({ target });
+    return !(((this._targets().get(target) ?? this._admit(target)) instanceof ReloadError));
+  }
+
   getActive(target: string): ActiveVersion | undefined {
     return this._targets().get(target)?.snapshot();
   }
