@@ -246,7 +246,7 @@ export const METRICS = {
     kind: 'Gauge',
     unit: '',
     description:
-      'First 48 bits of the sha256 of the NEWEST candidate a run identified, applied or refused. Equal to hotreload.config.hash unless a newer version waits unapplied.',
+      'First 48 bits of the sha256 of the NEWEST candidate a run identified, applied or refused. Equal to hotreload.config.hash unless a newer version waits unapplied; absent after a version without identity was activated.',
     attributes: [t],
     prometheus: 'hotreload_candidate_hash',
     owner: 'core',

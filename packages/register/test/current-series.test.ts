@@ -35,10 +35,13 @@ class Expected {
       this.version = result.version as string | undefined;
       this.notAfter = kind === 'expiring' ? EXPIRES_AT_S : undefined;
     }
-    // A run that identified nothing leaves the newest candidate where it was.
+    // A failed run that identified nothing leaves the newest candidate where it was; a version
+    // activated without an identity is newer than any candidate, and unknown.
     if (typeof result.candidateHash === 'string') {
       const ok = outcome === 'success' || outcome === 'unchanged';
       this.candidate = { hash: result.candidateHash, error: ok ? '' : String((result.error as { code: string }).code) };
+    } else if (outcome === 'success') {
+      this.candidate = undefined;
     }
   }
 
