@@ -60,7 +60,14 @@ interface Binding {
 // On globalThis, so that every copy of core in a process (a dependency's own, say) binds to the
 // registry register's producer reads.
 const REGISTRY = Symbol.for('@reloadscope/core.current-series');
-type Registry = WeakMap<MeterProvider, Set<Binding>>;
+interface ProviderEntry {
+  readonly bindings: Set<Binding>;
+  /** Collections of this provider by a producer so far. */
+  collected: number;
+  /** Whether "no reader collects the gauges" was said. */
+  warned: boolean;
+}
+type Registry = WeakMap<MeterProvider, ProviderEntry>;
 
 function registry(): Registry {
   const holder = globalThis as { [REGISTRY]?: Registry };
@@ -78,13 +85,13 @@ const NOOP_METER = createNoopMeter().constructor;
 export function bindCurrentSeries(provider: MeterProvider, scope: CurrentScope, source: CurrentSeriesSource): () => void {
   if (provider.getMeter(scope.name, scope.version).constructor === NOOP_METER) return () => {};
   const map = registry();
-  let bindings = map.get(provider);
-  if (!bindings) {
-    bindings = new Set();
-    map.set(provider, bindings);
+  let entry = map.get(provider);
+  if (!entry) {
+    entry = { bindings: new Set(), collected: 0, warned: false };
+    map.set(provider, entry);
   }
   const binding: Binding = { scope: { name: scope.name, version: scope.version }, source, reported: false };
-  const set = bindings;
+  const set = entry.bindings;
   set.add(binding);
   return () => {
     set.delete(binding);
@@ -98,8 +105,11 @@ export function bindCurrentSeries(provider: MeterProvider, scope: CurrentScope, 
  * series, the later one's value, as the SDK does within one collection.
  */
 export function collectCurrentSeries(provider: MeterProvider): CurrentScopeSeries[] {
-  const bindings = registry().get(provider);
-  if (!bindings || bindings.size === 0) return [];
+  const entry = registry().get(provider);
+  if (!entry) return [];
+  entry.collected += 1;
+  const bindings = entry.bindings;
+  if (bindings.size === 0) return [];
   const scopes = new Map<string, Map<string, { definition: GaugeDefinition; points: Map<string, CurrentPoint> }>>();
   const scopeOf = new Map<string, CurrentScope>();
   for (const binding of bindings) {
@@ -137,6 +147,23 @@ export function collectCurrentSeries(provider: MeterProvider): CurrentScopeSerie
     scope: scopeOf.get(key)!,
     gauges: [...gauges.values()].map(({ definition, points }) => ({ definition, points: [...points.values()] })),
   }));
+}
+
+/**
+ * Called by an instrumentation whose SDK instruments were just collected for the `collections`-th
+ * time. From the second on (a producer runs after the SDK in the same collection), a provider no
+ * producer ever collected is a reader without `currentSeriesProducer`: its gauges — and the alerts
+ * on them (consecutive failures, the last reload, the certificate's expiry) — would be missing
+ * without a word. Said once per provider.
+ */
+export function noteInstrumentsCollected(provider: MeterProvider, scope: CurrentScope, collections: number): void {
+  if (collections < 2) return;
+  const entry = registry().get(provider);
+  if (!entry || entry.collected > 0 || entry.warned) return;
+  entry.warned = true;
+  diag.error(
+    `reloadscope: a metric reader collected ${scope.name}'s instruments but never its gauges (active version, candidate, consecutive failures, TLS expiry…): add currentSeriesProducer(() => meterProvider, { views }) from @reloadscope/register/api to that reader's metricProducers`,
+  );
 }
 
 function attributeKey(attributes: Attributes): string {

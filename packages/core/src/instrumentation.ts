@@ -380,6 +380,7 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
 
   /** The counts, read from the target state at collection time (asynchronous sums). */
   _observeCounts(result: BatchObservableResult, inst: CoreInstruments): void {
+    this._instrumentsCollected();
     for (const state of this._targets().values()) {
       const attrs = state.targetAttributes;
       for (const [trigger, counts] of state.reloadCounts) {

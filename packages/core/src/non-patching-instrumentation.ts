@@ -3,7 +3,7 @@ import { type Meter, type MeterProvider, metrics, type Tracer, type TracerProvid
 // semver…) exists to patch modules, which reloadscope never does; loading it was a tenth of
 // `--import @reloadscope/register`'s start-up and over a MiB of its memory.
 import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { bindCurrentSeries, type CurrentGauges } from './current-series.ts';
+import { bindCurrentSeries, type CurrentGauges, noteInstrumentsCollected } from './current-series.ts';
 
 export type { InstrumentationConfig };
 
@@ -27,16 +27,19 @@ export abstract class NonPatchingInstrumentation<C extends InstrumentationConfig
   #config!: C;
   #tracer: Tracer;
   #meter: Meter;
+  #meterProvider: MeterProvider;
   #unbindCurrent: (() => void) | undefined;
+  #collections = 0;
 
   constructor(instrumentationName: string, instrumentationVersion: string, config: C) {
     this.instrumentationName = instrumentationName;
     this.instrumentationVersion = instrumentationVersion;
     this.setConfig(config);
     this.#tracer = trace.getTracer(instrumentationName, instrumentationVersion);
-    this.#meter = metrics.getMeter(instrumentationName, instrumentationVersion);
+    this.#meterProvider = metrics.getMeterProvider();
+    this.#meter = this.#meterProvider.getMeter(instrumentationName, instrumentationVersion);
     this._updateMetricInstruments();
-    this.#bindCurrentSeries(metrics.getMeterProvider());
+    this.#bindCurrentSeries(this.#meterProvider);
     if (this.#config.enabled) this.enable();
   }
 
@@ -53,7 +56,9 @@ export abstract class NonPatchingInstrumentation<C extends InstrumentationConfig
   }
 
   setMeterProvider(meterProvider: MeterProvider): void {
+    this.#meterProvider = meterProvider;
     this.#meter = meterProvider.getMeter(this.instrumentationName, this.instrumentationVersion);
+    this.#collections = 0;
     this._updateMetricInstruments();
     this.#bindCurrentSeries(meterProvider);
   }
@@ -66,6 +71,16 @@ export abstract class NonPatchingInstrumentation<C extends InstrumentationConfig
    * being true. Called by register's metric producer, once per collection of a reader.
    */
   protected _observeCurrent?(gauges: CurrentGauges): void;
+
+  /**
+   * A subclass calls this from its SDK instruments' observable callback: a reader that collects
+   * them but not the gauges is then said once (see noteInstrumentsCollected).
+   */
+  protected _instrumentsCollected(): void {
+    if (!this._observeCurrent) return;
+    this.#collections += 1;
+    noteInstrumentsCollected(this.#meterProvider, { name: this.instrumentationName, version: this.instrumentationVersion }, this.#collections);
+  }
 
   #bindCurrentSeries(meterProvider: MeterProvider): void {
     this.#unbindCurrent?.();

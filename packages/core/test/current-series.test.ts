@@ -72,3 +72,37 @@ test('createInstrument refuses a gauge: it would be an SDK instrument that keeps
   assert.throws(() => createInstrument(meterProvider.getMeter('x'), METRICS.configInfo), /hotreload\.config\.info: a gauge is not an SDK instrument/);
   await meterProvider.shutdown();
 });
+
+test('a reader that collects the instruments but not the gauges (no producer) is said once: alerts on gauges would stay silent', async (t) => {
+  const { AggregationTemporality, MeterProvider, MetricReader } = await import('@opentelemetry/sdk-metrics');
+  class BareReader extends MetricReader {
+    constructor() {
+      super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+    }
+    protected override async onForceFlush(): Promise<void> {}
+    protected override async onShutdown(): Promise<void> {}
+  }
+  const errors: string[] = [];
+  const logger = { error: (m: string) => errors.push(m), warn() {}, info() {}, debug() {}, verbose() {} } as DiagLogger;
+  diag.setLogger(logger, DiagLogLevel.ERROR);
+  t.after(() => diag.disable());
+
+  const bare = new BareReader();
+  const withoutProducer = new MeterProvider({ readers: [bare] });
+  t.after(() => withoutProducer.shutdown());
+  const reloads = new ReloadInstrumentation();
+  reloads.setMeterProvider(withoutProducer);
+  await reloads.reload({ target: 'app' }, load('v1'));
+  for (let i = 0; i < 4; i++) await bare.collect();
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0]!, /collected @reloadscope\/core's instruments but never its gauges .* currentSeriesProducer/);
+
+  errors.length = 0;
+  const wired = testMeterProvider();
+  t.after(() => wired.meterProvider.shutdown());
+  const other = new ReloadInstrumentation();
+  other.setMeterProvider(wired.meterProvider);
+  await other.reload({ target: 'app' }, load('v1'));
+  for (let i = 0; i < 4; i++) await collect(wired.reader);
+  assert.deepEqual(errors, [], 'a reader with the producer is not warned about');
+});
