@@ -46,6 +46,7 @@ test('after 2 100 versions, each scraped while active, the endpoint names the ac
     );
 
   let sizeAfter10 = 0;
+  let linesAfter10 = 0;
   let text = '';
   const VERSIONS = 2100;
   for (let n = 1; n <= VERSIONS; n++) {
@@ -53,7 +54,10 @@ test('after 2 100 versions, each scraped while active, the endpoint names the ac
     const res = await fetch(url);
     assert.equal(res.status, 200);
     text = await res.text();
-    if (n === 10) sizeAfter10 = text.length;
+    if (n === 10) {
+      sizeAfter10 = text.length;
+      linesAfter10 = text.split('\n').length;
+    }
   }
   const samples = parsePrometheus(text);
   const info = samples.filter((s) => s.name === 'hotreload_config_info');
@@ -68,5 +72,6 @@ test('after 2 100 versions, each scraped while active, the endpoint names the ac
   );
   assert.equal(samples.filter((s) => 'otel_metric_overflow' in s.labels).length, 0, 'nothing in the overflow series');
   // The same series as after 10 versions; only digits of counts, timestamps and durations differ.
+  assert.equal(text.split('\n').length, linesAfter10, 'as many exposition lines as after 10 versions');
   assert.ok(Math.abs(text.length - sizeAfter10) < 1024, `${text.length} bytes after ${VERSIONS} versions, ${sizeAfter10} after 10`);
 });
