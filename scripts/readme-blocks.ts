@@ -24,7 +24,7 @@ export function renderMetricTable(): string {
     const series = prometheusSeries(d);
     const shown = d.kind === 'Histogram' ? `\`${d.prometheus}_bucket/_sum/_count\`` : `\`${series[0]}\``;
     const buckets = d.buckets ? `<br>buckets: ${d.buckets.join(' ')}` : '';
-    const type = d.observed ? `${TYPE[d.kind]}, observed¹` : TYPE[d.kind];
+    const type = d.observed ? `${TYPE[d.kind]}, observed¹` : d.kind === 'Gauge' ? `${TYPE[d.kind]}²` : TYPE[d.kind];
     return `| ${shown} | ${type} | \`${d.name}\` | ${d.unit ? `\`${d.unit}\`` : '—'} | ${d.attributes.map(label).join(', ')} | ${d.owner} | ${d.description}${buckets} | \`${d.promql.replaceAll('|', '\\|')}\` |`;
   });
   return [
@@ -33,6 +33,8 @@ export function renderMetricTable(): string {
     ...rows,
     '',
     '¹ An asynchronous instrument: the value is read from state reloadscope keeps anyway when the metrics are collected, so a reload records nothing for it. Same type on the wire as its synchronous form.',
+    '',
+    "² What is true at the collection, read from reloadscope's state by the metric producer register puts on every reader (`currentSeriesProducer`): a series whose state ended — the previous version's info series, a candidate replaced by a newer one, the expiry of a version that has none — is gone from the next scrape.",
   ].join('\n');
 }
 

@@ -403,6 +403,56 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
       assert.ok((await promQuery(`hotreload_resources_delta{${sel}}`)).length >= 1);
     }));
 
+  test('version by version, Prometheus through the Collector holds one config_info and one candidate_info per instance and target', () =>
+    step(async () => {
+      // A target of its own, and one refusal among seven runs, so that the alert rules the next test
+      // expects to stay quiet (failure ratio > 20 %) stay quiet.
+      const target = 'versions';
+      const sel = `job="${SERVICE}",hotreload_target="${target}"`;
+      const perInstance = (metric: string) => `count by (instance, hotreload_target) (${metric}{${sel}})`;
+      // A refused version becomes the newest candidate (with its error.type) while the active one stays;
+      // the next success replaces both. Each state is waited for in Prometheus before the next reload,
+      // so every version is scraped app -> Collector -> Prometheus while it is current.
+      for (const scenario of ['success', 'success', 'failure', 'success', 'success', 'success', 'success']) {
+        const r = await reload(scenario, target);
+        const where = `after the ${scenario} run to ${r.version ?? r.candidateHash}`;
+        const info = await promEventually(`${where}: config_info names the active version alone`, `hotreload_config_info{${sel}}`, (s) =>
+          s.some((x) => x.metric.hotreload_config_hash === r.hash),
+        ).then(() => promQuery(`hotreload_config_info{${sel}}`));
+        assert.deepEqual(
+          info.map((s) => s.metric.hotreload_config_hash),
+          [r.hash],
+          `${where}: ${info.length} config_info series`,
+        );
+        const candidate = await promEventually(`${where}: candidate_info names the newest candidate`, `hotreload_candidate_info{${sel}}`, (s) =>
+          s.some((x) => x.metric.hotreload_config_hash === r.candidateHash),
+        ).then(() => promQuery(`hotreload_candidate_info{${sel}}`));
+        assert.deepEqual(
+          candidate.map((s) => [s.metric.hotreload_config_hash, s.metric.error_type ?? '']),
+          [[r.candidateHash, r.outcome === 'success' ? '' : r.error!.code]],
+          `${where}: ${candidate.length} candidate_info series`,
+        );
+      }
+      for (const metric of ['hotreload_config_info', 'hotreload_candidate_info']) {
+        const counts = await promQuery(perInstance(metric));
+        assert.deepEqual(
+          counts.map((s) => [s.metric.instance, s.value[1]]),
+          [[`127.0.0.1:${ports.appMetrics}`, '1']],
+          `${metric} per instance and target`,
+        );
+      }
+      // The dashboard's "Active version per instance" table: one row, the active version.
+      const table = await promQuery(
+        `max by (job, instance, hotreload_target, hotreload_config_hash, hotreload_config_version) (hotreload_config_info{${sel}})`,
+      );
+      const active = (await (await fetch(`${serviceUrl()}/active`)).json()) as Array<{ target: string; hash: string; version: string }>;
+      const now = active.find((a) => a.target === target)!;
+      assert.deepEqual(
+        table.map((s) => [s.metric.hotreload_config_hash, s.metric.hotreload_config_version]),
+        [[now.hash, now.version]],
+      );
+    }));
+
   test('every PromQL expression of the Grafana dashboard returns data from this Prometheus', () =>
     step(async () => {
       const dashboard = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'grafana', 'dashboards', 'reloadscope.json'), 'utf8'));

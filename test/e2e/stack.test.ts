@@ -142,11 +142,34 @@ describe('npm run stack', { timeout: 300_000 }, () => {
       assert.match(stack.text(), /^ {2}terminal +npm run reloads -- --jaeger http/m);
       assert.equal((await fetch(service)).status, 200);
 
+      // Each version is scraped app -> Collector -> Prometheus while it is the active one (a single
+      // look at the end would not show a series that outlives its version).
+      const query = async (q: string) =>
+        (await getJson<{ data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }>(`${prometheus}/api/v1/query?query=${encodeURIComponent(q)}`))
+          .data.result;
+      const sel = '{job="config-service",hotreload_target="app-config"}';
+      const activeHashes = async () => (await query(`hotreload_config_info${sel}`)).map((r) => r.metric.hotreload_config_hash!);
+      const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+        const giveUp = Date.now() + 60_000;
+        for (;;) {
+          const got = await probe();
+          if (got !== undefined) return got;
+          if (Date.now() > giveUp) throw new Error(`timed out waiting for ${what}`);
+          await sleep(500);
+        }
+      };
+      const [startupHash] = await until('the startup version in Prometheus', async () => ((await activeHashes()).length > 0 ? activeHashes() : undefined));
+
       // A good edit, then a broken one: both are traces the command points at.
       const seen = stack.out.length;
       save(config, readFileSync(config, 'utf8').replace(/greeting: .*/, 'greeting: "Hi from the stack test"'));
       await stack.line(/^config-service │ reload app-config: success \(file\)/m, seen);
       const good = (await stack.line(/↳ trace of that success reload: curl -s (\S+\/api\/v3\/traces\/[0-9a-f]{32})$/m, seen))[1]!;
+      const afterGood = await until('the edited version in Prometheus', async () => {
+        const hashes = await activeHashes();
+        return hashes.some((h) => h !== startupHash) ? hashes : undefined;
+      });
+      assert.equal(afterGood.length, 1, `one active version after one reload, not ${afterGood.length}: ${afterGood.join(' ')}`);
       const seenBad = stack.out.length;
       save(config, 'greeting: "unclosed\n');
       await stack.line(/^config-service │ reload app-config: failure \(file\)/m, seenBad);
@@ -173,6 +196,15 @@ describe('npm run stack', { timeout: 300_000 }, () => {
         await sleep(500);
       }
       assert.ok(both(), `hotreload_reloads_total by outcome: ${JSON.stringify(byOutcome)}`);
+
+      // After the startup load, one good and one broken edit, the instance has one active version (the
+      // good edit) and one newest candidate (the broken file), not an info series per version it had.
+      const refused = await until('the broken edit as the newest candidate', async () => {
+        const candidates = await query(`hotreload_candidate_info${sel}`);
+        return candidates.some((r) => r.metric.error_type === 'parse_error') ? candidates : undefined;
+      });
+      assert.deepEqual(refused.map((r) => r.metric.error_type), ['parse_error'], 'one candidate_info: the broken edit');
+      assert.deepEqual(await activeHashes(), afterGood, 'one config_info: the good edit, which stays active');
 
       // The terminal view against this Jaeger: a line per run with outcome and error.type, a bar per stage.
       const { stdout } = await run(process.execPath, [RELOADS, '--jaeger', jaeger, '--service', 'config-service', '--since', '10m']);

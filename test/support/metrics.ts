@@ -4,15 +4,27 @@
  * same way. (Unit tests of the instrument only; pipeline tests scrape real endpoints.)
  */
 import type { Attributes } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, MetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType, MeterProvider, type MeterProviderOptions, MetricReader } from '@opentelemetry/sdk-metrics';
+import { currentSeriesProducer } from '../../packages/register/src/current-series-producer.ts';
 
-/** A pull reader the test collects from on demand. */
+/**
+ * A pull reader the test collects from on demand. Like every reader register builds, it carries
+ * the producer of reloadscope's gauges for the provider `meterProvider()` returns.
+ */
 export class TestMetricReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  constructor(meterProvider: () => MeterProvider | undefined) {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE, metricProducers: [currentSeriesProducer(meterProvider)] });
   }
   protected override async onForceFlush(): Promise<void> {}
   protected override async onShutdown(): Promise<void> {}
+}
+
+/** A MeterProvider read by a TestMetricReader (and any `readers` given), gauges included. */
+export function testMeterProvider(options: MeterProviderOptions = {}): { reader: TestMetricReader; meterProvider: MeterProvider } {
+  let meterProvider: MeterProvider | undefined;
+  const reader = new TestMetricReader(() => meterProvider);
+  meterProvider = new MeterProvider({ ...options, readers: [reader, ...(options.readers ?? [])] });
+  return { reader, meterProvider };
 }
 
 export interface Point {

@@ -1,10 +1,10 @@
 import { type BatchObservableResult, type Meter, type MeterProvider, metrics } from '@opentelemetry/api';
-import { ATTR_CLUSTER_GENERATION, ATTR_TARGET, CLUSTER_GENERATIONS, createInstruments, METRICS } from '@reloadscope/core';
+import { ATTR_CLUSTER_GENERATION, ATTR_TARGET, bindCurrentSeries, CLUSTER_GENERATIONS, createInstruments, METRICS } from '@reloadscope/core';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 import type { WorkerState } from './workers.ts';
 
+/** The supervisor's SDK instruments; the workers gauge is reported through core's bindCurrentSeries. */
 const CLUSTER_METRICS = {
-  workers: METRICS.clusterWorkers,
   drainDuration: METRICS.clusterDrainDuration,
   forcedKills: METRICS.clusterForcedKills,
   restarts: METRICS.clusterWorkerRestarts,
@@ -25,6 +25,7 @@ export class ClusterTelemetry {
   readonly #meter: Meter;
   readonly #instruments: ReturnType<typeof createInstruments<typeof CLUSTER_METRICS>>;
   readonly #callback: (result: BatchObservableResult) => void;
+  readonly #unbindWorkers: () => void;
   readonly #attrs: { [ATTR_TARGET]: string };
 
   constructor(target: string, counts: ClusterCounts, provider: MeterProvider = metrics.getMeterProvider()) {
@@ -34,12 +35,14 @@ export class ClusterTelemetry {
     const inst = createInstruments(meter, CLUSTER_METRICS);
     this.#instruments = inst;
     this.#callback = (result) => {
-      const byState = counts.workersByState();
-      for (const state of CLUSTER_GENERATIONS) result.observe(inst.workers, byState[state], { ...this.#attrs, [ATTR_CLUSTER_GENERATION]: state });
       result.observe(inst.forcedKills, counts.forcedKills, this.#attrs);
       result.observe(inst.restarts, counts.restarts, this.#attrs);
     };
-    meter.addBatchObservableCallback(this.#callback, [inst.workers, inst.forcedKills, inst.restarts]);
+    meter.addBatchObservableCallback(this.#callback, [inst.forcedKills, inst.restarts]);
+    this.#unbindWorkers = bindCurrentSeries(provider, { name: PACKAGE_NAME, version: PACKAGE_VERSION }, (gauges) => {
+      const byState = counts.workersByState();
+      for (const state of CLUSTER_GENERATIONS) gauges.observe(METRICS.clusterWorkers, byState[state], { ...this.#attrs, [ATTR_CLUSTER_GENERATION]: state });
+    });
   }
 
   drained(seconds: number): void {
@@ -48,6 +51,7 @@ export class ClusterTelemetry {
 
   close(): void {
     const inst = this.#instruments;
-    this.#meter.removeBatchObservableCallback(this.#callback, [inst.workers, inst.forcedKills, inst.restarts]);
+    this.#meter.removeBatchObservableCallback(this.#callback, [inst.forcedKills, inst.restarts]);
+    this.#unbindWorkers();
   }
 }

@@ -8,7 +8,7 @@ export const DEFAULT_KEEP = 3;
 export function checkActivateOptions(options: ActivateBundleOptions): ActivateBundleOptions & { keep: number } {
   const o = Options.of('activateBundle', options);
   o.required('root', o.string('root'), 'a non-empty string');
-  o.withMethods<ReloadInstrumentation>('instrumentation', ['reload']);
+  o.withMethods<ReloadInstrumentation>('instrumentation', ['reload', 'getActive', 'admitTarget']);
   o.string('target');
   o.string('trigger', { maxLength: 64 });
   o.duration('timeoutMs');

@@ -1,5 +1,5 @@
 import { type Counter, type MeterProvider, metrics, type Span } from '@opentelemetry/api';
-import { ATTR_CONFIG_VERSION, ATTR_ERROR_TYPE, ATTR_TARGET, createInstrument, METRICS } from '@reloadscope/core';
+import { ATTR_CONFIG_VERSION, ATTR_ERROR_TYPE, ATTR_TARGET, createInstrument, METRICS, type ReloadInstrumentation } from '@reloadscope/core';
 import type { DiagnosticSink } from './diagnostics.ts';
 
 const counters = new WeakMap<MeterProvider, Counter>();
@@ -14,9 +14,12 @@ function pruneFailures(provider: MeterProvider = metrics.getMeterProvider()): Co
   return counter;
 }
 
-/** Make the target's series exist at 0, so `increase()` sees the first failure. */
-export function declarePruneFailures(target: string, provider: MeterProvider | undefined): void {
-  pruneFailures(provider).add(0, { [ATTR_TARGET]: target });
+/**
+ * Make the target's series exist at 0, so `increase()` sees the first failure: only for a target
+ * the instrumentation admits (its `maxTargets` bounds this series as it bounds core's).
+ */
+export function declarePruneFailures(reloads: Pick<ReloadInstrumentation, 'admitTarget'>, target: string, provider: MeterProvider | undefined): void {
+  if (reloads.admitTarget(target)) pruneFailures(provider).add(0, { [ATTR_TARGET]: target });
 }
 
 export interface PruneFailure {

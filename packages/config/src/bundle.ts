@@ -393,7 +393,7 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
   const reloads = options.instrumentation ?? defaultInstrumentation();
   const target = options.target ?? basename(root);
   const report = options.onDiagnostic ?? diagSink;
-  declarePruneFailures(target, options.meterProvider);
+  declarePruneFailures(reloads, target, options.meterProvider);
   let previous: string | undefined;
   let accepted: SerialMark | undefined;
   const stages: ReloadStages<BundleCandidate, string | undefined> = {

@@ -9,7 +9,6 @@ import { link, mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs
 import { join, relative } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { sha256Hex } from '@reloadscope/core';
 import fc from 'fast-check';
 import {
@@ -25,7 +24,7 @@ import {
   writeRelease,
 } from '../src/index.ts';
 import { diagnostics, sleep, telemetry, tempDir } from './harness.ts';
-import { seriesValue, TestMetricReader } from '../../../test/support/metrics.ts';
+import { seriesValue, testMeterProvider } from '../../../test/support/metrics.ts';
 
 const files = (tag: string) => ({ 'config.yaml': `tag: ${tag}\n`, 'rules/r.json': JSON.stringify({ tag }) });
 const FC_SEED = process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) };
@@ -96,8 +95,7 @@ test('an old release that cannot be deleted is reported (prune_failed, counted, 
   if (!undo) return t.skip('chattr +i is not available here');
   // The counter goes to the provider given (here one with a real Prometheus endpoint as well).
   const prometheus = new PrometheusExporter({ preventServerStart: true });
-  const reader = new TestMetricReader();
-  const meterProvider = new MeterProvider({ readers: [reader, prometheus] });
+  const { reader, meterProvider } = testMeterProvider({ readers: [prometheus] });
   t.after(() => meterProvider.shutdown());
   const server = createServer((req, res) => prometheus.getMetricsRequestHandler(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Attributes } from '@opentelemetry/api';
-import { TestMetricReader, seriesValue } from '../../../test/support/metrics.ts';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { seriesValue, testMeterProvider } from '../../../test/support/metrics.ts';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReloadInstrumentation } from '@reloadscope/core';
 
@@ -12,8 +11,7 @@ import { ReloadInstrumentation } from '@reloadscope/core';
 export function telemetry() {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const reader = new TestMetricReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
+  const { reader, meterProvider } = testMeterProvider();
   const reloads = new ReloadInstrumentation();
   reloads.setTracerProvider(tracerProvider);
   reloads.setMeterProvider(meterProvider);

@@ -229,6 +229,12 @@ test('non-numeric options: wrong types and shapes are TypeErrors naming the opti
   assert.throws(() => createReloadHandler(config, { token: `${TOKEN} with spaces` }), /options\.token must be/);
   assert.throws(() => createReloadHandler({} as never, { token: TOKEN }), /createReloadHandler: target must have a reload\(\) method, got an object/);
   assert.throws(() => activateBundle({ root: '', version: 'v1' }), /activateBundle: options\.root must be a non-empty string/);
+  // Whatever activateBundle calls on the instrumentation is checked up front (a copy of core without
+  // admitTarget() would otherwise fail mid-activation).
+  assert.throws(
+    () => activateBundle({ root: 'r', version: 'v1', instrumentation: { reload: () => Promise.resolve() } as never }),
+    /activateBundle: options\.instrumentation must be an object with reload\(\), getActive\(\), admitTarget\(\)/,
+  );
   assert.throws(() => debounce(() => {}, 10, 10, { leading: 'yes' as never }), /debounce: options\.leading must be true or false/);
   assert.throws(() => watchFiles([], () => {}, {}, () => {}), /watchFiles: files must be a non-empty array/);
   await assert.rejects(config.reload({ force: 1 as never }), /reload: request\.force must be true or false/);

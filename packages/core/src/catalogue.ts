@@ -15,6 +15,11 @@ import {
   ATTR_CLUSTER_GENERATION,
 } from './semconv.ts';
 
+/**
+ * Counters, up-down counters and histograms are OpenTelemetry SDK instruments. A Gauge states what
+ * is true now and is reported at collection time through current-series.ts, not as an SDK
+ * instrument (whose aggregation keeps every attribute set it ever saw).
+ */
 export type InstrumentKind = 'Counter' | 'Histogram' | 'Gauge' | 'UpDownCounter';
 
 export interface MetricDefinition {
@@ -23,7 +28,8 @@ export interface MetricDefinition {
   readonly kind: InstrumentKind;
   /**
    * Reported from state reloadscope keeps anyway, at collection time (an asynchronous Counter or
-   * UpDownCounter): same type on the wire, nothing recorded per reload. Gauges always are.
+   * UpDownCounter): same type on the wire, nothing recorded per reload. Gauges always are, through
+   * current-series.ts.
    */
   readonly observed?: boolean;
   /** UCUM unit, '' for none. */
@@ -240,7 +246,7 @@ export const METRICS = {
     kind: 'Gauge',
     unit: '',
     description:
-      'First 48 bits of the sha256 of the NEWEST candidate a run identified, applied or refused. Equal to hotreload.config.hash unless a newer version waits unapplied.',
+      'First 48 bits of the sha256 of the NEWEST candidate a run identified, applied or refused. Equal to hotreload.config.hash unless a newer version waits unapplied; absent after a version without identity was activated.',
     attributes: [t],
     prometheus: 'hotreload_candidate_hash',
     owner: 'core',

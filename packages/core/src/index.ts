@@ -19,6 +19,17 @@ export {
   type PrometheusViewOptions,
 } from './catalogue.ts';
 export { createInstrument, createInstruments, type InstrumentFor } from './instruments.ts';
+export {
+  bindCurrentSeries,
+  collectCurrentSeries,
+  type CurrentGauge,
+  type CurrentGauges,
+  type CurrentPoint,
+  type CurrentScope,
+  type CurrentScopeSeries,
+  type CurrentSeriesSource,
+  type GaugeDefinition,
+} from './current-series.ts';
 export * from './semconv.ts';
 export { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 export type * from './types.ts';

@@ -1,5 +1,7 @@
 import { type BatchObservableResult, context, diag } from '@opentelemetry/api';
+
 import { METRICS } from './catalogue.ts';
+import type { CurrentGauges } from './current-series.ts';
 import { ReloadError, errorType } from './errors.ts';
 import { hashToGauge } from './hash.ts';
 import { createInstruments, type InstrumentFor } from './instruments.ts';
@@ -32,21 +34,13 @@ import type {
 } from './types.ts';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.ts';
 
+/** Core's SDK instruments; its gauges are reported by _observeCurrent (current-series.ts). */
 const CORE_METRICS = {
   reloads: METRICS.reloads,
   duration: METRICS.duration,
   stageDuration: METRICS.stageDuration,
-  configHash: METRICS.configHash,
-  configInfo: METRICS.configInfo,
-  lastSuccessTimestamp: METRICS.lastSuccessTimestamp,
-  lastReloadSuccess: METRICS.lastReloadSuccess,
-  consecutiveFailures: METRICS.consecutiveFailures,
   inProgress: METRICS.inProgress,
   pending: METRICS.pending,
-  generation: METRICS.generation,
-  candidateHash: METRICS.candidateHash,
-  candidateInfo: METRICS.candidateInfo,
-  tlsNotAfter: METRICS.tlsNotAfter,
 };
 type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof CORE_METRICS)[K]> };
 
@@ -95,23 +89,11 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
   protected override _updateMetricInstruments(): void {
     const instruments = createInstruments(this.meter, CORE_METRICS);
     this._instruments = instruments;
-    this.meter.addBatchObservableCallback(
-      (result) => this._observeGauges(result, instruments),
-      [
-        instruments.reloads,
-        instruments.inProgress,
-        instruments.pending,
-        instruments.configHash,
-        instruments.configInfo,
-        instruments.lastSuccessTimestamp,
-        instruments.lastReloadSuccess,
-        instruments.consecutiveFailures,
-        instruments.generation,
-        instruments.candidateHash,
-        instruments.candidateInfo,
-        instruments.tlsNotAfter,
-      ],
-    );
+    this.meter.addBatchObservableCallback((result) => this._observeCounts(result, instruments), [
+      instruments.reloads,
+      instruments.inProgress,
+      instruments.pending,
+    ]);
   }
 
   /**
@@ -214,6 +196,17 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
     const normalised = list.map((t) => normaliseTrigger(checkTrigger('reloadscope: declareTarget triggers[]', t)));
     const state = this._state(target);
     for (const trigger of normalised) state.noteTrigger(trigger);
+  }
+
+  /**
+   * The one admission of a target, for series other packages keep per target (config's bundle
+   * telemetry, say): true when the target is, or now becomes, one of this instrumentation's
+   * targets; false when `maxTargets` refuses it, and then no series may carry it. A reload of the
+   * target admits it the same way; nothing is declared or run here.
+   */
+  admitTarget(target: string): boolean {
+    validateOptions({ target });
+    return !(((this._targets().get(target) ?? this._admit(target)) instanceof ReloadError));
   }
 
   getActive(target: string): ActiveVersion | undefined {
@@ -385,7 +378,9 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
     );
   }
 
-  _observeGauges(result: BatchObservableResult, inst: CoreInstruments): void {
+  /** The counts, read from the target state at collection time (asynchronous sums). */
+  _observeCounts(result: BatchObservableResult, inst: CoreInstruments): void {
+    this._instrumentsCollected();
     for (const state of this._targets().values()) {
       const attrs = state.targetAttributes;
       for (const [trigger, counts] of state.reloadCounts) {
@@ -394,31 +389,42 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
       }
       result.observe(inst.inProgress, state.inProgress, attrs);
       result.observe(inst.pending, state.queued?.count ?? 0, attrs);
-      result.observe(inst.generation, state.generation, attrs);
-      result.observe(inst.consecutiveFailures, state.consecutiveFailures, attrs);
+    }
+  }
+
+  /**
+   * Every target's gauges as its state holds them at this collection: one snapshot, so the hash
+   * and the generation the drift rule compares always come from the same moment, and a version or
+   * candidate that is no longer current has no series.
+   */
+  protected override _observeCurrent(gauges: CurrentGauges): void {
+    for (const state of this._targets().values()) {
+      const attrs = state.targetAttributes;
+      gauges.observe(METRICS.generation, state.generation, attrs);
+      gauges.observe(METRICS.consecutiveFailures, state.consecutiveFailures, attrs);
       if (state.hash !== undefined) {
-        result.observe(inst.configHash, hashToGauge(state.hash), attrs);
-        result.observe(inst.configInfo, 1, {
+        gauges.observe(METRICS.configHash, hashToGauge(state.hash), attrs);
+        gauges.observe(METRICS.configInfo, 1, {
           ...attrs,
           [ATTR_CONFIG_HASH]: state.hash,
           [ATTR_CONFIG_VERSION]: state.version ?? '',
         });
       }
       if (state.lastReloadSucceeded !== undefined) {
-        result.observe(inst.lastReloadSuccess, state.lastReloadSucceeded ? 1 : 0, attrs);
+        gauges.observe(METRICS.lastReloadSuccess, state.lastReloadSucceeded ? 1 : 0, attrs);
       }
       if (state.lastSuccessEpochMs !== undefined) {
-        result.observe(inst.lastSuccessTimestamp, state.lastSuccessEpochMs / 1000, attrs);
+        gauges.observe(METRICS.lastSuccessTimestamp, state.lastSuccessEpochMs / 1000, attrs);
       }
       if (state.candidateHash !== undefined) {
-        result.observe(inst.candidateHash, hashToGauge(state.candidateHash), attrs);
-        result.observe(inst.candidateInfo, 1, {
+        gauges.observe(METRICS.candidateHash, hashToGauge(state.candidateHash), attrs);
+        gauges.observe(METRICS.candidateInfo, 1, {
           ...attrs,
           [ATTR_CONFIG_HASH]: state.candidateHash,
           [ATTR_ERROR_TYPE]: state.candidateError ?? '',
         });
       }
-      if (state.notAfter !== undefined) result.observe(inst.tlsNotAfter, state.notAfter / 1000, attrs);
+      if (state.notAfter !== undefined) gauges.observe(METRICS.tlsNotAfter, state.notAfter / 1000, attrs);
     }
   }
 }

@@ -1,18 +1,9 @@
-import type {
-  Counter,
-  Histogram,
-  Meter,
-  MetricOptions,
-  ObservableCounter,
-  ObservableGauge,
-  ObservableUpDownCounter,
-  UpDownCounter,
-} from '@opentelemetry/api';
+import type { Counter, Histogram, Meter, MetricOptions, ObservableCounter, ObservableUpDownCounter, UpDownCounter } from '@opentelemetry/api';
 import type { MetricDefinition } from './catalogue.ts';
 
-/** The API type of the instrument a catalogue row creates. */
+/** The API type of the instrument a catalogue row creates; a Gauge is no instrument (current-series.ts). */
 export type InstrumentFor<D extends MetricDefinition> = D['kind'] extends 'Gauge'
-  ? ObservableGauge
+  ? never
   : D extends { readonly observed: true }
     ? D['kind'] extends 'Counter'
       ? ObservableCounter
@@ -25,9 +16,10 @@ export type InstrumentFor<D extends MetricDefinition> = D['kind'] extends 'Gauge
 
 /**
  * Create one instrument from its catalogue row: name, unit, description and bucket edges all come
- * from the table, so code, docs and tests cannot drift apart. Gauges and `observed` rows are
- * asynchronous: they report state at collection time and need a callback (see
- * Meter.addBatchObservableCallback).
+ * from the table, so code, docs and tests cannot drift apart. `observed` rows are asynchronous:
+ * they report state at collection time and need a callback (see Meter.addBatchObservableCallback).
+ * A Gauge is refused: it is reported through bindCurrentSeries(), because the SDK's aggregation
+ * of an observable gauge keeps every attribute set it ever saw.
  */
 export function createInstrument<D extends MetricDefinition>(meter: Meter, def: D): InstrumentFor<D> {
   const options: MetricOptions = { description: def.description, unit: def.unit };
@@ -45,7 +37,7 @@ function make(meter: Meter, def: MetricDefinition, options: MetricOptions) {
       if (def.observed) throw new TypeError(`${def.name}: a histogram cannot be observed`);
       return meter.createHistogram(def.name, options);
     case 'Gauge':
-      return meter.createObservableGauge(def.name, options);
+      throw new TypeError(`${def.name}: a gauge is not an SDK instrument; report it through bindCurrentSeries() (see @reloadscope/core current-series)`);
   }
 }
 

@@ -323,10 +323,14 @@ export class ReloadRun {
       if (this.#host.recording) recordError(this.span, f.error, this.#host.errorMessages, code);
     }
     // A run that never identified its candidate (it failed reading) says nothing new about what is
-    // waiting: the last known candidate stands.
+    // waiting: the last known candidate stands. One that activated a version it never identified
+    // made that unknown version the newest: no candidate is known any more.
     if (this.#candidate) {
       state.candidateHash = this.#candidate.hash;
       state.candidateError = ok ? undefined : (code ?? f.outcome);
+    } else if (f.activate) {
+      state.candidateHash = undefined;
+      state.candidateError = undefined;
     }
     if (this.#host.recording) {
       this.span.setAttribute(ATTR_OUTCOME, f.outcome);

@@ -1,8 +1,7 @@
 import { type Attributes, context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { TestMetricReader, collect, seriesValue } from '../../../test/support/metrics.ts';
+import { collect, seriesValue, testMeterProvider } from '../../../test/support/metrics.ts';
 import { ReloadInstrumentation } from '../src/index.ts';
 import type { ReloadInstrumentationConfig } from '../src/types.ts';
 
@@ -13,8 +12,7 @@ export type { CollectedMetric, Point } from '../../../test/support/metrics.ts';
 export function setup(config: ReloadInstrumentationConfig = {}) {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const reader = new TestMetricReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
+  const { reader, meterProvider } = testMeterProvider();
   const reloads = new ReloadInstrumentation(config);
   reloads.setTracerProvider(tracerProvider);
   reloads.setMeterProvider(meterProvider);

@@ -7,12 +7,14 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { METRIC_LIST, prometheusSeries, prometheusViews } from '../src/catalogue.ts';
 import { hashToGauge, sha256Hex } from '../src/hash.ts';
 import { ReloadInstrumentation } from '../src/index.ts';
+import { currentSeriesProducer } from '../../register/src/current-series-producer.ts';
 import { parsePrometheus } from '../../../test/support/prometheus.ts';
 import { makeTarget } from './harness.ts';
 
 test('the real exporter-prometheus endpoint shows the documented names and label sets', async (t) => {
-  const exporter = new PrometheusExporter({ preventServerStart: true });
-  const meterProvider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
+  // As register builds it: core's Views, and the producer of the gauges on the reader.
+  const exporter = new PrometheusExporter({ preventServerStart: true, metricProducers: [currentSeriesProducer(() => meterProvider, { views: prometheusViews() })] });
+  const meterProvider: MeterProvider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
   const server = createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(async () => {

@@ -1,9 +1,10 @@
-import type { Attributes, BatchObservableResult, Histogram, ObservableGauge, Span } from '@opentelemetry/api';
+import type { Attributes, Histogram, Span } from '@opentelemetry/api';
 import {
   ATTR_EVENTLOOP_BLOCKED,
   ATTR_RESOURCE_TYPE,
   ATTR_STAGE,
   ATTR_TARGET,
+  type CurrentGauges,
   createInstrument,
   errorType,
   type InstrumentationConfig,
@@ -67,10 +68,9 @@ const DEFAULT_GRACE_MS = 10_000;
 /** Concurrent runs from which ProbeState indexes them by id instead of scanning. */
 const RUN_INDEX_FROM = 16;
 
+/** The probes' SDK instruments; their gauges are reported by `_observeCurrent` (core's current-series). */
 interface Instruments {
   heapDelta: Histogram;
-  retained: ObservableGauge;
-  resources: ObservableGauge;
   blocked: Histogram;
 }
 
@@ -117,14 +117,10 @@ export class ReloadNodeProbes extends NonPatchingInstrumentation<NodeProbesConfi
   }
 
   protected override _updateMetricInstruments(): void {
-    const inst: Instruments = {
+    this._inst = {
       heapDelta: createInstrument(this.meter, METRICS.heapDelta),
-      retained: createInstrument(this.meter, METRICS.retainedVersions),
-      resources: createInstrument(this.meter, METRICS.resourcesDelta),
       blocked: createInstrument(this.meter, METRICS.eventloopBlocked),
     };
-    this._inst = inst;
-    this.meter.addBatchObservableCallback((result) => this._observe(result, inst), [inst.retained, inst.resources]);
   }
 
   /** Measure the runs of one more ReloadInstrumentation; returns a function that stops it. */
@@ -164,15 +160,20 @@ export class ReloadNodeProbes extends NonPatchingInstrumentation<NodeProbesConfi
     return this._state;
   }
 
-  private _observe(result: BatchObservableResult, inst: Instruments): void {
+  /**
+   * Retained versions per target, and each target's latest measured handle delta: only the types
+   * of that delta, so a type that was in neither snapshot of the latest run has no series (and
+   * `_skipped` only while the latest run was skipped).
+   */
+  protected override _observeCurrent(gauges: CurrentGauges): void {
     const state = this._state;
     if (!state) return;
     for (const [target, count] of state.retained.counts()) {
-      result.observe(inst.retained, count, { [ATTR_TARGET]: target });
+      gauges.observe(METRICS.retainedVersions, count, { [ATTR_TARGET]: target });
     }
     for (const [target, delta] of state.resourceDeltas) {
       for (const [type, value] of delta) {
-        result.observe(inst.resources, value, { [ATTR_TARGET]: target, [ATTR_RESOURCE_TYPE]: type });
+        gauges.observe(METRICS.resourcesDelta, value, { [ATTR_TARGET]: target, [ATTR_RESOURCE_TYPE]: type });
       }
     }
   }

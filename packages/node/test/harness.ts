@@ -1,7 +1,6 @@
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReloadInstrumentation } from '@reloadscope/core';
-import { type CollectedMetric, TestMetricReader, collect } from '../../../test/support/metrics.ts';
+import { type CollectedMetric, collect, testMeterProvider } from '../../../test/support/metrics.ts';
 import { type NodeProbesConfig, ReloadNodeProbes } from '../src/index.ts';
 
 export type { CollectedMetric, Point } from '../../../test/support/metrics.ts';
@@ -11,8 +10,7 @@ export type { CollectedMetric, Point } from '../../../test/support/metrics.ts';
  * hold timers of their own, which the resources probe would rightly count.
  */
 export function setup(config: Omit<NodeProbesConfig, 'instrumentation'> = {}, { tracing = false } = {}) {
-  const reader = new TestMetricReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
+  const { reader, meterProvider } = testMeterProvider();
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const reloads = new ReloadInstrumentation();

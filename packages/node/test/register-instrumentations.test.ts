@@ -10,13 +10,12 @@ import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReloadInstrumentation } from '@reloadscope/core';
-import { collect, TestMetricReader } from '../../../test/support/metrics.ts';
+import { collect, testMeterProvider } from '../../../test/support/metrics.ts';
 import { ReloadNodeProbes } from '../src/index.ts';
 import { eventually } from './harness.ts';
 
 function pipeline() {
-  const reader = new TestMetricReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
+  const { reader, meterProvider } = testMeterProvider();
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const reloads = new ReloadInstrumentation();

@@ -12,5 +12,6 @@ export {
   startReloadscope,
   startReloadscope as register,
 } from './start.ts';
+export { currentSeriesProducer } from './current-series-producer.ts';
 export { GenerationStampProcessor, generationKey } from './generation-stamp.ts';
 export { readEnv, type EnvSettings } from './env.ts';

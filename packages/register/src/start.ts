@@ -23,6 +23,7 @@ import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfi
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
 import { afterStartUp } from './after-start-up.ts';
 import { attachInstrumentations } from './attach-instrumentations.ts';
+import { currentSeriesProducer } from './current-series-producer.ts';
 import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { diagLevel } from './diag-level.ts';
 import { readEnv } from './env.ts';
@@ -215,24 +216,33 @@ function boot(options: StartOptions): Reloadscope {
     reportOnce(
       'reuse-metrics',
       'a global OpenTelemetry MeterProvider is already registered; reloadscope reuses it and starts no Prometheus endpoint. ' +
-        'Add prometheusViews() from @reloadscope/core to its views for the documented Prometheus names.',
+        'Add prometheusViews() from @reloadscope/core to its views for the documented Prometheus names, and ' +
+        'currentSeriesProducer(() => provider, { views }) from @reloadscope/register/api to its readers\' metricProducers for the gauges (active version, candidate, …).',
     );
   } else {
     const readers: IMetricReader[] = [];
+    // Every reader carries the producer of the gauges (what is true now); it reads the provider built below.
+    const views: ViewOptions[] = prometheusViews().map((v) => ({ meterName: v.meterName, instrumentName: v.instrumentName, name: v.name }));
+    let built: MeterProvider | undefined;
+    const gauges = currentSeriesProducer(() => built, { views });
     let endpoint: PrometheusEndpoint | undefined;
     if (settings.metrics.includes('prometheus')) {
-      const exporter = new PrometheusExporter({ preventServerStart: true });
+      const exporter = new PrometheusExporter({ preventServerStart: true, metricProducers: [gauges] });
       readers.push(exporter);
       endpoint = new PrometheusEndpoint(exporter, settings.prometheusHost, settings.prometheusPort);
       url = endpoint.url;
     }
     if (settings.metrics.includes('console')) {
       readers.push(
-        new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: settings.metricExportIntervalMs }),
+        new PeriodicExportingMetricReader({
+          exporter: new ConsoleMetricExporter(),
+          exportIntervalMillis: settings.metricExportIntervalMs,
+          metricProducers: [gauges],
+        }),
       );
     }
-    const views: ViewOptions[] = prometheusViews().map((v) => ({ meterName: v.meterName, instrumentName: v.instrumentName, name: v.name }));
     const provider = new MeterProvider({ resource, views, readers });
+    built = provider;
     metrics.setGlobalMeterProvider(provider);
     meterProvider = provider;
     flushers.push(() => provider.forceFlush());

@@ -56,6 +56,9 @@ test('an SDK the app registered first is reused, not clobbered, and said once', 
   assert.equal(info.outcome, 'success');
   assert.ok(info.metricNames.includes('hotreload.reloads'), 'reload metrics flow into the app MeterProvider');
   assert.ok(info.metricNames.includes('hotreload.heap.delta'), 'node probes too');
+  for (const gauge of ['hotreload.generation', 'hotreload.last_reload.success', 'hotreload.retained_versions']) {
+    assert.ok(info.metricNames.includes(gauge), `${gauge}: the gauges come through the app reader's currentSeriesProducer`);
+  }
   assert.deepEqual(info.spanNames, ['hotreload', 'hotreload.load', 'hotreload.switch', 'hotreload.unload']);
   const exit = await app.exited;
   assert.equal(exit.code, 0, 'the process ends normally: nothing reloadscope started keeps it alive');

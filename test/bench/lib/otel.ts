@@ -11,6 +11,7 @@ import { AggregationTemporality, type DataPoint, DataPointType, MeterProvider, M
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { type ReloadInstrumentationConfig, ReloadInstrumentation } from '@reloadscope/core';
 import { enableNodeProbes, type NodeProbesConfig, type ReloadNodeProbes } from '@reloadscope/node';
+import { currentSeriesProducer } from '@reloadscope/register/api';
 
 let contextManagerSet = false;
 
@@ -32,10 +33,13 @@ export class CountingNoopExporter implements SpanExporter {
   async forceFlush(): Promise<void> {}
 }
 
-/** A pull reader, like the Prometheus exporter: nothing happens until someone collects. */
+/**
+ * A pull reader, like the Prometheus exporter: nothing happens until someone collects. Like every
+ * reader register builds, it carries the producer of reloadscope's gauges.
+ */
 export class PullReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  constructor(meterProvider: () => MeterProvider | undefined) {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE, metricProducers: [currentSeriesProducer(meterProvider)] });
   }
   protected override async onForceFlush(): Promise<void> {}
   protected override async onShutdown(): Promise<void> {}
@@ -79,8 +83,10 @@ export function fullWiring(): Wiring {
   useAsyncLocalStorageContext();
   const exporter = new CountingNoopExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter })] });
-  const reader = new PullReader();
+  let built: MeterProvider | undefined;
+  const reader = new PullReader(() => built);
   const meterProvider = new MeterProvider({ readers: [reader] });
+  built = meterProvider;
   const probesList: ReloadNodeProbes[] = [];
   return {
     tracerProvider,
