@@ -3,8 +3,10 @@ import type { Dirent } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { MeterProvider } from '@opentelemetry/api';
-import { ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { DEFAULT_TIMEOUT_MS, ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { lockBundleRoot } from './bundle-lock.ts';
 import { declarePruneFailures, type PruneFailure, reportPruneFailure } from './bundle-telemetry.ts';
+import type { HeldLock } from './cross-process-lock.ts';
 import { type DiagnosticSink, diagSink } from './diagnostics.ts';
 import { fsyncDir, writeDurably } from './durable.ts';
 import { checkActivateOptions } from './bundle-options.ts';
@@ -25,6 +27,8 @@ import { checkSignature, toPublicKey } from './verify.ts';
  *
  * rename(2) of a symlink over `current` is atomic, and a version is verified before `current`
  * may point at it, so a process killed at any moment leaves `current` at a complete version.
+ * Activations of one root are serial, in this process and across processes (bundle-lock.ts), so
+ * the serial floor read in verify still holds when `current` is renamed.
  */
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_SIGNATURE = 'manifest.json.sig';
@@ -172,7 +176,12 @@ export async function readBundleManifest(root: string, version: string, signal?:
  * Check that the release is self-contained and that every file matches the manifest (the verify
  * stage): see checkReleaseTree for what "self-contained" refuses.
  */
-export async function verifyBundleFiles(dir: string, manifest: BundleManifest, maxFileBytes = 100 * 1024 * 1024): Promise<{ files: number; size: number }> {
+export async function verifyBundleFiles(
+  dir: string,
+  manifest: BundleManifest,
+  maxFileBytes = 100 * 1024 * 1024,
+  signal?: AbortSignal,
+): Promise<{ files: number; size: number }> {
   let size = 0;
   const entries = Object.entries(manifest.files);
   const real = await checkReleaseTree(dir, Object.keys(manifest.files), RESERVED);
@@ -181,7 +190,7 @@ export async function verifyBundleFiles(dir: string, manifest: BundleManifest, m
     try {
       // Only the digest matters here: stream it, never hold a (possibly large) release file.
       // The real path: the file inside the release that checkReleaseTree found, not a path to re-resolve.
-      actual = await hashFile(real.get(path) ?? join(dir, path), { maxBytes: maxFileBytes });
+      actual = await hashFile(real.get(path) ?? join(dir, path), { maxBytes: maxFileBytes, signal });
     } catch (err) {
       if (err instanceof ConfigError && err.code === 'not_found') {
         throw new ConfigError('bundle_invalid', `bundle file listed in the manifest is missing`, { cause: err, stage: 'verify' });
@@ -209,7 +218,7 @@ export async function verifyBundle(root: string, version: string, options: Verif
 }
 
 /** Signature, then rollback, then the files: cheap authenticity checks before hashing gigabytes. */
-async function verifyRelease(root: string, c: BundleCandidate, checks: Checks): Promise<{ files: number; size: number; mark?: SerialMark }> {
+async function verifyRelease(root: string, c: BundleCandidate, checks: Checks, signal?: AbortSignal): Promise<{ files: number; size: number; mark?: SerialMark }> {
   if (checks.key) await checkSignature(c.bytes, join(c.dir, MANIFEST_SIGNATURE), checks.key, 'bundle manifest');
   let mark: SerialMark | undefined;
   if (checks.serial && checks.key) {
@@ -217,7 +226,7 @@ async function verifyRelease(root: string, c: BundleCandidate, checks: Checks): 
     mark = { serial: c.manifest.serial, hash: c.hash };
     refuseRollback(mark, await acceptedMark(root, checks.key, checks.serial), 'bundle');
   }
-  return { ...(await verifyBundleFiles(c.dir, c.manifest, checks.maxFileBytes)), mark };
+  return { ...(await verifyBundleFiles(c.dir, c.manifest, checks.maxFileBytes, signal)), mark };
 }
 
 /** Highest serial accepted per bundle root by this process (a long-running deployer). */
@@ -346,57 +355,137 @@ interface BundleCandidate {
  * reloadscope run (load = manifest, verify = signature, serial, containment and every file's
  * sha256, switch = symlink + rename(2), unload = record the serial and prune beyond `keep`,
  * rollback = point `current` back). Never throws for a failed activation: the result's outcome
- * says what happened. Throws TypeError for invalid options.
+ * says what happened, and it is always the outcome of this call's own release. Throws TypeError
+ * for invalid options.
+ *
+ * The whole activation holds the root's activation lock, taken before the run (waiting counts
+ * against `timeoutMs`; past it the outcome is `failure` with `bundle_locked`): another deployer,
+ * in this process or another, can neither move `current` nor raise the floor between this
+ * activation's checks and its switch.
  */
 export function activateBundle(options: ActivateBundleOptions): Promise<ReloadResult> {
-  const { root, version, keep } = checkActivateOptions(options);
+  const { root, version, keep, target } = checkActivateOptions(options);
   checkVersion(version);
   const checks = checksFor(options.verify, options.maxFileBytes, 'activateBundle');
   const reloads = options.instrumentation ?? defaultInstrumentation();
-  const target = options.target ?? basename(root);
-  const report = options.onDiagnostic ?? diagSink;
   declarePruneFailures(target, options.meterProvider);
+  const timeoutMs = options.timeoutMs ?? reloads.getConfig?.().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return activate({
+    root,
+    version,
+    keep,
+    target,
+    checks,
+    reloads,
+    timeoutMs,
+    trigger: options.trigger ?? 'api',
+    report: options.onDiagnostic ?? diagSink,
+    meterProvider: options.meterProvider,
+  });
+}
+
+interface Activation {
+  root: string;
+  version: string;
+  keep: number;
+  target: string;
+  trigger: ReloadTrigger | (string & {});
+  checks: Checks;
+  reloads: ReloadInstrumentation;
+  timeoutMs: number;
+  report: DiagnosticSink;
+  meterProvider: MeterProvider | undefined;
+}
+
+async function activate(a: Activation): Promise<ReloadResult> {
+  const deadline = Date.now() + a.timeoutMs;
+  // coalesce: false: a request for this exact release is never answered with another one's run.
+  const request = { target: a.target, trigger: a.trigger, coalesce: false };
+  let lock: HeldLock;
+  try {
+    lock = await lockBundleRoot(a.root, deadline);
+  } catch (err) {
+    // Counted and traced like any refused activation: a run whose load says why.
+    return a.reloads.reload({ ...request, timeoutMs: a.timeoutMs }, { load: () => Promise.reject(err), switch: () => undefined });
+  }
+  const inFlight = new Set<Promise<unknown>>();
+  let result: ReloadResult;
+  try {
+    // `unchanged` compares with what this process activated last; if `current` was moved since (by
+    // hand, by another deployer), activating this version must really switch `current` to it.
+    // Read under the lock: nobody moves `current` between this check and the run.
+    const inPlace = await activeBundleVersion(a.root).then(
+      (onDisk) => onDisk === a.version,
+      () => false,
+    );
+    result = await a.reloads.reload({ ...request, force: !inPlace, timeoutMs: Math.max(1, deadline - Date.now()) }, activationStages(a, lock, inFlight));
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  // A stage the deadline abandoned (or a switch completing late, then its rollback) may still touch
+  // the root: the lock is held until it settles, without making the caller wait for it.
+  if (inFlight.size === 0) await lock.release();
+  else void settled(inFlight).then(() => lock.release());
+  return result;
+}
+
+async function settled(inFlight: Set<Promise<unknown>>): Promise<void> {
+  while (inFlight.size > 0) {
+    await Promise.allSettled([...inFlight]);
+    // Let a late switch's rollback, started when the switch settles, join the set first.
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** The stages of one activation; every call is tracked in `inFlight` until it settles. */
+function activationStages(a: Activation, lock: HeldLock, inFlight: Set<Promise<unknown>>): ReloadStages<BundleCandidate, string | undefined> {
+  const { root, version, checks } = a;
+  const track = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
+    const p = fn(...args);
+    inFlight.add(p);
+    const forget = () => inFlight.delete(p);
+    p.then(forget, forget);
+    return p;
+  };
   let previous: string | undefined;
   let accepted: SerialMark | undefined;
-  const stages: ReloadStages<BundleCandidate, string | undefined> = {
-      load: async (ctx) => {
-        await removeStaleTemps(root);
-        return { version, ...(await readBundleManifest(root, version, ctx.signal)) };
-      },
-      identify: (c) => ({ hash: c.hash, version: c.version }),
-      verify: async (c) => {
-        accepted = (await verifyRelease(root, c, checks)).mark;
-      },
-      switch: async (c) => {
-        previous = await activeBundleVersion(root);
-        const now = new Date();
-        await utimes(c.dir, now, now);
-        await pointCurrentAt(root, c.version);
-        return previous;
-      },
-      rollback: async () => {
-        if (previous !== undefined && (await activeBundleVersion(root)) === version) await pointCurrentAt(root, previous);
-      },
-      unload: async (prev, ctx) => {
-        // The switch stands from here on: nothing below may fail the run (that would roll it back).
-        if (accepted) await recordAccepted(root, accepted, checks.serial?.stateFile, report, target);
-        const protect = new Set([version]);
-        if (prev !== undefined) protect.add(prev);
-        const { failed } = await pruneReleases(root, keep, protect);
-        for (const failure of failed) reportPruneFailure(failure, target, ctx.span, report, options.meterProvider);
-      },
+  return {
+    load: track(async (ctx) => {
+      // Under the lock, a `.current-*` temp can only be a killed activation's leftover.
+      await removeStaleTemps(root);
+      return { version, ...(await readBundleManifest(root, version, ctx.signal)) };
+    }),
+    identify: (c) => ({ hash: c.hash, version: c.version }),
+    verify: track(async (c, ctx) => {
+      accepted = (await verifyRelease(root, c, checks, ctx.signal)).mark;
+    }),
+    switch: track(async (c) => {
+      // Only a holder judged dead (frozen past the stale rules) can lose the lock: then someone
+      // else may be switching, and this activation must not.
+      if (!(await lock.held())) {
+        throw new ConfigError('bundle_locked', 'the activation lock was broken while this activation held it; not switching', { stage: 'switch' });
+      }
+      // The floor once more, at the moment of the swap: current never goes below it.
+      if (accepted && checks.key && checks.serial) refuseRollback(accepted, await acceptedMark(root, checks.key, checks.serial), 'bundle');
+      previous = await activeBundleVersion(root);
+      const now = new Date();
+      await utimes(c.dir, now, now);
+      await pointCurrentAt(root, c.version);
+      return previous;
+    }),
+    rollback: track(async () => {
+      if (previous !== undefined && (await activeBundleVersion(root)) === version) await pointCurrentAt(root, previous);
+    }),
+    unload: track(async (prev, ctx) => {
+      // The switch stands from here on: nothing below may fail the run (that would roll it back).
+      if (accepted) await recordAccepted(root, accepted, checks.serial?.stateFile, a.report, a.target);
+      const protect = new Set([version]);
+      if (prev !== undefined) protect.add(prev);
+      const { failed } = await pruneReleases(root, a.keep, protect);
+      for (const failure of failed) reportPruneFailure(failure, a.target, ctx.span, a.report, a.meterProvider);
+    }),
   };
-  const request = { target, trigger: options.trigger ?? 'api', timeoutMs: options.timeoutMs };
-  // Nothing active in this process: `unchanged` is impossible, and bad options still throw here.
-  if (reloads.getActive(target)?.hash === undefined) return reloads.reload(request, stages);
-  // `unchanged` compares with what this process activated last; if `current` was moved since (by
-  // hand, by another deployer), activating this version must really switch `current` to it.
-  return activeBundleVersion(root)
-    .then(
-      (onDisk) => onDisk === version,
-      () => false,
-    )
-    .then((inPlace) => reloads.reload({ ...request, force: !inPlace }, stages));
 }
 
 function toPrivateKey(key: string | Buffer | KeyObject): KeyObject {
