@@ -7,7 +7,7 @@ import { DEFAULT_TIMEOUT_MS, ReloadInstrumentation, type ReloadResult, type Relo
 import { lockBundleRoot } from './bundle-lock.ts';
 import { declarePruneFailures, type PruneFailure, reportPruneFailure } from './bundle-telemetry.ts';
 import type { HeldLock } from './cross-process-lock.ts';
-import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { type DiagnosticSink, diagnosticSink } from './diagnostics.ts';
 import { fsyncDir, writeDurably } from './durable.ts';
 import { checkActivateOptions } from './bundle-options.ts';
 import { ConfigError, fsError } from './errors.ts';
@@ -379,7 +379,7 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
     reloads,
     timeoutMs,
     trigger: options.trigger ?? 'api',
-    report: options.onDiagnostic ?? diagSink,
+    report: diagnosticSink(options.onDiagnostic),
     meterProvider: options.meterProvider,
   });
 }

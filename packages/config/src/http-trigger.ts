@@ -12,7 +12,7 @@ import {
   requestPath,
 } from '@reloadscope/core';
 import { AuthThrottle, type AuthThrottleOptions, type FailureBurst } from './auth-throttle.ts';
-import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { type DiagnosticSink, diagnosticSink } from './diagnostics.ts';
 import { checkHandlerOptions, checkListenerOptions, checkTarget } from './http-options.ts';
 import { Options } from './options.ts';
 
@@ -148,7 +148,7 @@ export function createReloadHandler(
   // Hashing both sides gives equal lengths, so timingSafeEqual never leaks the token length.
   const expected = digest(token);
   const allow = tokenBucket(burst, perSecond);
-  const report = guarded(options.onDiagnostic ?? diagSink);
+  const report = diagnosticSink(options.onDiagnostic);
   const throttle = new AuthThrottle({ failures: authFailures, windowSeconds: authWindowSeconds }, (burst) => report(burstDiagnostic(burst)));
   const failures = createInstrument(
     (options.meterProvider ?? metrics.getMeterProvider()).getMeter(METER_NAME),
@@ -193,17 +193,6 @@ export function createReloadHandler(
 
 const METER_NAME = '@reloadscope/config';
 
-/** A sink that throws must not change an answer, nor escape an event listener and end the process. */
-function guarded(sink: DiagnosticSink): DiagnosticSink {
-  return (d) => {
-    try {
-      sink(d);
-    } catch {
-      // nowhere left to say it
-    }
-  };
-}
-
 function burstDiagnostic({ client, failures, windowSeconds }: FailureBurst) {
   const who = client === undefined ? 'clients beyond the tracked addresses (sharing one budget)' : client;
   return {
@@ -226,7 +215,7 @@ export async function listenForReloads(target: Reloadable, options: ReloadListen
   checkTarget('listenForReloads', target);
   const { port, host, path, maxConnections } = checkListenerOptions(Options.of('listenForReloads', options));
   const handler = createReloadHandler(target, options);
-  const report = guarded(options.onDiagnostic ?? diagSink);
+  const report = diagnosticSink(options.onDiagnostic);
   const server: Server = createServer(
     {
       headersTimeout: HEADERS_TIMEOUT_MS,
