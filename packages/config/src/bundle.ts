@@ -3,7 +3,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { MeterProvider } from '@opentelemetry/api';
-import { DEFAULT_TIMEOUT_MS, ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { DEFAULT_TIMEOUT_MS, ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, type StageContext, sha256Hex } from '@reloadscope/core';
 import { lockBundleRoot } from './bundle-lock.ts';
 import { declarePruneFailures, type PruneFailure, reportPruneFailure } from './bundle-telemetry.ts';
 import type { HeldLock } from './cross-process-lock.ts';
@@ -352,16 +352,15 @@ interface BundleCandidate {
 
 /**
  * Verify `releases/<version>` against its manifest and switch `current` to it atomically, as one
- * reloadscope run (load = manifest, verify = signature, serial, containment and every file's
- * sha256, switch = symlink + rename(2), unload = record the serial and prune beyond `keep`,
- * rollback = point `current` back). Never throws for a failed activation: the result's outcome
- * says what happened, and it is always the outcome of this call's own release. Throws TypeError
- * for invalid options.
+ * reloadscope run (load = the root's activation lock, then the manifest; verify = signature,
+ * serial, containment and every file's sha256; switch = symlink + rename(2); unload = record the
+ * serial and prune beyond `keep`; rollback = point `current` back). Never throws for a failed
+ * activation: the result's outcome says what happened, and it is always the outcome of this
+ * call's own release. Throws TypeError for invalid options.
  *
- * The whole activation holds the root's activation lock, taken before the run (waiting counts
- * against `timeoutMs`; past it the outcome is `failure` with `bundle_locked`): another deployer,
- * in this process or another, can neither move `current` nor raise the floor between this
- * activation's checks and its switch.
+ * The run holds the root's activation lock from its load stage to its end (bundle-lock.ts): no
+ * other activation, in this process or another, moves `current` or raises the floor between
+ * this run's checks and its switch.
  */
 export function activateBundle(options: ActivateBundleOptions): Promise<ReloadResult> {
   const { root, version, keep, target } = checkActivateOptions(options);
@@ -370,122 +369,137 @@ export function activateBundle(options: ActivateBundleOptions): Promise<ReloadRe
   const reloads = options.instrumentation ?? defaultInstrumentation();
   declarePruneFailures(target, options.meterProvider);
   const timeoutMs = options.timeoutMs ?? reloads.getConfig?.().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-  return activate({
-    root,
-    version,
-    keep,
-    target,
-    checks,
-    reloads,
-    timeoutMs,
-    trigger: options.trigger ?? 'api',
-    report: diagnosticSink(options.onDiagnostic),
-    meterProvider: options.meterProvider,
-  });
+  const report = diagnosticSink(options.onDiagnostic);
+  const activation = new Activation({ root, version, keep, target, checks, timeoutMs, report, meterProvider: options.meterProvider });
+  // coalesce: false: a request for this exact release waits its turn and is never answered with
+  // another request's run. Bad options still throw here, synchronously.
+  return reloads
+    .reload({ target, trigger: options.trigger ?? 'api', timeoutMs, coalesce: false }, activation.stages)
+    .then(
+      (result) => activation.finish().then(() => result),
+      (err: unknown) => activation.finish().then(() => Promise.reject(err)),
+    );
 }
 
-interface Activation {
+interface ActivationSettings {
   root: string;
   version: string;
   keep: number;
   target: string;
-  trigger: ReloadTrigger | (string & {});
   checks: Checks;
-  reloads: ReloadInstrumentation;
   timeoutMs: number;
   report: DiagnosticSink;
   meterProvider: MeterProvider | undefined;
 }
 
-async function activate(a: Activation): Promise<ReloadResult> {
-  const deadline = Date.now() + a.timeoutMs;
-  // coalesce: false: a request for this exact release is never answered with another one's run.
-  const request = { target: a.target, trigger: a.trigger, coalesce: false };
-  let lock: HeldLock;
-  try {
-    lock = await lockBundleRoot(a.root, deadline);
-  } catch (err) {
-    // Counted and traced like any refused activation: a run whose load says why.
-    return a.reloads.reload({ ...request, timeoutMs: a.timeoutMs }, { load: () => Promise.reject(err), switch: () => undefined });
-  }
-  const inFlight = new Set<Promise<unknown>>();
-  let result: ReloadResult;
-  try {
-    // `unchanged` compares with what this process activated last; if `current` was moved since (by
-    // hand, by another deployer), activating this version must really switch `current` to it.
-    // Read under the lock: nobody moves `current` between this check and the run.
-    const inPlace = await activeBundleVersion(a.root).then(
-      (onDisk) => onDisk === a.version,
-      () => false,
-    );
-    result = await a.reloads.reload({ ...request, force: !inPlace, timeoutMs: Math.max(1, deadline - Date.now()) }, activationStages(a, lock, inFlight));
-  } catch (err) {
-    await lock.release();
-    throw err;
-  }
-  // A stage the deadline abandoned (or a switch completing late, then its rollback) may still touch
-  // the root: the lock is held until it settles, without making the caller wait for it.
-  if (inFlight.size === 0) await lock.release();
-  else void settled(inFlight).then(() => lock.release());
-  return result;
-}
+/** One activation: its stages, the lock they hold, and every stage call still running. */
+class Activation {
+  readonly stages: ReloadStages<BundleCandidate, string | undefined>;
+  readonly #s: ActivationSettings;
+  #lock: HeldLock | undefined;
+  /** Stage calls not settled yet: one the deadline abandoned, a switch completing late, its rollback. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #inPlace = false;
+  #previous: string | undefined;
+  #accepted: SerialMark | undefined;
 
-async function settled(inFlight: Set<Promise<unknown>>): Promise<void> {
-  while (inFlight.size > 0) {
-    await Promise.allSettled([...inFlight]);
-    // Let a late switch's rollback, started when the switch settles, join the set first.
-    await new Promise((r) => setImmediate(r));
+  constructor(settings: ActivationSettings) {
+    this.#s = settings;
+    const track =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      (...args: A): Promise<R> => {
+        const p = fn(...args);
+        this.#inFlight.add(p);
+        const forget = () => this.#inFlight.delete(p);
+        p.then(forget, forget);
+        return p;
+      };
+    this.stages = {
+      load: track((ctx) => this.#load(ctx)),
+      // `unchanged` means "the active version already": core calls a run that when the candidate
+      // hashes like what this process activated last. If `current` was moved since (by hand, by
+      // another deployer), this release is not active whatever the process remembers, so the run
+      // offers no identity to compare (its candidate was named in load) and really switches.
+      identify: (c) => (this.#inPlace ? { hash: c.hash, version: c.version } : undefined),
+      verify: track((c, ctx) => this.#verify(c, ctx)),
+      switch: track((c) => this.#switch(c)),
+      rollback: track(() => this.#rollback()),
+      unload: track((prev, ctx) => this.#unload(prev, ctx)),
+    };
   }
-}
 
-/** The stages of one activation; every call is tracked in `inFlight` until it settles. */
-function activationStages(a: Activation, lock: HeldLock, inFlight: Set<Promise<unknown>>): ReloadStages<BundleCandidate, string | undefined> {
-  const { root, version, checks } = a;
-  const track = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
-    const p = fn(...args);
-    inFlight.add(p);
-    const forget = () => inFlight.delete(p);
-    p.then(forget, forget);
-    return p;
-  };
-  let previous: string | undefined;
-  let accepted: SerialMark | undefined;
-  return {
-    load: track(async (ctx) => {
-      // Under the lock, a `.current-*` temp can only be a killed activation's leftover.
-      await removeStaleTemps(root);
-      return { version, ...(await readBundleManifest(root, version, ctx.signal)) };
-    }),
-    identify: (c) => ({ hash: c.hash, version: c.version }),
-    verify: track(async (c, ctx) => {
-      accepted = (await verifyRelease(root, c, checks, ctx.signal)).mark;
-    }),
-    switch: track(async (c) => {
-      // Only a holder judged dead (frozen past the stale rules) can lose the lock: then someone
-      // else may be switching, and this activation must not.
-      if (!(await lock.held())) {
-        throw new ConfigError('bundle_locked', 'the activation lock was broken while this activation held it; not switching', { stage: 'switch' });
-      }
-      // The floor once more, at the moment of the swap: current never goes below it.
-      if (accepted && checks.key && checks.serial) refuseRollback(accepted, await acceptedMark(root, checks.key, checks.serial), 'bundle');
-      previous = await activeBundleVersion(root);
-      const now = new Date();
-      await utimes(c.dir, now, now);
-      await pointCurrentAt(root, c.version);
-      return previous;
-    }),
-    rollback: track(async () => {
-      if (previous !== undefined && (await activeBundleVersion(root)) === version) await pointCurrentAt(root, previous);
-    }),
-    unload: track(async (prev, ctx) => {
-      // The switch stands from here on: nothing below may fail the run (that would roll it back).
-      if (accepted) await recordAccepted(root, accepted, checks.serial?.stateFile, a.report, a.target);
-      const protect = new Set([version]);
-      if (prev !== undefined) protect.add(prev);
-      const { failed } = await pruneReleases(root, a.keep, protect);
-      for (const failure of failed) reportPruneFailure(failure, a.target, ctx.span, a.report, a.meterProvider);
-    }),
-  };
+  async #load(ctx: StageContext): Promise<BundleCandidate> {
+    const { root, version, timeoutMs } = this.#s;
+    // Waiting for the lock is part of the run (its span, its deadline). Giving up a little before
+    // the deadline lets the outcome name the holder (`bundle_locked`) rather than a bare timeout.
+    const giveUpAt = Date.now() + timeoutMs - Math.min(1000, Math.floor(timeoutMs / 10));
+    this.#lock = await lockBundleRoot(root, giveUpAt, ctx.signal);
+    // Under the lock, a `.current-*` temp can only be a killed activation's leftover.
+    await removeStaleTemps(root);
+    const candidate = { version, ...(await readBundleManifest(root, version, ctx.signal)) };
+    ctx.candidate({ hash: candidate.hash, version });
+    // Read under the lock: nobody moves `current` between this check and the switch.
+    this.#inPlace = (await activeBundleVersion(root).catch(() => undefined)) === version;
+    return candidate;
+  }
+
+  async #verify(c: BundleCandidate, ctx: StageContext): Promise<void> {
+    this.#accepted = (await verifyRelease(this.#s.root, c, this.#s.checks, ctx.signal)).mark;
+  }
+
+  async #switch(c: BundleCandidate): Promise<string | undefined> {
+    const { root, checks } = this.#s;
+    // Only a holder judged dead (frozen past the stale rules) loses its lock: someone else may be
+    // switching now, and this activation must not.
+    if (!(await this.#lock?.held())) {
+      throw new ConfigError('bundle_locked', 'the activation lock was broken while this activation held it; not switching', { stage: 'switch' });
+    }
+    // The floor once more, at the moment of the swap: `current` never goes below it.
+    if (this.#accepted && checks.key && checks.serial) refuseRollback(this.#accepted, await acceptedMark(root, checks.key, checks.serial), 'bundle');
+    this.#previous = await activeBundleVersion(root);
+    const now = new Date();
+    await utimes(c.dir, now, now);
+    await pointCurrentAt(root, c.version);
+    return this.#previous;
+  }
+
+  async #rollback(): Promise<void> {
+    const { root, version } = this.#s;
+    if (this.#previous !== undefined && (await activeBundleVersion(root)) === version) await pointCurrentAt(root, this.#previous);
+  }
+
+  async #unload(prev: string | undefined, ctx: StageContext): Promise<void> {
+    const { root, version, checks, keep, target, report, meterProvider } = this.#s;
+    // The switch stands from here on: nothing below may fail the run (that would roll it back).
+    if (this.#accepted) await recordAccepted(root, this.#accepted, checks.serial?.stateFile, report, target);
+    const protect = new Set([version]);
+    if (prev !== undefined) protect.add(prev);
+    const { failed } = await pruneReleases(root, keep, protect);
+    for (const failure of failed) reportPruneFailure(failure, target, ctx.span, report, meterProvider);
+  }
+
+  /**
+   * The run has its result. The lock is released now, or, while a stage call still runs (it may
+   * still touch the root), once every one has settled, without making the caller wait for it.
+   */
+  async finish(): Promise<void> {
+    if (this.#inFlight.size === 0) return this.#release();
+    void this.#settled().then(() => this.#release());
+  }
+
+  async #settled(): Promise<void> {
+    while (this.#inFlight.size > 0) {
+      await Promise.allSettled([...this.#inFlight]);
+      // A late switch's rollback starts when the switch settles: let it join the set first.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  #release(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    return lock ? lock.release() : Promise.resolve();
+  }
 }
 
 function toPrivateKey(key: string | Buffer | KeyObject): KeyObject {

@@ -71,13 +71,15 @@ export function describeHolder(holder: HolderRecord): string {
   return `pid ${holder.pid} on ${holder.host}`;
 }
 
-let identity: Promise<Identity> | undefined;
+let identity: Promise<Identity & { start: string | undefined }> | undefined;
 
-function selfIdentity(): Promise<Identity> {
+/** This process as a holder record names it (read once: none of it changes while it runs). */
+function selfIdentity(): Promise<Identity & { start: string | undefined }> {
   identity ??= Promise.all([
     readFile('/proc/sys/kernel/random/boot_id', 'utf8').then((s) => s.trim(), () => undefined),
     readlink('/proc/self/ns/pid').catch(() => undefined),
-  ]).then(([boot, pidns]) => ({ host: hostname(), boot, pidns }));
+    startTime(process.pid),
+  ]).then(([boot, pidns, start]) => ({ host: hostname(), boot, pidns, start }));
   return identity;
 }
 
@@ -177,7 +179,21 @@ async function removeDeadStagings(path: string, me: Identity): Promise<void> {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`; rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 const exists = (path: string) => lstat(path).then(() => true, () => false);
 /** What rename(2) says when a non-empty directory (a held lock) is in the way, per platform. */
 const IN_THE_WAY = new Set(['ENOTEMPTY', 'EEXIST', 'EPERM', 'EISDIR', 'ENOTDIR']);
@@ -185,14 +201,15 @@ const IN_THE_WAY = new Set(['ENOTEMPTY', 'EEXIST', 'EPERM', 'EISDIR', 'ENOTDIR']
 /**
  * Take the lock at `path` (a directory path whose parent exists), waiting while a live process
  * holds it and breaking it when its holder is gone. Rejects with LockBusyError at `deadline`
- * (epoch ms), or with the filesystem's error when the lock cannot be written at all (EACCES, EROFS).
+ * (epoch ms), with the signal's reason when it aborts, or with the filesystem's error when the
+ * lock cannot be written at all (EACCES, EROFS).
  */
-export async function acquireLock(path: string, deadline: number): Promise<HeldLock> {
+export async function acquireLock(path: string, deadline: number, signal?: AbortSignal): Promise<HeldLock> {
   const me = await selfIdentity();
   const token = randomBytes(12).toString('hex');
   const holderName = `${HOLDER_PREFIX}${token}`;
   const staging = `${path}.${token}`;
-  const record: HolderRecord = { ...me, pid: process.pid, start: await startTime(process.pid), token };
+  const record: HolderRecord = { ...me, pid: process.pid, token };
   let home = staging;
   const write = async () => {
     await mkdir(staging);
@@ -235,7 +252,9 @@ export async function acquireLock(path: string, deadline: number): Promise<HeldL
       }
       if (Date.now() >= deadline) throw new LockBusyError(path, holder);
       const backoff = Math.min(POLL_MAX_MS, POLL_MIN_MS * 2 ** Math.min(attempt, 5));
-      await sleep(Math.min(Math.max(1, deadline - Date.now()), backoff / 2 + Math.random() * backoff));
+      await sleep(Math.min(Math.max(1, deadline - Date.now()), backoff / 2 + Math.random() * backoff), signal);
+      // Woken at the deadline: give up now, not after another round trip to the filesystem.
+      if (Date.now() >= deadline) throw new LockBusyError(path, holder);
     }
   } catch (err) {
     clearInterval(heartbeat);

@@ -30,7 +30,11 @@ test('concurrent activations of one root: every caller gets the result of its ow
   for (const v of versions) await writeRelease(root, v, files(v));
   assert.equal((await activate('r0-missing')).error?.code, 'bundle_invalid');
 
-  const results = await Promise.all(versions.map(activate));
+  const started = versions.map(activate);
+  // The ones waiting for their turn are visible as pending requests of the target.
+  assert.equal(await tel.metric('hotreload.pending', { 'hotreload.target': 'rules' }), 5);
+  const results = await Promise.all(started);
+  assert.equal(await tel.metric('hotreload.pending', { 'hotreload.target': 'rules' }), 0);
   for (const [i, r] of results.entries()) {
     assert.equal(r.outcome, 'success', `${versions[i]}: ${r.error?.code}`);
     assert.equal(r.version, versions[i], `the caller of ${versions[i]} was answered with ${r.version}`);
@@ -315,11 +319,14 @@ test('a live holder keeps the lock: a deployer stopped with SIGSTOP makes the ne
   await untilHolding(d.root, holder.pid);
   holder.proc.kill('SIGSTOP');
   t.after(() => holder.proc.kill('SIGCONT'));
+  await sleep(20);
+  // The holder may have been stopped before or after its own switch; stopped, it changes nothing.
+  const before = await activeBundleVersion(d.root);
   const r = await activateBundle({ root: d.root, version: next, verify: d.verify, timeoutMs: 1500, instrumentation: tel.reloads, target: 'rules' });
   assert.equal(r.outcome, 'failure');
   assert.equal(r.error?.code, 'bundle_locked');
   assert.match(r.error?.message ?? '', new RegExp(`pid ${holder.pid}`));
-  assert.equal(await activeBundleVersion(d.root), first, 'nothing switched');
+  assert.equal(await activeBundleVersion(d.root), before, 'nothing switched');
   assert.equal(await tel.metric('hotreload.reloads', { 'hotreload.target': 'rules', 'hotreload.trigger': 'api', 'hotreload.outcome': 'failure' }), 1);
   const span = (await tel.spans()).find((s) => s.name === 'hotreload');
   assert.equal(span?.attributes['error.type'], 'bundle_locked');
@@ -370,7 +377,7 @@ test('a lock path taken by something that is not a lock is never removed (bundle
   ] as const) {
     await rm(lock, { recursive: true, force: true });
     await make();
-    const r = await activateBundle({ root, version: 'v1', timeoutMs: 300, target: 'occupied' });
+    const r = await activateBundle({ root, version: 'v1', timeoutMs: 1500, target: 'occupied' });
     assert.deepEqual([r.outcome, r.error?.code], ['failure', 'bundle_locked'], what);
     assert.match(r.error?.message ?? '', /something that is not a lock occupied its lock \.activation\.lock until the deadline/);
     assert.equal(await activeBundleVersion(root), undefined, `${what}: nothing switched`);

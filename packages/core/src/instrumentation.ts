@@ -54,8 +54,7 @@ type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Each target is some 60 exposition lines on every scrape; a hundred is already a lot of reloaders. */
 export const DEFAULT_MAX_TARGETS = 100;
-/** The longest `options.target` accepted (a label value on every series). */
-export const MAX_TARGET_CHARS = 128;
+const MAX_TARGET_CHARS = 128;
 const ERROR_MESSAGE_POLICIES = ['safe', 'all', 'none'] as const;
 const TRIGGER_SET: ReadonlySet<string> = new Set(TRIGGERS);
 
