@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fsyncDir, writeDurably } from './durable.ts';
 import { readCapped } from './read.ts';
 
 /**
@@ -23,7 +22,8 @@ import { readCapped } from './read.ts';
  * process that started at another time (pid reuse). From an earlier boot: always. On another host
  * or in another PID namespace, where pids mean nothing here: its record was not refreshed (the
  * holder touches it every HEARTBEAT_MS) for FOREIGN_STALE_MS. A record that does not parse was not
- * written by this code (records are complete and fsynced before the lock exists): stale.
+ * written by this code (a record is complete before its lock exists; only a power loss can tear
+ * one, and every lock from before a reboot is stale anyway): stale.
  */
 const HOLDER_PREFIX = 'holder-';
 const HEARTBEAT_MS = 2_000;
@@ -211,10 +211,11 @@ export async function acquireLock(path: string, deadline: number, signal?: Abort
   const staging = `${path}.${token}`;
   const record: HolderRecord = { ...me, pid: process.pid, token };
   let home = staging;
+  // No fsync: other processes see the record before the rename makes it the lock, and a record
+  // torn by a power loss is malformed, hence stale, which every lock from before a reboot is anyway.
   const write = async () => {
     await mkdir(staging);
-    await writeDurably(join(staging, holderName), JSON.stringify(record));
-    await fsyncDir(staging);
+    await writeFile(join(staging, holderName), JSON.stringify(record), { flag: 'wx' });
   };
   // Refreshed from the start: a waiter's staging directory is live too.
   const heartbeat = setInterval(() => {
