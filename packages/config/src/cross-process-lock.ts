@@ -124,11 +124,13 @@ type Inspection = { free: true } | { free: false; holder: HolderRecord | undefin
 async function inspect(path: string, me: Identity): Promise<Inspection> {
   let names: string[];
   try {
+    // A symlink or a file at the lock path is not a lock: never followed, never removed.
+    if (!(await lstat(path)).isDirectory()) return { free: false, holder: undefined };
     names = await readdir(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { free: true };
-    if (code === 'ENOTDIR') return { free: false, holder: undefined }; // not ours: never removed
+    if (code === 'ENOTDIR') return { free: false, holder: undefined };
     throw err;
   }
   const name = names.find((n) => n.startsWith(HOLDER_PREFIX));
@@ -167,6 +169,7 @@ async function removeDeadStagings(path: string, me: Identity): Promise<void> {
     if (!name.startsWith(prefix)) continue;
     const dir = join(parent, name);
     try {
+      if (!(await lstat(dir)).isDirectory()) continue;
       const record = (await readdir(dir)).find((n) => n.startsWith(HOLDER_PREFIX));
       const file = record === undefined ? dir : join(dir, record);
       const refreshedAtMs = (await stat(file)).mtimeMs;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -371,8 +371,13 @@ test('a lock path taken by something that is not a lock is never removed (bundle
   const root = await tempDir(t, 'rs-bundle-');
   await writeRelease(root, 'v1', files('v1'));
   const lock = join(root, ACTIVATION_LOCK);
+  // A symlink to a directory elsewhere, holding what looks like a dead holder's record.
+  const elsewhere = await tempDir(t, 'rs-elsewhere-');
+  const decoy = join(elsewhere, `holder-${'e'.repeat(24)}`);
+  await writeFile(decoy, JSON.stringify({ pid: 2 ** 30, host: hostname(), token: 'e'.repeat(24) }));
   for (const [what, make] of [
     ['a regular file', () => writeFile(lock, 'not a lock')],
+    ['a symlink to a directory elsewhere', () => symlink(elsewhere, lock)],
     ['a directory of something else', () => mkdir(lock).then(() => writeFile(join(lock, 'notes.txt'), 'mine'))],
   ] as const) {
     await rm(lock, { recursive: true, force: true });
@@ -383,6 +388,7 @@ test('a lock path taken by something that is not a lock is never removed (bundle
     assert.equal(await activeBundleVersion(root), undefined, `${what}: nothing switched`);
   }
   assert.equal(await readFile(join(lock, 'notes.txt'), 'utf8'), 'mine', 'left alone');
+  assert.ok(await readFile(decoy, 'utf8'), 'nothing behind the symlink was removed');
   assert.deepEqual(await readdir(root).then((n) => n.filter((x) => x.startsWith(`${ACTIVATION_LOCK}.`))), [], 'no staging directory left behind');
   const missing = await activateBundle({ root: join(root, 'no-such-root'), version: 'v1', target: 'missing' });
   assert.deepEqual([missing.outcome, missing.error?.code, missing.error?.message], ['failure', 'not_found', 'the bundle root does not exist']);
