@@ -3,9 +3,11 @@ import type { Dirent } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { MeterProvider } from '@opentelemetry/api';
-import { ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, sha256Hex } from '@reloadscope/core';
+import { DEFAULT_TIMEOUT_MS, ReloadInstrumentation, type ReloadResult, type ReloadStages, type ReloadTrigger, type StageContext, sha256Hex } from '@reloadscope/core';
+import { lockBundleRoot } from './bundle-lock.ts';
 import { declarePruneFailures, type PruneFailure, reportPruneFailure } from './bundle-telemetry.ts';
-import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import type { HeldLock } from './cross-process-lock.ts';
+import { type DiagnosticSink, diagnosticSink } from './diagnostics.ts';
 import { fsyncDir, writeDurably } from './durable.ts';
 import { checkActivateOptions } from './bundle-options.ts';
 import { ConfigError, fsError } from './errors.ts';
@@ -25,6 +27,8 @@ import { checkSignature, toPublicKey } from './verify.ts';
  *
  * rename(2) of a symlink over `current` is atomic, and a version is verified before `current`
  * may point at it, so a process killed at any moment leaves `current` at a complete version.
+ * Activations of one root are serial, in this process and across processes (bundle-lock.ts), so
+ * the serial floor read in verify still holds when `current` is renamed.
  */
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_SIGNATURE = 'manifest.json.sig';
@@ -194,7 +198,12 @@ export async function readBundleManifest(root: string, version: string, signal?:
  * Check that the release is self-contained and that every file matches the manifest (the verify
  * stage): see checkReleaseTree for what "self-contained" refuses.
  */
-export async function verifyBundleFiles(dir: string, manifest: BundleManifest, maxFileBytes = 100 * 1024 * 1024): Promise<{ files: number; size: number }> {
+export async function verifyBundleFiles(
+  dir: string,
+  manifest: BundleManifest,
+  maxFileBytes = 100 * 1024 * 1024,
+  signal?: AbortSignal,
+): Promise<{ files: number; size: number }> {
   let size = 0;
   const entries = Object.entries(manifest.files);
   const real = await checkReleaseTree(dir, Object.keys(manifest.files), RESERVED);
@@ -203,7 +212,7 @@ export async function verifyBundleFiles(dir: string, manifest: BundleManifest, m
     try {
       // Only the digest matters here: stream it, never hold a (possibly large) release file.
       // The real path: the file inside the release that checkReleaseTree found, not a path to re-resolve.
-      actual = await hashFile(real.get(path) ?? join(dir, path), { maxBytes: maxFileBytes });
+      actual = await hashFile(real.get(path) ?? join(dir, path), { maxBytes: maxFileBytes, signal });
     } catch (err) {
       if (err instanceof ConfigError && err.code === 'not_found') {
         throw new ConfigError('bundle_invalid', `bundle file listed in the manifest is missing`, { cause: err, stage: 'verify' });
@@ -243,11 +252,11 @@ export async function acceptBundleRelease(root: string, verified: VerifiedBundle
   if (verified.serial === undefined) return;
   const mark = { serial: verified.serial, hash: verified.hash };
   // Only a throwing onDiagnostic sink can reject here; the floor is raised by then.
-  await recordAccepted(root, mark, options.stateFile, options.onDiagnostic ?? diagSink, options.target ?? basename(root)).catch(() => {});
+  await recordAccepted(root, mark, options.stateFile, diagnosticSink(options.onDiagnostic), options.target ?? basename(root)).catch(() => {});
 }
 
 /** Signature, then rollback, then the files: cheap authenticity checks before hashing gigabytes. */
-async function verifyRelease(root: string, c: BundleCandidate, checks: Checks): Promise<{ files: number; size: number; mark?: SerialMark }> {
+async function verifyRelease(root: string, c: BundleCandidate, checks: Checks, signal?: AbortSignal): Promise<{ files: number; size: number; mark?: SerialMark }> {
   if (checks.key) await checkSignature(c.bytes, join(c.dir, MANIFEST_SIGNATURE), checks.key, 'bundle manifest');
   let mark: SerialMark | undefined;
   if (checks.serial && checks.key) {
@@ -255,7 +264,7 @@ async function verifyRelease(root: string, c: BundleCandidate, checks: Checks): 
     mark = { serial: c.manifest.serial, hash: c.hash };
     refuseRollback(mark, await acceptedMark(root, checks.key, checks.serial), 'bundle');
   }
-  return { ...(await verifyBundleFiles(c.dir, c.manifest, checks.maxFileBytes)), mark };
+  return { ...(await verifyBundleFiles(c.dir, c.manifest, checks.maxFileBytes, signal)), mark };
 }
 
 /** Highest serial accepted per bundle root by this process (a long-running deployer). */
@@ -381,60 +390,154 @@ interface BundleCandidate {
 
 /**
  * Verify `releases/<version>` against its manifest and switch `current` to it atomically, as one
- * reloadscope run (load = manifest, verify = signature, serial, containment and every file's
- * sha256, switch = symlink + rename(2), unload = record the serial and prune beyond `keep`,
- * rollback = point `current` back). Never throws for a failed activation: the result's outcome
- * says what happened. Throws TypeError for invalid options.
+ * reloadscope run (load = the root's activation lock, then the manifest; verify = signature,
+ * serial, containment and every file's sha256; switch = symlink + rename(2); unload = record the
+ * serial and prune beyond `keep`; rollback = point `current` back). Never throws for a failed
+ * activation: the result's outcome says what happened, and it is always the outcome of this
+ * call's own release. Throws TypeError for invalid options.
+ *
+ * The run holds the root's activation lock from its load stage to its end (bundle-lock.ts): no
+ * other activation, in this process or another, moves `current` or raises the floor between
+ * this run's checks and its switch.
  */
 export function activateBundle(options: ActivateBundleOptions): Promise<ReloadResult> {
-  const { root, version, keep } = checkActivateOptions(options);
+  const { root, version, keep, target } = checkActivateOptions(options);
   checkVersion(version);
   const checks = checksFor(options.verify, options.maxFileBytes, 'activateBundle');
   const reloads = options.instrumentation ?? defaultInstrumentation();
-  const target = options.target ?? basename(root);
-  const report = options.onDiagnostic ?? diagSink;
   declarePruneFailures(reloads, target, options.meterProvider);
-  let previous: string | undefined;
-  let accepted: SerialMark | undefined;
-  const stages: ReloadStages<BundleCandidate, string | undefined> = {
-      load: async (ctx) => {
-        await removeStaleTemps(root);
-        return { version, ...(await readBundleManifest(root, version, ctx.signal)) };
-      },
-      identify: (c) => ({ hash: c.hash, version: c.version }),
-      verify: async (c) => {
-        accepted = (await verifyRelease(root, c, checks)).mark;
-      },
-      switch: async (c) => {
-        previous = await activeBundleVersion(root);
-        const now = new Date();
-        await utimes(c.dir, now, now);
-        await pointCurrentAt(root, c.version);
-        return previous;
-      },
-      rollback: async () => {
-        if (previous !== undefined && (await activeBundleVersion(root)) === version) await pointCurrentAt(root, previous);
-      },
-      unload: async (prev, ctx) => {
-        // The switch stands from here on: nothing below may fail the run (that would roll it back).
-        if (accepted) await recordAccepted(root, accepted, checks.serial?.stateFile, report, target);
-        const protect = new Set([version]);
-        if (prev !== undefined) protect.add(prev);
-        const { failed } = await pruneReleases(root, keep, protect);
-        for (const failure of failed) reportPruneFailure(failure, target, ctx.span, report, options.meterProvider);
-      },
-  };
-  const request = { target, trigger: options.trigger ?? 'api', timeoutMs: options.timeoutMs };
-  // Nothing active in this process: `unchanged` is impossible, and bad options still throw here.
-  if (reloads.getActive(target)?.hash === undefined) return reloads.reload(request, stages);
-  // `unchanged` compares with what this process activated last; if `current` was moved since (by
-  // hand, by another deployer), activating this version must really switch `current` to it.
-  return activeBundleVersion(root)
+  const timeoutMs = options.timeoutMs ?? reloads.getConfig?.().defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const report = diagnosticSink(options.onDiagnostic);
+  const activation = new Activation({ root, version, keep, target, checks, timeoutMs, report, meterProvider: options.meterProvider });
+  // coalesce: false: a request for this exact release waits its turn and is never answered with
+  // another request's run. Bad options still throw here, synchronously.
+  return reloads
+    .reload({ target, trigger: options.trigger ?? 'api', timeoutMs, coalesce: false }, activation.stages)
     .then(
-      (onDisk) => onDisk === version,
-      () => false,
-    )
-    .then((inPlace) => reloads.reload({ ...request, force: !inPlace }, stages));
+      (result) => activation.finish().then(() => result),
+      (err: unknown) => activation.finish().then(() => Promise.reject(err)),
+    );
+}
+
+interface ActivationSettings {
+  root: string;
+  version: string;
+  keep: number;
+  target: string;
+  checks: Checks;
+  timeoutMs: number;
+  report: DiagnosticSink;
+  meterProvider: MeterProvider | undefined;
+}
+
+/** One activation: its stages, the lock they hold, and every stage call still running. */
+class Activation {
+  readonly stages: ReloadStages<BundleCandidate, string | undefined>;
+  readonly #s: ActivationSettings;
+  #lock: HeldLock | undefined;
+  /** Stage calls not settled yet: one the deadline abandoned, a switch completing late, its rollback. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #inPlace = false;
+  #previous: string | undefined;
+  #accepted: SerialMark | undefined;
+
+  constructor(settings: ActivationSettings) {
+    this.#s = settings;
+    const track =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      (...args: A): Promise<R> => {
+        const p = fn(...args);
+        this.#inFlight.add(p);
+        const forget = () => this.#inFlight.delete(p);
+        p.then(forget, forget);
+        return p;
+      };
+    this.stages = {
+      load: track((ctx) => this.#load(ctx)),
+      // `unchanged` means "the active version already": core calls a run that when the candidate
+      // hashes like what this process activated last. If `current` was moved since (by hand, by
+      // another deployer), this release is not active whatever the process remembers, so the run
+      // offers no identity to compare (its candidate was named in load) and really switches.
+      identify: (c) => (this.#inPlace ? { hash: c.hash, version: c.version } : undefined),
+      verify: track((c, ctx) => this.#verify(c, ctx)),
+      switch: track((c) => this.#switch(c)),
+      rollback: track(() => this.#rollback()),
+      unload: track((prev, ctx) => this.#unload(prev, ctx)),
+    };
+  }
+
+  async #load(ctx: StageContext): Promise<BundleCandidate> {
+    const { root, version, timeoutMs } = this.#s;
+    // Waiting for the lock is part of the run (its span, its deadline). Giving up a little before
+    // the deadline lets the outcome name the holder (`bundle_locked`) rather than a bare timeout.
+    const giveUpAt = Date.now() + timeoutMs - Math.min(1000, Math.floor(timeoutMs / 10));
+    this.#lock = await lockBundleRoot(root, giveUpAt, ctx.signal);
+    // Under the lock, a `.current-*` temp can only be a killed activation's leftover.
+    await removeStaleTemps(root);
+    const candidate = { version, ...(await readBundleManifest(root, version, ctx.signal)) };
+    ctx.candidate({ hash: candidate.hash, version });
+    // Read under the lock: nobody moves `current` between this check and the switch.
+    this.#inPlace = (await activeBundleVersion(root).catch(() => undefined)) === version;
+    return candidate;
+  }
+
+  async #verify(c: BundleCandidate, ctx: StageContext): Promise<void> {
+    this.#accepted = (await verifyRelease(this.#s.root, c, this.#s.checks, ctx.signal)).mark;
+  }
+
+  async #switch(c: BundleCandidate): Promise<string | undefined> {
+    const { root, checks } = this.#s;
+    // Only a holder judged dead (frozen past the stale rules) loses its lock: someone else may be
+    // switching now, and this activation must not.
+    if (!(await this.#lock?.held())) {
+      throw new ConfigError('bundle_locked', 'the activation lock was broken while this activation held it; not switching', { stage: 'switch' });
+    }
+    // The floor once more, at the moment of the swap: `current` never goes below it.
+    if (this.#accepted && checks.key && checks.serial) refuseRollback(this.#accepted, await acceptedMark(root, checks.key, checks.serial), 'bundle');
+    this.#previous = await activeBundleVersion(root);
+    const now = new Date();
+    await utimes(c.dir, now, now);
+    await pointCurrentAt(root, c.version);
+    return this.#previous;
+  }
+
+  async #rollback(): Promise<void> {
+    const { root, version } = this.#s;
+    if (this.#previous !== undefined && (await activeBundleVersion(root)) === version) await pointCurrentAt(root, this.#previous);
+  }
+
+  async #unload(prev: string | undefined, ctx: StageContext): Promise<void> {
+    const { root, version, checks, keep, target, report, meterProvider } = this.#s;
+    // The switch stands from here on: nothing below may fail the run (that would roll it back).
+    if (this.#accepted) await recordAccepted(root, this.#accepted, checks.serial?.stateFile, report, target);
+    const protect = new Set([version]);
+    if (prev !== undefined) protect.add(prev);
+    const { failed } = await pruneReleases(root, keep, protect);
+    for (const failure of failed) reportPruneFailure(failure, target, ctx.span, report, meterProvider);
+  }
+
+  /**
+   * The run has its result. The lock is released now, or, while a stage call still runs (it may
+   * still touch the root), once every one has settled, without making the caller wait for it.
+   */
+  async finish(): Promise<void> {
+    if (this.#inFlight.size === 0) return this.#release();
+    void this.#settled().then(() => this.#release());
+  }
+
+  async #settled(): Promise<void> {
+    while (this.#inFlight.size > 0) {
+      await Promise.allSettled([...this.#inFlight]);
+      // A late switch's rollback starts when the switch settles: let it join the set first.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  #release(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    return lock ? lock.release() : Promise.resolve();
+  }
 }
 
 function toPrivateKey(key: string | Buffer | KeyObject): KeyObject {

@@ -21,6 +21,23 @@ export type DiagnosticSink = (d: ConfigDiagnostic) => void;
 /** Default sink: the OpenTelemetry diag logger, which the app already routes somewhere. */
 export const diagSink: DiagnosticSink = (d) => diag.warn(`@reloadscope/config ${d.code}: ${d.message}`);
 
+/**
+ * The `onDiagnostic` option as every caller uses it: the default when absent, and a throw from the
+ * sink goes nowhere. Diagnostics are said from inside stages (a prune or serial write after a switch
+ * that stands), result handlers and event listeners: a broken sink must not roll back a switch,
+ * reject a reload's promise, change an HTTP answer or end the process.
+ */
+export function diagnosticSink(sink: DiagnosticSink | undefined): DiagnosticSink {
+  if (sink === undefined) return diagSink;
+  return (d) => {
+    try {
+      sink(d);
+    } catch {
+      // nowhere left to say it
+    }
+  };
+}
+
 /** One line for a reload that kept the old version, naming what keeps serving (never content). */
 export function reportRejection(report: DiagnosticSink, result: ReloadResult): void {
   if (result.trigger === 'startup' || result.outcome === 'success' || result.outcome === 'unchanged') return;

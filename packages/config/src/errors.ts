@@ -20,6 +20,7 @@ export const CONFIG_ERROR_CODES = [
   'subscriber_failed',
   'signal_refused',
   'bundle_invalid',
+  'bundle_locked',
   'tls_cert_invalid',
   'tls_key_invalid',
   'tls_key_mismatch',

@@ -14,7 +14,7 @@ import {
   requestPath,
 } from '@reloadscope/core';
 import { AuthThrottle, type AuthThrottleOptions, type FailureBurst } from './auth-throttle.ts';
-import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { type DiagnosticSink, diagnosticSink } from './diagnostics.ts';
 import { checkHandlerOptions, checkListenerOptions, checkTarget } from './http-options.ts';
 import { Options } from './options.ts';
 
@@ -153,7 +153,7 @@ export function createReloadHandler(
   // Hashing both sides gives equal lengths, so timingSafeEqual never leaks the token length.
   const expected = digest(token);
   const allow = tokenBucket(burst, perSecond);
-  const report = guarded(options.onDiagnostic ?? diagSink);
+  const report = diagnosticSink(options.onDiagnostic);
   const throttle = new AuthThrottle({ failures: authFailures, windowSeconds: authWindowSeconds }, (burst) => report(burstDiagnostic(burst)));
   const failures = createInstrument(
     (options.meterProvider ?? metrics.getMeterProvider()).getMeter(METER_NAME),
@@ -198,17 +198,6 @@ export function createReloadHandler(
 
 const METER_NAME = '@reloadscope/config';
 
-/** A sink that throws must not change an answer, nor escape an event listener and end the process. */
-function guarded(sink: DiagnosticSink): DiagnosticSink {
-  return (d) => {
-    try {
-      sink(d);
-    } catch {
-      // nowhere left to say it
-    }
-  };
-}
-
 function burstDiagnostic({ client, failures, windowSeconds }: FailureBurst) {
   const who = client === undefined ? 'clients beyond the tracked addresses (sharing one budget)' : client;
   return {
@@ -222,7 +211,7 @@ export async function listenForReloads(target: Reloadable, options: ReloadListen
   checkTarget('listenForReloads', target);
   const { port, host, path, maxConnections } = checkListenerOptions(Options.of('listenForReloads', options));
   const handler = createReloadHandler(target, options);
-  const report = guarded(options.onDiagnostic ?? diagSink);
+  const report = diagnosticSink(options.onDiagnostic);
   // Slow-loris bounds (headers within 10 s, the whole request within 30 s, silent clients
   // replaced by real ones when the slots are full): core's guardListener, as for every listener.
   const server: Server = createServer(LISTENER_SERVER_OPTIONS, (req, res) => {

@@ -1,3 +1,4 @@
+import { acquireLock } from './cross-process-lock.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { replaceFileDurably } from './durable.ts';
 import { ConfigError } from './errors.ts';
@@ -27,6 +28,8 @@ export interface SerialOptions {
 }
 
 const MAX_STATE_BYTES = 4096;
+/** A state write holds its lock for a few fsyncs; ten seconds of waiting means something is wrong. */
+const STATE_LOCK_WAIT_MS = 10_000;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export function isSerial(value: unknown): value is number {
@@ -77,11 +80,21 @@ export async function readSerialState(path: string): Promise<SerialMark | undefi
   return { serial: mark.serial, hash: mark.hash };
 }
 
-/** Raise the state file to `mark` (never lower it: a concurrent writer may have gone higher). */
+/**
+ * Raise the state file to `mark`, never lower it. Replicas of a service (or deployers) may share
+ * one state file: the read and the replace happen under the file's lock (`<path>.lock`), or a
+ * writer that read 3 could replace the 5 another one wrote meanwhile with its 4. Rejects when the
+ * lock stays held by a live process for STATE_LOCK_WAIT_MS (reported as `serial_state_failed`).
+ */
 export async function writeSerialState(path: string, mark: SerialMark): Promise<void> {
-  const stored = await readSerialState(path).catch(() => undefined);
-  if (stored && higherMark(stored, mark) === stored) return;
-  await replaceFileDurably(path, `${JSON.stringify({ serial: mark.serial, hash: mark.hash })}\n`);
+  const lock = await acquireLock(`${path}.lock`, Date.now() + STATE_LOCK_WAIT_MS);
+  try {
+    const stored = await readSerialState(path).catch(() => undefined);
+    if (stored && higherMark(stored, mark) === stored) return;
+    await replaceFileDurably(path, `${JSON.stringify({ serial: mark.serial, hash: mark.hash })}\n`);
+  } finally {
+    await lock.release();
+  }
 }
 
 function checkStateFile(stateFile: unknown, option: string): void {

@@ -1,5 +1,5 @@
 import type { ReloadResult, ReloadTrigger } from '@reloadscope/core';
-import { type DiagnosticSink, diagSink } from './diagnostics.ts';
+import { type DiagnosticSink, diagnosticSink } from './diagnostics.ts';
 import { checkListenerOptions } from './http-options.ts';
 import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
 import { symlinkedAncestors } from './locate.ts';
@@ -44,7 +44,7 @@ export function checkTriggerOptions(o: Options): TriggerSettings {
     watch: checkWatchOptions(typeof watch === 'object' ? o.child('watch') : undefined),
     watching: watch !== false,
     http: http === undefined || http === false ? undefined : (http as ReloadListenerOptions),
-    report: o.function<DiagnosticSink>('onDiagnostic') ?? diagSink,
+    report: diagnosticSink(o.function<DiagnosticSink>('onDiagnostic')),
   };
 }
 

@@ -87,3 +87,47 @@ test('a custom parser or schema that throws a Proxy: watchConfig rejects with a 
     (err: unknown) => err instanceof ConfigError,
   );
 });
+
+test('an onDiagnostic sink that throws changes no outcome: a switch that took effect stays success, a rejected reload still resolves', async (t) => {
+  const tel = telemetry();
+  t.after(() => tel.shutdown());
+  const said: string[] = [];
+  const throwing = (d: { code: string }) => {
+    said.push(d.code);
+    throw new Error('the sink is broken');
+  };
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { activateBundle, activeBundleVersion, writeRelease } = await import('../src/index.ts');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+
+  // A bundle whose serial cannot be recorded (the state file's directory is a file): the switch
+  // stands and is reported as success; the sink hears serial_state_failed and its throw goes nowhere.
+  const root = await tempDir(t, 'rs-bundle-');
+  const notADir = join(await tempDir(t, 'rs-state-'), 'file');
+  await writeFile(notADir, '');
+  await writeRelease(root, 's1', { 'a.txt': 'one' }, { serial: 1, privateKey });
+  const r = await activateBundle({
+    root,
+    version: 's1',
+    instrumentation: tel.reloads,
+    target: 'rules',
+    onDiagnostic: throwing,
+    verify: { publicKey, serial: { stateFile: join(notADir, 'serial.json') } },
+  });
+  assert.deepEqual([r.outcome, r.error?.code], ['success', undefined]);
+  assert.equal(await activeBundleVersion(root), 's1');
+  assert.deepEqual(said, ['serial_state_failed']);
+
+  // watchConfig: a rejected reload is said to the sink (reload_rejected); the throw must not turn
+  // the result into a rejection.
+  const dir = await tempDir(t);
+  const file = join(dir, 'app.json');
+  await writeFile(file, '{"v": 1}');
+  const config = await watchConfig<{ v: number }>({ path: file, instrumentation: tel.reloads, watch: false, signal: false, onDiagnostic: throwing });
+  t.after(() => config.close());
+  await writeFile(file, '{"v": ');
+  const rejected = await config.reload();
+  assert.deepEqual([rejected.outcome, rejected.error?.code], ['failure', 'parse_error']);
+  assert.deepEqual(said, ['serial_state_failed', 'reload_rejected']);
+  assert.deepEqual(config.current, { v: 1 });
+});

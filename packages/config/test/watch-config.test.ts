@@ -192,3 +192,35 @@ test('a reload that exceeds its deadline times out and keeps the active version'
   assert.equal(r.outcome, 'timeout');
   assert.equal(config.current, before);
 });
+
+test('reload({ force: true }) queued behind a running reload and coalesced with a plain one is still forced, not unchanged', async (t) => {
+  const { file, config } = await setup(t, 'v: 1\n');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  let holding = true;
+  let waiting!: () => void;
+  const switching = new Promise<void>((r) => {
+    waiting = r;
+  });
+  config.onChange(async () => {
+    if (!holding) return;
+    holding = false;
+    waiting();
+    await gate;
+  });
+  await writeFile(file, 'v: 2\n');
+  const running = config.reload({ trigger: 'file' });
+  await switching;
+  // Both arrive while v2's switch waits for the listener: they coalesce into one follow-up run.
+  const forced = config.reload({ force: true });
+  const plain = config.reload({ trigger: 'file' });
+  release();
+  assert.equal((await running).outcome, 'success');
+  const [f, p] = await Promise.all([forced, plain]);
+  assert.equal(f, p, 'one coalesced run');
+  assert.equal(f.outcome, 'success', 'the caller who asked for force got a forced reload');
+  assert.equal(f.generation, 3);
+  assert.deepEqual(config.current, { v: 2 });
+});

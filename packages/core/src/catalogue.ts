@@ -181,7 +181,7 @@ export const METRICS = {
     kind: 'UpDownCounter',
     observed: true,
     unit: '{request}',
-    description: 'Requests waiting behind a running reload; they are coalesced into one follow-up run.',
+    description: 'Requests waiting behind a running reload; they are coalesced into one follow-up run, except requests for one specific version (coalesce: false), which each get a run of their own.',
     attributes: [t],
     prometheus: 'hotreload_pending',
     owner: 'core',

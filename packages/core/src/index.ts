@@ -1,4 +1,4 @@
-export { ReloadInstrumentation, DEFAULT_MAX_TARGETS } from './instrumentation.ts';
+export { ReloadInstrumentation, DEFAULT_MAX_TARGETS, DEFAULT_TIMEOUT_MS } from './instrumentation.ts';
 export { NonPatchingInstrumentation, type InstrumentationConfig } from './non-patching-instrumentation.ts';
 export { ReloadRun } from './run.ts';
 export { ReloadError, ReloadTimeoutError, isReloadError, errorType, CORE_ERROR_CODES, type CoreErrorCode } from './errors.ts';

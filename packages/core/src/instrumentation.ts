@@ -44,7 +44,8 @@ const CORE_METRICS = {
 };
 type CoreInstruments = { [K in keyof typeof CORE_METRICS]: InstrumentFor<(typeof CORE_METRICS)[K]> };
 
-const DEFAULT_TIMEOUT_MS = 30_000;
+/** A run's deadline when neither the request nor the instrumentation's config names one. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Each target is some 60 exposition lines on every scrape; a hundred is already a lot of reloaders. */
 export const DEFAULT_MAX_TARGETS = 100;
 const MAX_TARGET_CHARS = 128;
@@ -100,7 +101,8 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
    * Run a reload: load → verify → switch → unload, timed, traced, with a deadline and rollback.
    * Never throws for a failed reload (the result's outcome says what happened); throws
    * TypeError only for invalid arguments. Runs per target are serialised; requests that arrive
-   * meanwhile are coalesced into one follow-up run that uses the last request's stages.
+   * meanwhile are coalesced into one follow-up run that uses the last request's stages (forced if
+   * any of them asked for force), except `coalesce: false` requests, which each get a run of their own.
    */
   reload<C, P = unknown>(options: ReloadOptions, stages: ReloadStages<C, P>): Promise<ReloadResult> {
     validateOptions(options);
@@ -325,11 +327,19 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
 
   private _enqueue<C, P>(state: TargetState, options: ReloadOptions, stages: ReloadStages<C, P>): Promise<ReloadResult> {
     return new Promise((resolve, reject) => {
-      state.queued ??= { options, stages, count: 0, resolvers: [], rejecters: [] };
-      const q: QueuedRequest = state.queued;
-      q.options = options; // last request wins
-      q.stages = stages;
+      const joinable = options.coalesce !== false;
+      // Only the last waiting run can be joined: joining an earlier one would overtake a `coalesce: false` request.
+      let q: QueuedRequest | undefined = state.queue.at(-1);
+      if (joinable && q?.joinable) {
+        // Last request wins, but a caller who asked for force must not get `unchanged`.
+        q.options = q.options.force && !options.force ? { ...options, force: true } : options;
+        q.stages = stages;
+      } else {
+        q = { options, stages, count: 0, resolvers: [], rejecters: [], joinable };
+        state.queue.push(q);
+      }
       q.count += 1;
+      state.pending += 1;
       q.resolvers.push(resolve);
       q.rejecters.push(reject);
     });
@@ -362,13 +372,13 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
   }
 
   _next(state: TargetState): void {
-    const q = state.queued;
+    const q = state.queue.shift();
     if (!q) {
       state.busy = false;
       return;
     }
-    state.queued = undefined;
-    void this._execute(state, q.options, q.stages, q.count).then(
+    state.pending -= q.count;
+    void this._execute(state, q.options, q.stages, q.joinable ? q.count : 0).then(
       (r) => {
         for (const resolve of q.resolvers) resolve(r);
       },
@@ -388,7 +398,7 @@ export class ReloadInstrumentation extends NonPatchingInstrumentation<ReloadInst
         for (let i = 0; i < counts.length; i++) result.observe(inst.reloads, counts[i]!, attributes[i]);
       }
       result.observe(inst.inProgress, state.inProgress, attrs);
-      result.observe(inst.pending, state.queued?.count ?? 0, attrs);
+      result.observe(inst.pending, state.pending, attrs);
     }
   }
 
@@ -437,6 +447,7 @@ function validateOptions(options: Partial<ReloadOptions> | undefined): asserts o
   if (options.timeoutMs !== undefined) checkDurationMs('reloadscope: options.timeoutMs', options.timeoutMs);
   if (options.trigger !== undefined) checkTrigger('reloadscope: options.trigger', options.trigger);
   if (options.force !== undefined) checkBoolean('reloadscope: options.force', options.force);
+  if (options.coalesce !== undefined) checkBoolean('reloadscope: options.coalesce', options.coalesce);
   const ctx = options.context as { getValue?: unknown } | undefined;
   if (ctx !== undefined && (typeof ctx !== 'object' || ctx === null || typeof ctx.getValue !== 'function')) {
     throw new TypeError('reloadscope: options.context must be an OpenTelemetry Context');

@@ -2,6 +2,7 @@ import type { Attributes, SpanContext } from '@opentelemetry/api';
 import { ATTR_OUTCOME, ATTR_STAGE, ATTR_TARGET, ATTR_TRIGGER, OUTCOMES, type ReloadOutcome, type ReloadStage, type StageOutcome } from './semconv.ts';
 import type { ActiveVersion, ReloadStages, ReloadOptions, ReloadResult } from './types.ts';
 
+/** One follow-up run waiting for its target: one request with `coalesce: false`, or a group of coalesced ones. */
 export interface QueuedRequest {
   options: ReloadOptions;
   // biome-ignore lint/suspicious/noExplicitAny: a queue holds stages of any candidate type
@@ -9,6 +10,8 @@ export interface QueuedRequest {
   count: number;
   resolvers: Array<(r: ReloadResult) => void>;
   rejecters: Array<(err: unknown) => void>;
+  /** Whether later requests may join this run (false for a `coalesce: false` request). */
+  joinable: boolean;
 }
 
 const OUTCOME_INDEX: Readonly<Record<ReloadOutcome, number>> = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<ReloadOutcome, number>;
@@ -42,7 +45,10 @@ export class TargetState {
   inProgress = 0;
   lastSpanContext: SpanContext | undefined;
   busy = false;
-  queued: QueuedRequest | undefined;
+  /** The runs waiting behind the one in progress, in arrival order. */
+  readonly queue: QueuedRequest[] = [];
+  /** The requests waiting in `queue` (`hotreload.pending`). */
+  pending = 0;
 
   /** `{ hotreload.target }`, shared by every per-target point. */
   readonly targetAttributes: Attributes;

@@ -29,6 +29,13 @@ export interface ReloadOptions {
   timeoutMs?: number;
   /** Run even when the candidate hashes the same as the active version. */
   force?: boolean;
+  /**
+   * `false` for a request that asks for one specific thing ("activate release r5") rather than
+   * "reload whatever is there now": if the target is busy it waits its turn in arrival order, is
+   * never merged with another request, and resolves with the result of a run of its own stages
+   * and options. Default `true`: requests that wait are coalesced into one follow-up run.
+   */
+  coalesce?: boolean;
   /** Parent context for the root span; default: the active context. */
   context?: Context;
 }

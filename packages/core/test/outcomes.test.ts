@@ -368,6 +368,82 @@ describe('coalescing', () => {
     assert.equal(active, 'v100');
     assert.equal(all[99]?.coalesced, 99);
   });
+
+  test('a request with coalesce: false runs its own stages, in arrival order, and gets its own result; the others still coalesce around it', async () => {
+    const h = setup();
+    const t = makeTarget('v0');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const loaded: string[] = [];
+    const stagesFor = (v: string, wait = false) => ({
+      ...t.stages(v),
+      load: async () => {
+        loaded.push(v);
+        if (wait) await gate;
+        return v;
+      },
+    });
+    const first = h.reloads.reload({ target: 'app-config' }, stagesFor('v1', true));
+    // exact, coalescing, coalescing, exact, coalescing
+    const queued = [
+      h.reloads.reload({ target: 'app-config', coalesce: false }, stagesFor('v2')),
+      h.reloads.reload({ target: 'app-config' }, stagesFor('v3')),
+      h.reloads.reload({ target: 'app-config' }, stagesFor('v4')),
+      h.reloads.reload({ target: 'app-config', coalesce: false }, stagesFor('v5')),
+      h.reloads.reload({ target: 'app-config' }, stagesFor('v6')),
+    ];
+    await new Promise((r) => setImmediate(r));
+    assert.equal(await h.value('hotreload.pending', T), 5, 'every waiting request is pending, exact ones included');
+    release();
+    const [r1, r2, r3, r4, r5, r6] = await Promise.all([first, ...queued]);
+    // v3 joined nothing before v2 (that would overtake an exact request) and v6 could not join v3/v4 across v5.
+    assert.deepEqual(loaded, ['v1', 'v2', 'v4', 'v5', 'v6']);
+    for (const [r, v] of [[r1, 'v1'], [r2, 'v2'], [r5, 'v5'], [r6, 'v6']] as const) {
+      assert.equal(r?.outcome, 'success', v);
+      assert.equal(r?.hash, sha256Hex(v), `the caller of ${v} gets the result of ${v}`);
+    }
+    assert.equal(r2?.coalesced, 0);
+    assert.equal(r5?.coalesced, 0);
+    assert.equal(r3, r4, 'the two coalescing requests share one run');
+    assert.equal(r4?.hash, sha256Hex('v4'));
+    assert.equal(r4?.coalesced, 2);
+    assert.equal(t.box.active, 'v6');
+    assert.deepEqual(t.box.unloaded, ['v0', 'v1', 'v2', 'v4', 'v5']);
+    assert.equal(await h.value('hotreload.pending', T), 0);
+    assert.equal(await h.value('hotreload.reloads', { ...T, 'hotreload.trigger': 'api', 'hotreload.outcome': 'success' }), 5);
+  });
+
+  test('a forced request coalesced with an unforced one still gets a forced run, not `unchanged`', async () => {
+    const h = setup();
+    const t = makeTarget('v0');
+    assert.equal((await h.reloads.reload({ target: 'app-config' }, t.stages('v1'))).outcome, 'success');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const running = h.reloads.reload({ target: 'app-config' }, {
+      ...t.stages('v1'),
+      load: async () => {
+        await gate;
+        return 'v1';
+      },
+    });
+    const forced = h.reloads.reload({ target: 'app-config', force: true }, t.stages('v1'));
+    const plain = h.reloads.reload({ target: 'app-config' }, t.stages('v1'));
+    release();
+    assert.equal((await running).outcome, 'unchanged');
+    const [f, p] = await Promise.all([forced, plain]);
+    assert.equal(f, p, 'coalesced');
+    assert.equal(f.outcome, 'success', 'the caller who asked for force got a forced run');
+    assert.equal(f.generation, 2);
+  });
+
+  test('coalesce must be a boolean', () => {
+    const h = setup();
+    assert.throws(() => h.reloads.reload({ target: 'app-config', coalesce: 'no' as unknown as boolean }, makeTarget('v0').stages('v1')), /options\.coalesce/);
+  });
 });
 
 describe('serialised runs', () => {
