@@ -153,6 +153,23 @@ test('a link into a directory that is deleted and re-created: not_found meanwhil
   assert.match(lost[0]!.message, /configs was removed; polling every 1000 ms until it is back/);
 });
 
+test('a directory higher up on the resolved path swapped by rename: the new tree is loaded and its edits seen', async (t) => {
+  const base = await tempDir(t);
+  for (const tree of ['srv', 'srv.next']) await mkdir(join(base, tree, 'conf'), { recursive: true });
+  await writeFile(join(base, 'srv', 'conf', 'prod.json'), JSON.stringify({ v: 1 }));
+  await writeFile(join(base, 'srv.next', 'conf', 'prod.json'), JSON.stringify({ v: 2 }));
+  await mkdir(join(base, 'app'));
+  await symlink(join(base, 'srv', 'conf', 'prod.json'), join(base, 'app', 'config.json'));
+  const { v, seen } = await watched(t, join(base, 'app', 'config.json'));
+  // No watched directory hears this rename: the periodic identity check (5 s) finds it.
+  await rename(join(base, 'srv'), join(base, 'srv.old'));
+  await rename(join(base, 'srv.next'), join(base, 'srv'));
+  await eventually(() => v() === 2, 'the swapped-in tree to be loaded');
+  await edit(join(base, 'srv', 'conf', 'prod.json'), 3, v);
+  await ignored(join(base, 'srv.old', 'conf', 'prod.json'), 99, v);
+  assert.deepEqual(seen.seen, []);
+});
+
 /** Watches this process holds in the kernel: the `inotify wd:` lines of its inotify descriptors. */
 async function inotifyWatches(): Promise<number> {
   let n = 0;
