@@ -170,6 +170,28 @@ test('a directory higher up on the resolved path swapped by rename: the new tree
   assert.deepEqual(seen.seen, []);
 });
 
+test('a link re-pointed into a loop: the reload fails, the active version keeps serving, and a repaired link is loaded', async (t) => {
+  const base = await tempDir(t);
+  await mkdir(join(base, 'store'));
+  await writeFile(join(base, 'store', 'a.json'), JSON.stringify({ v: 1 }));
+  await writeFile(join(base, 'store', 'b.json'), JSON.stringify({ v: 2 }));
+  const link = join(base, 'config.json');
+  await symlink('store/a.json', link);
+  const { v, tel } = await watched(t, link);
+  // config.json -> loop1 -> loop2 -> loop1: ELOOP for the kernel, and for the watcher's resolution.
+  await symlink('loop2', join(base, 'loop1'));
+  await symlink('loop1', join(base, 'loop2'));
+  await repoint(link, 'loop1');
+  await eventually(
+    async () => (await tel.spans()).some((s) => s.name === 'hotreload' && s.attributes['error.type'] === 'read_error'),
+    'the reload of a looping link to fail with read_error',
+  );
+  assert.equal(v(), 1, 'the active version keeps serving');
+  await repoint(link, 'store/b.json');
+  await eventually(() => v() === 2, 'the repaired link to be loaded');
+  await edit(join(base, 'store', 'b.json'), 3, v);
+});
+
 /** Watches this process holds in the kernel: the `inotify wd:` lines of its inotify descriptors. */
 async function inotifyWatches(): Promise<number> {
   let n = 0;
