@@ -393,10 +393,16 @@ test('the settings a rotation keeps are every option Server#setSecureContext() r
   assert.deepEqual([...read].filter((name) => !handled.has(name)), [], 'an option setSecureContext() reads that a rotation neither keeps nor replaces');
 });
 
-test('server must be a Node TLS server: a look-alike with setSecureContext() is refused, naming the option', async () => {
+test('server must be a Node TLS server: a look-alike with setSecureContext() is refused, naming the option; so is a bad clientCa', async () => {
   const lookAlike = { setSecureContext() {} } as unknown as Server;
   await assert.rejects(watchTls({ server: lookAlike, cert: 'tls.crt', key: 'tls.key' }), {
     name: 'TypeError',
     message: /^watchTls: options\.server must be a tls\.Server, https\.Server or http2 secure server, got /,
   });
+  for (const clientCa of [42, '', 'a\0b']) {
+    await assert.rejects(watchTls({ server: createServer(), cert: 'tls.crt', key: 'tls.key', clientCa: clientCa as string, signal: false }), {
+      name: 'TypeError',
+      message: /^watchTls: options\.clientCa must be a non-empty string/,
+    });
+  }
 });
