@@ -21,6 +21,7 @@ default_md = sha256
 policy = policy_any
 unique_subject = no
 copy_extensions = copy
+default_crl_days = 30
 [ policy_any ]
 commonName = supplied
 `;
@@ -39,6 +40,8 @@ export class TestCA {
   readonly dir: string;
   readonly cert: string;
   #issued = 0;
+  /** The file `openssl ca` needs to revoke a leaf, by serial. */
+  readonly #files = new Map<string, string>();
 
   private constructor(dir: string, cert: string) {
     this.dir = dir;
@@ -55,8 +58,12 @@ export class TestCA {
     return new TestCA(dir, await readFile(join(dir, 'ca.pem'), 'utf8'));
   }
 
-  /** A leaf for localhost/127.0.0.1, valid from `notBefore` to `notAfter` (default: yesterday to +90 days). */
-  async issue(options: { notBefore?: Date; notAfter?: Date; cn?: string } = {}): Promise<Issued> {
+  /**
+   * A leaf for localhost/127.0.0.1, valid from `notBefore` to `notAfter` (default: yesterday to +90 days),
+   * with a P-256 key (default) or an RSA-2048 one (what DHE cipher suites need). With no extended
+   * key usage it serves as a server or a client certificate.
+   */
+  async issue(options: { notBefore?: Date; notAfter?: Date; cn?: string; keyType?: 'ec' | 'rsa' } = {}): Promise<Issued> {
     const now = Date.now();
     const notBefore = options.notBefore ?? new Date(now - DAY);
     const notAfter = options.notAfter ?? new Date(now + 90 * DAY);
@@ -67,14 +74,29 @@ export class TestCA {
     const dir = this.dir;
     await run(
       'openssl',
-      ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${options.cn ?? 'localhost'}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+      ['req', ...(options.keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']), '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${options.cn ?? 'localhost'}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
       { cwd: dir },
     );
     await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', csr, '-out', out, '-startdate', stamp(notBefore), '-enddate', stamp(notAfter), '-notext'], { cwd: dir });
     const cert = await readFile(join(dir, out), 'utf8');
     const { stdout } = await run('openssl', ['x509', '-in', out, '-noout', '-serial'], { cwd: dir });
+    const serial = stdout.trim().replace(/^serial=/, '');
+    this.#files.set(serial, out);
     // `openssl ca` truncates the dates to whole seconds.
-    return { cert, key: await readFile(join(dir, key), 'utf8'), serial: stdout.trim().replace(/^serial=/, ''), notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000) };
+    return { cert, key: await readFile(join(dir, key), 'utf8'), serial, notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000) };
+  }
+
+  /** Revoke a leaf this CA issued; the next `crl()` lists it. */
+  async revoke(leaf: Issued): Promise<void> {
+    const file = this.#files.get(leaf.serial);
+    if (!file) throw new Error(`serial ${leaf.serial} was not issued by this CA`);
+    await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-revoke', file], { cwd: this.dir });
+  }
+
+  /** A PEM CRL signed by this CA, listing every leaf revoked so far. */
+  async crl(): Promise<string> {
+    await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-gencrl', '-out', 'crl.pem'], { cwd: this.dir });
+    return readFile(join(this.dir, 'crl.pem'), 'utf8');
   }
 }
 

@@ -1,5 +1,5 @@
-import { lstat, readdir, stat } from 'node:fs/promises';
-import { dirname, extname, join, resolve } from 'node:path';
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, join, parse, resolve, sep } from 'node:path';
 import { ConfigError } from './errors.ts';
 
 const CONFIG_EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
@@ -26,19 +26,70 @@ export async function resolveFile(path: string, file: string | undefined): Promi
   return join(absolute, entries[0]!);
 }
 
+/** An entry the path resolves through: `name` in the directory `dir`, a path without symlinks. */
+export interface PathEntry {
+  dir: string;
+  name: string;
+}
+
+export interface PathResolution {
+  /** Every symlink of the chain, in the order followed, then the file itself (or the first entry that is missing). */
+  entries: PathEntry[];
+  /** False when the path does not resolve now: an entry is missing, not a directory, unreadable, or a loop. */
+  complete: boolean;
+}
+
+/** Linux's own limit of symlinks followed in one lookup (beyond it, ELOOP). */
+const MAX_SYMLINKS = 40;
+
 /**
- * Directories on the way to the file that are symlinks (a bundle's `current -> releases/v7`):
- * swapping one changes the file without any event in the file's own directory, so the
- * symlink's parent is watched too.
+ * Follow `path` the way the kernel does, one entry at a time, and name every entry it depends on:
+ * each symlink met (a file link, a directory link, Kubernetes' `..data`, a bundle's `current`) in
+ * the directory that holds it, and the file in the directory it really is in. A change to any of
+ * those entries changes what the path reads; a change anywhere else does not. Relative targets
+ * resolve from the link's real directory, and `..` after a link climbs from where the link led.
  */
-export async function symlinkedAncestors(file: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let p = dirname(file); p !== dirname(p); p = dirname(p)) {
-    const isLink = await lstat(p).then(
-      (s) => s.isSymbolicLink(),
-      () => false,
-    );
-    if (isLink) out.push(p);
+export async function resolveEntries(path: string): Promise<PathResolution> {
+  const absolute = resolve(path);
+  const root = parse(absolute).root;
+  const entries: PathEntry[] = [];
+  let pending = components(absolute.slice(root.length));
+  let dir = root;
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === '..') {
+      dir = dirname(dir);
+      continue;
+    }
+    const entry = join(dir, name);
+    const stats = await lstat(entry).catch(() => undefined);
+    if (!stats) {
+      entries.push({ dir, name });
+      return { entries, complete: false };
+    }
+    if (stats.isSymbolicLink()) {
+      entries.push({ dir, name });
+      const target = ++links > MAX_SYMLINKS ? undefined : await readlink(entry).catch(() => undefined);
+      if (target === undefined) return { entries, complete: false };
+      if (isAbsolute(target)) dir = parse(target).root;
+      pending = [...components(isAbsolute(target) ? target.slice(parse(target).root.length) : target), ...pending];
+      continue;
+    }
+    if (pending.length === 0) {
+      entries.push({ dir, name });
+      return { entries, complete: true };
+    }
+    if (!stats.isDirectory()) {
+      entries.push({ dir, name });
+      return { entries, complete: false };
+    }
+    dir = entry;
   }
-  return out;
+  // The path named a directory (or the root) through links: nothing more to depend on.
+  return { entries, complete: true };
+}
+
+function components(path: string): string[] {
+  return path.split(sep).filter((c) => c !== '' && c !== '.');
 }

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, Server } from 'node:tls';
 import {
   ATTR_TLS_FINGERPRINT256,
   ATTR_TLS_ISSUER,
@@ -22,6 +22,7 @@ import { ConfigError } from './errors.ts';
 import type { ReloadListener } from './http-trigger.ts';
 import { Options } from './options.ts';
 import { readCapped } from './read.ts';
+import { type Credential, rotatedContext } from './server-context.ts';
 import { checkTriggerOptions, ReloadTriggers, startOrClose, type TriggerOptions, type TriggerSettings } from './triggers.ts';
 import { checkReloadRequest, type ReloadRequest } from './watch-config.ts';
 
@@ -31,10 +32,12 @@ export const DEFAULT_TLS_MAX_BYTES = 1024 * 1024;
 export const DEFAULT_SETTLE_MS = 250;
 const SETTLE_ATTEMPTS = 4;
 
-/** Anything whose certificate can be swapped in place: a `tls.Server` or an `https.Server`. */
-export interface SecureContextHolder {
-  setSecureContext(options: SecureContextOptions): void;
-}
+/**
+ * A server whose certificate can be swapped in place: a `tls.Server`, and so an `https.Server` or
+ * an `http2` secure server. Only a Node TLS server will do: its other TLS settings are read from it
+ * so that a rotation keeps them.
+ */
+export type SecureContextHolder = Server;
 
 /** The identity of a certificate: what operators compare, never key material. */
 export interface CertificateInfo {
@@ -55,8 +58,13 @@ export interface WatchTlsOptions extends TriggerOptions {
   cert: string;
   /** PEM private key of the leaf. */
   key: string;
-  /** Optional PEM CA bundle: the chain must verify to one of its certificates. */
+  /** Optional PEM CA bundle the chain must verify to. Only checked against: the server's trust store is not touched. */
   ca?: string;
+  /**
+   * Optional PEM CA bundle for client certificates (mTLS), which watchTls then manages: it becomes
+   * the server's `ca` and is rotated with the pair. Without it, the server keeps its own `ca`.
+   */
+  clientCa?: string;
   /** `hotreload.target`. Default `tls`. */
   target?: string;
   /** Refuse a certificate that is valid for less than this from now. Default 0. */
@@ -84,6 +92,7 @@ interface Candidate {
   cert: Buffer;
   key: Buffer;
   ca: Buffer | undefined;
+  clientCa: Buffer | undefined;
   hash: string;
   size: number;
   /** Parsed in load when it parses (for the identity); verify parses authoritatively. */
@@ -91,26 +100,28 @@ interface Candidate {
 }
 
 interface Version {
-  options: SecureContextOptions;
+  credential: Credential;
   info: CertificateInfo;
-  key: Buffer;
 }
 
 /**
  * Serve a certificate from files and swap it in place when the files change: a Kubernetes Secret
  * mount's `..data` swap, an ACME client's rewrite, SIGHUP, or the HTTP trigger. A candidate is
  * refused (and the current one keeps being served) unless it parses, its key matches, it is valid
- * now for at least `minValidityMs`, and, with `ca`, its chain verifies to the CA. Rejects when the
- * first load fails: a server should not start without a usable certificate.
+ * now for at least `minValidityMs`, and, with `ca`, its chain verifies to the CA. A rotation
+ * changes the certificate and key (and the client CA, with `clientCa`) and keeps every other TLS
+ * setting of the server. Rejects when the first load fails: a server should not start without a
+ * usable certificate.
  */
 export async function watchTls(options: WatchTlsOptions): Promise<TlsWatcher> {
   // Checked before any await: a SIGHUP that arrives with no listener kills the process.
-  return startOrClose(new TlsWatcherImpl(options.server, checkTlsOptions(options)));
+  const settings = checkTlsOptions(options);
+  return startOrClose(new TlsWatcherImpl(options.server, settings));
 }
 
 interface TlsSettings extends TriggerSettings {
   target: string;
-  files: { cert: string; key: string; ca: string | undefined };
+  files: { cert: string; key: string; ca: string | undefined; clientCa: string | undefined };
   maxBytes: number;
   minValidityMs: number;
   timeoutMs: number | undefined;
@@ -121,15 +132,17 @@ const PATH_RULE = { pattern: /^[^\0]*$/, patternText: 'without NUL bytes' };
 
 function checkTlsOptions(options: WatchTlsOptions): TlsSettings {
   const o = Options.of('watchTls', options);
-  o.withMethods<SecureContextHolder>('server', ['setSecureContext']);
-  o.required('server', o.get('server'), 'a tls.Server or https.Server (anything with setSecureContext)');
+  // A Node TLS server, not anything with setSecureContext(): its other settings are read from it.
+  if (!(o.get('server') instanceof Server)) o.fail('server', 'a tls.Server, https.Server or http2 secure server', o.get('server'));
   const cert = o.required('cert', o.string('cert', PATH_RULE), 'a non-empty path');
   const key = o.required('key', o.string('key', PATH_RULE), 'a non-empty path');
   const ca = o.string('ca', PATH_RULE);
+  const clientCa = o.string('clientCa', PATH_RULE);
+  const optional = (path: string | undefined) => (path === undefined ? undefined : resolve(path));
   return {
     ...checkTriggerOptions(o),
     target: o.string('target', { maxLength: 128 }) ?? 'tls',
-    files: { cert: resolve(cert), key: resolve(key), ca: ca === undefined ? undefined : resolve(ca) },
+    files: { cert: resolve(cert), key: resolve(key), ca: optional(ca), clientCa: optional(clientCa) },
     maxBytes: o.integer('maxBytes', 1) ?? DEFAULT_TLS_MAX_BYTES,
     minValidityMs: o.number('minValidityMs', { min: 0 }) ?? 0,
     timeoutMs: o.duration('timeoutMs'),
@@ -138,7 +151,7 @@ function checkTlsOptions(options: WatchTlsOptions): TlsSettings {
 }
 
 class TlsWatcherImpl implements TlsWatcher {
-  readonly #server: SecureContextHolder;
+  readonly #server: Server;
   readonly #settings: TlsSettings;
   readonly #triggers: ReloadTriggers;
   readonly #stages: ReloadStages<Candidate, Version | undefined> = {
@@ -156,7 +169,7 @@ class TlsWatcherImpl implements TlsWatcher {
   #claim: TargetClaim | undefined;
   #closed = false;
 
-  constructor(server: SecureContextHolder, settings: TlsSettings) {
+  constructor(server: Server, settings: TlsSettings) {
     this.#server = server;
     this.#settings = settings;
     this.#triggers = new ReloadTriggers(this, settings);
@@ -188,8 +201,7 @@ class TlsWatcherImpl implements TlsWatcher {
         cause: cause ?? result.error,
       });
     }
-    const { cert, key, ca } = s.files;
-    await this.#triggers.ready(ca === undefined ? [cert, key] : [cert, key, ca]);
+    await this.#triggers.ready(Object.values(s.files).filter((f) => f !== undefined));
   }
 
   reload(request: ReloadRequest = {}): Promise<ReloadResult> {
@@ -219,16 +231,22 @@ class TlsWatcherImpl implements TlsWatcher {
   }
 
   async #readAll(signal: AbortSignal): Promise<Candidate> {
-    const { cert, key, ca } = this.#settings.files;
+    const { cert, key, ca, clientCa } = this.#settings.files;
     const max = this.#settings.maxBytes;
-    const [c, k, a] = await Promise.all([
-      readCapped(cert, max, signal),
-      readCapped(key, max, signal),
-      ca === undefined ? undefined : readCapped(ca, max, signal),
-    ]);
+    const optional = (path: string | undefined) => (path === undefined ? undefined : readCapped(path, max, signal));
+    const [c, k, a, client] = await Promise.all([readCapped(cert, max, signal), readCapped(key, max, signal), optional(ca), optional(clientCa)]);
     // The key enters the identity only as a digest: no key byte reaches telemetry.
-    const digest = createHash('sha256').update(c.hash).update('\0').update(k.hash).update('\0').update(a?.hash ?? '');
-    return { cert: c.bytes, key: k.bytes, ca: a?.bytes, hash: digest.digest('hex'), size: c.size + k.size + (a?.size ?? 0), leaf: parseLeaf(c.bytes) };
+    const digest = createHash('sha256');
+    for (const part of [c, k, a, client]) digest.update(part?.hash ?? '').update('\0');
+    return {
+      cert: c.bytes,
+      key: k.bytes,
+      ca: a?.bytes,
+      clientCa: client?.bytes,
+      hash: digest.digest('hex'),
+      size: c.size + k.size + (a?.size ?? 0) + (client?.size ?? 0),
+      leaf: parseLeaf(c.bytes),
+    };
   }
 
   /**
@@ -275,37 +293,38 @@ class TlsWatcherImpl implements TlsWatcher {
       ca = parseChain(c.ca, 'CA bundle');
       checkChain(chain, ca);
     }
-    const options: SecureContextOptions = { cert: c.cert, key: c.key, ...(c.ca === undefined ? {} : { ca: c.ca }) };
+    if (c.clientCa !== undefined) parseChain(c.clientCa, 'client CA bundle');
+    const credential: Credential = { cert: c.cert, key: c.key, ...(c.clientCa === undefined ? {} : { clientCa: c.clientCa }) };
     try {
-      // What setSecureContext() will do in switch, done here so that a candidate OpenSSL refuses
-      // fails verify, while nothing has changed yet.
-      createSecureContext(options);
+      // What setSecureContext() will do in switch, with the server's own settings, done here so
+      // that a candidate OpenSSL refuses fails verify, while nothing has changed yet.
+      createSecureContext(rotatedContext(this.#server, credential));
     } catch (cause) {
-      throw new ConfigError('tls_cert_invalid', 'OpenSSL refused the certificate and key as a pair', { cause, stage: 'verify' });
+      throw new ConfigError('tls_cert_invalid', 'OpenSSL refused the certificate and key with the server\'s TLS settings', { cause, stage: 'verify' });
     }
-    this.#verified = { options, info, key: c.key };
+    this.#verified = { credential, info };
   }
 
   #switchTo(c: Candidate): Version | undefined {
     const next = this.#verified;
     this.#verified = undefined;
-    if (!next || next.key !== c.key) throw new ConfigError('tls_cert_invalid', 'switch without a verified certificate', { stage: 'switch' });
+    if (!next || next.credential.key !== c.key) throw new ConfigError('tls_cert_invalid', 'switch without a verified certificate', { stage: 'switch' });
     const previous = this.#active;
     // New handshakes get the new context; established connections keep the one they negotiated.
-    this.#server.setSecureContext(next.options);
+    this.#server.setSecureContext(rotatedContext(this.#server, next.credential));
     this.#active = next;
     return previous;
   }
 
   #rollback(previous: Version | undefined): void {
     if (!previous) return;
-    this.#server.setSecureContext(previous.options);
+    this.#server.setSecureContext(rotatedContext(this.#server, previous.credential));
     this.#active = previous;
   }
 
   #unload(previous: Version | undefined): void {
     // The server holds its own copy inside OpenSSL: these bytes are ours to wipe.
-    previous?.key.fill(0);
+    previous?.credential.key.fill(0);
   }
 }
 

@@ -2,7 +2,6 @@ import type { ReloadResult, ReloadTrigger } from '@reloadscope/core';
 import { type DiagnosticSink, diagnosticSink } from './diagnostics.ts';
 import { checkListenerOptions } from './http-options.ts';
 import { listenForReloads, type ReloadListener, type ReloadListenerOptions } from './http-trigger.ts';
-import { symlinkedAncestors } from './locate.ts';
 import type { Options } from './options.ts';
 import { checkReloadSignal, onReloadSignal } from './signal.ts';
 import { checkWatchOptions, type DirectoryWatch, debounce, type WatchOptions, type WatchSettings, watchFiles } from './watch.ts';
@@ -107,16 +106,16 @@ export class ReloadTriggers {
 
   /**
    * The first load succeeded: replay a trigger that arrived during it, then start the watch (on
-   * the files' directories and on every symlinked ancestor, for Kubernetes' `..data` swap) and
-   * the HTTP listener.
+   * every entry the files resolve through: each symlink of their chains, Kubernetes' `..data`
+   * included, and the directories the files really are in) and the HTTP listener.
    */
   async ready(files: readonly string[]): Promise<void> {
     this.#ready = true;
     if (this.#deferred) await this.#reloader.reload({ trigger: this.#deferred });
     const s = this.#settings;
     if (s.watching && !this.#closed) {
-      const ancestors = (await Promise.all(files.map((f) => symlinkedAncestors(f)))).flat();
-      if (!this.#closed) this.#watch = watchFiles([...new Set([...files, ...ancestors])], (trigger) => this.fire(trigger), s.watch, s.report);
+      this.#watch = watchFiles([...new Set(files)], (trigger) => this.fire(trigger), s.watch, s.report);
+      await this.#watch.ready;
     }
     if (s.http && !this.#closed) this.#http = await listenForReloads(this.#reloader, { onDiagnostic: s.report, ...s.http });
   }

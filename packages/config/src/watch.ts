@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import type { DiagnosticSink } from './diagnostics.ts';
+import { FollowedPaths, type WatchSet } from './followed-paths.ts';
 import { describeValue, MAX_TIMER_MS, Options } from './options.ts';
 
 export interface WatchOptions {
@@ -14,6 +14,8 @@ export interface WatchOptions {
 }
 
 export interface DirectoryWatch {
+  /** Settles once the paths have been followed through their symlinks and every entry they resolve through is watched. */
+  readonly ready: Promise<void>;
   close(): void;
 }
 
@@ -21,7 +23,7 @@ export const DEFAULT_DEBOUNCE_MS = 200;
 export const DEFAULT_MAX_WAIT_MS = 2_000;
 /** Polling interval of the fallbacks: after fs.watch failed, and while a watched directory is gone. */
 export const FALLBACK_POLL_MS = 1_000;
-/** How often a watched directory's identity is checked when no event hinted at a change. */
+/** How often a watched directory's identity, and what the paths resolve through, are checked when no event hinted at a change. */
 export const RECHECK_MS = 5_000;
 /** Shorter poll intervals are refused: a stat of every file 100 times a second is a busy loop. */
 export const MIN_POLL_MS = 10;
@@ -116,8 +118,12 @@ type Trigger = 'file' | 'poll';
 /**
  * Watch the directories holding `files` (not the files: editors and Kubernetes replace a file's
  * inode, which ends a file watch) and call `onChange` for events about those names or about
- * Kubernetes' `..data` machinery. Events are only hints: the reload compares content hashes, so a
- * spurious event costs one `unchanged` run, and the exact event type never matters.
+ * Kubernetes' `..data` machinery. A path that goes through symlinks is followed (`followed-paths.ts`):
+ * the directory of every link in the chain and the directory the file really is in are watched,
+ * and followed again after each event, each `rename` in any of them and every RECHECK_MS, so when
+ * a link moves the watches move with it (closing those no path needs any more).
+ * Events are only hints: the reload compares content hashes, so a spurious event costs one
+ * `unchanged` run, and the exact event type never matters.
  * `onChange` gets the reload trigger: `file` for events, `poll` when polling.
  */
 export function watchFiles(
@@ -140,52 +146,104 @@ export function watchFiles(
     last = mode === 'poll' ? 'poll' : trigger;
     debounced.trigger();
   };
-  const byDir = new Map<string, Set<string>>();
-  for (const file of files) {
-    const names = byDir.get(dirname(file)) ?? new Set<string>();
-    names.add(basename(file));
-    byDir.set(dirname(file), names);
-  }
-  const dirs: WatchedDirectory[] = [];
+  const dirs = new Map<string, { watch: WatchedDirectory; names: Set<string> }>();
   let poller: { close(): void } | undefined;
+  let follower: FollowedPaths | undefined;
+  let recheck: NodeJS.Timeout | undefined;
   let closed = false;
 
+  const stopWatching = () => {
+    follower?.close();
+    clearTimeout(recheck);
+    for (const d of dirs.values()) d.watch.close();
+    dirs.clear();
+  };
   const fallBackToPolling = (why: string) => {
     if (poller || closed) return;
-    for (const d of dirs.splice(0)) d.close();
+    stopWatching();
     report({ code: 'watch_error', message: `${why}; polling every ${FALLBACK_POLL_MS} ms` });
     mode = 'poll';
     poller = pollFiles(files, FALLBACK_POLL_MS, () => changed('poll'));
   };
 
+  /** Watch exactly `set`: open what is new, close what no path resolves through any more. True when anything moved. */
+  const apply = (set: WatchSet, hooks: DirectoryHooks): boolean => {
+    let moved = false;
+    for (const [dir, d] of dirs) {
+      if (set.has(dir)) continue;
+      d.watch.close();
+      dirs.delete(dir);
+      moved = true;
+    }
+    for (const [dir, names] of set) {
+      const known = dirs.get(dir);
+      if (known) {
+        if (names.size !== known.names.size || [...names].some((n) => !known.names.has(n))) {
+          known.names.clear();
+          for (const n of names) known.names.add(n);
+          moved = true;
+        }
+        continue;
+      }
+      const watch = watchDirectory(dir, names, hooks);
+      // Opening it may have switched everything to polling.
+      if (poller || closed) {
+        watch.close();
+        return moved;
+      }
+      dirs.set(dir, { watch, names });
+      moved = true;
+    }
+    return moved;
+  };
+
+  let ready = Promise.resolve();
   if (settings.pollMs !== undefined) {
     poller = pollFiles(files, settings.pollMs, () => changed('poll'));
   } else {
+    let followed = false;
+    const follow = () => follower?.request() ?? Promise.resolve();
     const hooks: DirectoryHooks = {
-      changed,
+      changed: (trigger) => {
+        changed(trigger);
+        // The event may have been a link moving: follow the paths again.
+        void follow();
+      },
       failed: fallBackToPolling,
       report,
       // A rename anywhere may be a swap of another watched directory (a bundle's `current`
       // symlink is renamed in its parent): every directory checks what it is watching.
       renamed: () => {
-        for (const d of dirs) d.check();
+        for (const d of dirs.values()) d.watch.check();
+        void follow();
       },
+      follow,
     };
-    for (const [dir, names] of byDir) {
-      const d = watchDirectory(dir, names, hooks);
-      if (poller) {
-        d.close();
-        break;
-      }
-      dirs.push(d);
-    }
+    follower = new FollowedPaths(
+      files,
+      (set) => {
+        // The first resolution only completes the watch; later moves may have changed the file.
+        if (apply(set, hooks) && followed) changed('file');
+        followed = true;
+      },
+      fallBackToPolling,
+    );
+    apply(follower.initial(), hooks);
+    const periodic = () => {
+      recheck = setTimeout(() => void follow().then(() => !closed && !poller && periodic()), RECHECK_MS);
+      recheck.unref();
+    };
+    ready = follow().then(() => {
+      if (!closed && !poller) periodic();
+    });
   }
 
   return {
+    ready,
     close() {
       closed = true;
       debounced.cancel();
-      for (const d of dirs.splice(0)) d.close();
+      stopWatching();
       poller?.close();
     },
   };
@@ -197,6 +255,8 @@ interface DirectoryHooks {
   failed(why: string): void;
   report: DiagnosticSink;
   renamed(): void;
+  /** Follow the paths again; settles when the watch set is current (a directory not needed any more is closed by then). */
+  follow(): Promise<void>;
 }
 
 interface WatchedDirectory {
@@ -277,6 +337,14 @@ function watchDirectory(dir: string, names: ReadonlySet<string>, hooks: Director
   const lose = (why: string): void => {
     stopWatcher();
     identity = undefined;
+    // The paths may resolve elsewhere now (a link moved on and the directory it left was removed):
+    // nothing is lost then, and following the paths closes this watch before it reports anything.
+    void hooks.follow().then(() => {
+      if (!closed) missingNow(why);
+    });
+  };
+
+  const missingNow = (why: string): void => {
     if (!missing) {
       missing = true;
       hooks.report({ code: 'watch_error', message: `watched directory ${dir} ${why}; polling every ${FALLBACK_POLL_MS} ms until it is back` });

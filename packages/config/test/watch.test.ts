@@ -6,26 +6,9 @@ import { execFile } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { OUTCOMES } from '@reloadscope/core';
-import { type WatchConfigOptions, debounce, isFileMountPoint, watchConfig, watchFiles } from '../src/index.ts';
-import { diagnostics, eventually, sleep, telemetry, tempDir } from './harness.ts';
+import { debounce, isFileMountPoint, watchConfig, watchFiles } from '../src/index.ts';
+import { diagnostics, eventually, fileRuns, sleep, start, type telemetry, tempDir, total } from './harness.ts';
 
-async function fileRuns(tel: ReturnType<typeof telemetry>, target: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const outcome of OUTCOMES) {
-    out[outcome] = (await tel.metric('hotreload.reloads', { 'hotreload.target': target, 'hotreload.trigger': 'file', 'hotreload.outcome': outcome })) ?? 0;
-  }
-  return out;
-}
-const total = (runs: Record<string, number>) => Object.values(runs).reduce((a, b) => a + b, 0);
-
-async function start(t: TestContext, path: string, extra: Partial<WatchConfigOptions<unknown>> = {}) {
-  const tel = telemetry();
-  t.after(() => tel.shutdown());
-  const config = await watchConfig<unknown>({ path, instrumentation: tel.reloads, signal: false, ...extra });
-  t.after(() => config.close());
-  return { tel, config };
-}
 
 let stamp = 0;
 /** Exactly what the kubelet's AtomicWriter does: new timestamped dir, `..data` swapped by rename(2). */
