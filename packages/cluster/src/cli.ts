@@ -7,10 +7,12 @@
  * (the Prometheus endpoint on OTEL_EXPORTER_PROMETHEUS_PORT). SIGUSR2 upgrades; SIGTERM/SIGINT
  * drain every worker, flush telemetry and exit. RELOADSCOPE_CLUSTER_HTTP_TOKEN (with optional
  * RELOADSCOPE_CLUSTER_HTTP_PORT, default any free port) starts @reloadscope/config's token-protected
- * HTTP trigger on 127.0.0.1: `POST /reload` upgrades and answers the run's summary.
+ * HTTP trigger on 127.0.0.1: `POST /reload` upgrades and answers the run's summary. The token is
+ * removed from the environment the workers inherit.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { redactSecrets } from '@reloadscope/core';
 import { readEnv, startReloadscope } from '@reloadscope/register/api';
 import { DEFAULT_TARGET } from './options.ts';
 import { superviseCluster } from './supervisor.ts';
@@ -59,20 +61,25 @@ if (values['public-key'] !== undefined) {
   }
 }
 
+// The workers run application code and inherit this process's environment: the admin token is
+// taken out of it before the first fork. Register still gets it, to withhold it from every line.
+const bootEnv = { ...process.env };
+const httpToken = process.env.RELOADSCOPE_CLUSTER_HTTP_TOKEN;
+delete process.env.RELOADSCOPE_CLUSTER_HTTP_TOKEN;
+
 function httpTrigger(): { token: string; port: number } | undefined {
-  const token = process.env.RELOADSCOPE_CLUSTER_HTTP_TOKEN;
-  if (!token) return undefined;
-  return { token, port: integer('RELOADSCOPE_CLUSTER_HTTP_PORT', process.env.RELOADSCOPE_CLUSTER_HTTP_PORT) ?? 0 };
+  if (!httpToken) return undefined;
+  return { token: httpToken, port: integer('RELOADSCOPE_CLUSTER_HTTP_PORT', process.env.RELOADSCOPE_CLUSTER_HTTP_PORT) ?? 0 };
 }
 
 // Our own SIGTERM handling drains first and flushes after; register's would exit before the drain.
 // The instance's scrape endpoint (OTEL_EXPORTER_PROMETHEUS_HOST/PORT) is the supervisor's merge of
 // its own telemetry and every worker's; the primary's own register endpoint moves to a private port.
-const env = readEnv(process.env);
+const env = readEnv(bootEnv);
 const merge = !env.disabled && env.metrics.includes('prometheus');
 const telemetry = startReloadscope({
   handleSignals: false,
-  env: merge ? { ...process.env, OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0' } : process.env,
+  env: merge ? { ...bootEnv, OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0' } : bootEnv,
 });
 const primaryUrl = merge ? await telemetry.metricsUrl() : undefined;
 let stopping = false;
@@ -107,7 +114,7 @@ try {
   supervisor = await started;
 } catch (err) {
   const e = err as { code?: string; message?: string };
-  process.stderr.write(`reloadscope-cluster: the first generation did not start: ${e.code ?? 'error'}: ${e.message ?? ''}\n`);
+  process.stderr.write(`reloadscope-cluster: the first generation did not start: ${e.code ?? 'error'}: ${redactSecrets(e.message ?? '')}\n`);
   await telemetry.shutdown();
   process.exit(stopping ? 0 : 1);
 }

@@ -71,6 +71,11 @@ export class ExitBoundedExporter implements SpanExporter {
     }
   }
 
+  /** Whether an exit path began and was not called off: the process is ending. */
+  get exiting(): boolean {
+    return this.#deadline !== undefined;
+  }
+
   /** Start the exit clock (idempotent: the first exit path sets the one deadline). */
   beginExit(deadline: number, limitMs: number): void {
     if (this.#deadline !== undefined) return;

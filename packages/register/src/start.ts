@@ -1,6 +1,5 @@
 import {
   context,
-  DiagConsoleLogger,
   diag,
   metrics,
   propagation,
@@ -25,13 +24,15 @@ import { afterStartUp } from './after-start-up.ts';
 import { attachInstrumentations } from './attach-instrumentations.ts';
 import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { diagLevel } from './diag-level.ts';
+import { credentialsIn } from './credentials.ts';
 import { readEnv } from './env.ts';
 import { ExitBoundedExporter } from './exit-bounded-exporter.ts';
 import { hasGlobalMeterProvider, hasGlobalTracerProvider } from './existing-sdk.ts';
 import { GenerationStampProcessor } from './generation-stamp.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { buildResource } from './resource.ts';
-import { reportOnce, silenceReports } from './report.ts';
+import { redactingDiagLogger } from './redacting-diag-logger.ts';
+import { reportOnce, silenceReports, withholdCredentials } from './report.ts';
 import { ReportingSpanExporter } from './reporting-span-exporter.ts';
 import { buildSampler } from './sampler.ts';
 import { settleWithin } from './settle-within.ts';
@@ -130,11 +131,14 @@ function checkShutdownTimeout(ms: unknown): void {
 }
 
 function boot(options: StartOptions): Reloadscope {
-  const settings = readEnv(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  // Before anything can be said: no line may show a credential of the environment.
+  withholdCredentials(credentialsIn(env));
+  const settings = readEnv(env);
   const limitMs = options.shutdownTimeoutMs ?? settings.shutdownTimeoutMs;
   silenceReports(settings.logLevel === 'none');
   if (settings.logLevel && settings.logLevel !== 'none') {
-    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLevel(settings.logLevel), suppressOverrideMessage: true });
+    diag.setLogger(redactingDiagLogger(), { logLevel: diagLevel(settings.logLevel), suppressOverrideMessage: true });
   }
   for (const problem of settings.problems) reportOnce(`env:${problem}`, problem);
 
@@ -192,7 +196,9 @@ function boot(options: StartOptions): Reloadscope {
     if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
     if (settings.traces.includes('otlp')) {
       bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs);
-      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: new ReportingSpanExporter(bounded, settings.tracesUrl) }));
+      const exit = bounded;
+      const reporting = new ReportingSpanExporter(exit, settings.tracesUrl, { variable: settings.tracesUrlVariable, exiting: () => exit.exiting });
+      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: reporting }));
     }
     if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
     const provider = new TracerProvider({ resource, sampler: buildSampler(settings.sampler), spanProcessors: processors });

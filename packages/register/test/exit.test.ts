@@ -87,6 +87,18 @@ for (const collector of ['down', 'silent', 'unaccepting'] as const) {
   });
 }
 
+test('Collector down at the exit: what is said is true of a process that is ending, on every exit path', async (t) => {
+  for (const path of ['finish', 'shutdown', 'signal']) {
+    // The batch is due only at the exit: the one failed export is the exit's own.
+    const app = await startApp(t, 'exit-app.mjs', exitEnv(path, `http://127.0.0.1:${await freePort()}`));
+    if (path === 'signal') app.child.kill('SIGTERM');
+    await app.exited;
+    const said = app.stderr();
+    assert.match(said, /\[reloadscope\] cannot export traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(.*ECONNREFUSED.*\) as the process ends; the spans of that export are lost\./, `${path}:\n${said}`);
+    assert.doesNotMatch(said, /keeps running|keep running/, `${path}: the process is ending`);
+  }
+});
+
 test('an export already in flight when shutdown() is called is cut off at the limit, and the process exits', async (t) => {
   const env = {
     ...exitEnv('shutdown', await startSilentCollector(t)),
