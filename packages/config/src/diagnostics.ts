@@ -21,12 +21,19 @@ export type DiagnosticSink = (d: ConfigDiagnostic) => void;
 /** Default sink: the OpenTelemetry diag logger, which the app already routes somewhere. */
 export const diagSink: DiagnosticSink = (d) => diag.warn(`@reloadscope/config ${d.code}: ${d.message}`);
 
-/** One line for a reload that kept the old version, naming what keeps serving (never content). */
+/**
+ * One line for a reload that kept the old version, naming what keeps serving (never content). After
+ * a rollback that itself failed, core still reports the previous hash, but what runs is unknown:
+ * the line says so rather than name a version that may not be served.
+ */
 export function reportRejection(report: DiagnosticSink, result: ReloadResult): void {
   if (result.trigger === 'startup' || result.outcome === 'success' || result.outcome === 'unchanged') return;
-  const serving = result.hash ? result.hash.slice(0, 12) : 'nothing';
+  const serving =
+    result.error?.code === 'rollback_failed'
+      ? 'what is served now is unknown (the rollback failed)'
+      : `still serving ${result.hash ? result.hash.slice(0, 12) : 'nothing'}`;
   report({
     code: 'reload_rejected',
-    message: `${result.target}: ${result.trigger} reload ended with ${result.outcome} (${result.error?.code ?? 'unknown'}); still serving ${serving}`,
+    message: `${result.target}: ${result.trigger} reload ended with ${result.outcome} (${result.error?.code ?? 'unknown'}); ${serving}`,
   });
 }
