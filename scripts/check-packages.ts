@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Manifest, packAll, REPOSITORY, ROOT, readManifest, relativeLinks, workspaces } from './packages.ts';
+import { type Manifest, MAY_IMPORT, packAll, REPOSITORY, ROOT, readManifest, relativeLinks, workspaces } from './packages.ts';
 
 const run = promisify(execFile);
 const bin = (name: string) => join(ROOT, 'node_modules/.bin', name);
@@ -74,14 +74,6 @@ for (const { dir, manifest } of all) {
   }
 }
 
-/** Which reloadscope packages each package's src/ may import: core knows nothing of the others. */
-const MAY_IMPORT: Record<string, readonly string[]> = {
-  '@reloadscope/core': [],
-  '@reloadscope/node': ['@reloadscope/core'],
-  '@reloadscope/config': ['@reloadscope/core'],
-  '@reloadscope/register': ['@reloadscope/core', '@reloadscope/node'],
-  '@reloadscope/cluster': ['@reloadscope/core', '@reloadscope/config', '@reloadscope/register'],
-};
 
 /** Package names imported (statically or dynamically) by the .ts files under `dir`/src. */
 function importedPackages(dir: string): Map<string, string> {

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { DEMO_STEPS, type DemoStepKey } from './demo-steps.ts';
 
 interface ReloadLine {
   outcome: string;
@@ -134,26 +135,21 @@ async function greeting(): Promise<string> {
   return `"${body.message}" (config ${body.config})`;
 }
 
-const steps: Array<{ title: string; why: string; act: () => unknown; trigger: string; outcome: string }> = [
-  { title: 'A good edit', why: 'greeting and a feature flag change; the file watch picks it up', act: () => save(versions.good), trigger: 'file', outcome: 'success' },
-  { title: 'SIGHUP, nothing changed', why: 'same bytes, same hash: no switch happens', act: () => service!.kill('SIGHUP'), trigger: 'signal', outcome: 'unchanged' },
-  { title: 'Broken YAML', why: 'an unterminated quote; the parse fails in the load stage', act: () => save(versions.broken), trigger: 'file', outcome: 'failure' },
-  { title: 'Schema violation', why: 'valid YAML, but rateLimit.requestsPerMinute: -5; the zod schema rejects it in verify', act: () => save(versions.schemaViolation), trigger: 'file', outcome: 'failure' },
-  { title: 'A subscriber refuses', why: 'server.port changes; the running service cannot apply that, its onChange throws, the switch is rolled back', act: () => save(versions.portChange), trigger: 'file', outcome: 'rollback' },
-  { title: 'A dependency that never answers', why: 'a new upstream is checked before switching; it hangs, the 2 s deadline ends the reload', act: () => save(versions.slowUpstream), trigger: 'file', outcome: 'timeout' },
-  { title: 'Fixed again', why: 'a good config; the reload succeeds', act: () => save(versions.restored), trigger: 'file', outcome: 'success' },
-  {
-    title: 'The HTTP trigger',
-    why: 'POST /-/reload with the bearer token (a request without it gets 401); the file did not change since',
-    act: async () => {
-      const anonymous = await fetch(new URL('/-/reload', serviceUrl), { method: 'POST' });
-      console.log(`    without the token: HTTP ${anonymous.status}`);
-      await fetch(new URL('/-/reload', serviceUrl), { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then((r) => r.text());
-    },
-    trigger: 'http',
-    outcome: 'unchanged',
+const acts: Record<DemoStepKey, () => unknown> = {
+  good: () => save(versions.good),
+  sighup: () => service!.kill('SIGHUP'),
+  broken: () => save(versions.broken),
+  schemaViolation: () => save(versions.schemaViolation),
+  portChange: () => save(versions.portChange),
+  slowUpstream: () => save(versions.slowUpstream),
+  restored: () => save(versions.restored),
+  http: async () => {
+    const anonymous = await fetch(new URL('/-/reload', serviceUrl), { method: 'POST' });
+    console.log(`    without the token: HTTP ${anonymous.status}`);
+    await fetch(new URL('/-/reload', serviceUrl), { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then((r) => r.text());
   },
-];
+};
+const steps = DEMO_STEPS.map((step) => ({ ...step, act: acts[step.key] }));
 
 try {
   await until(() => 'the service to start', () => (reloadLines.length > 0 && serviceUrl ? true : undefined), 30_000);

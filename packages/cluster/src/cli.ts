@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { redactSecrets } from '@reloadscope/core';
 import { readEnv, startReloadscope } from '@reloadscope/register/api';
+import { CLI_OPTIONS } from './cli-options.ts';
 import { DEFAULT_TARGET } from './options.ts';
 import { superviseCluster } from './supervisor.ts';
 
@@ -34,16 +35,7 @@ function integer(name: string, value: string | undefined): number | undefined {
 let values: Record<string, string | undefined>;
 try {
   ({ values } = parseArgs({
-    options: {
-      release: { type: 'string' },
-      entry: { type: 'string' },
-      workers: { type: 'string' },
-      target: { type: 'string' },
-      'ready-timeout': { type: 'string' },
-      'drain-timeout': { type: 'string' },
-      health: { type: 'string' },
-      'public-key': { type: 'string' },
-    },
+    options: CLI_OPTIONS,
     strict: true,
     allowPositionals: false,
   }) as { values: Record<string, string | undefined> });

@@ -1,18 +1,22 @@
 import { diag } from '@opentelemetry/api';
 import type { ReloadResult } from '@reloadscope/core';
 
+/** The codes of ConfigDiagnostic: a closed set, tabled in the README (checked by scripts/doc-facts.ts). */
+export const DIAGNOSTIC_CODES = [
+  'subpath_mount',
+  'watch_error',
+  'signal_unavailable',
+  'rollback_notify_failed',
+  'reload_rejected',
+  'auth_throttled',
+  'http_error',
+  'prune_failed',
+  'serial_state_failed',
+] as const;
+
 /** Things an operator should hear about that are not reload results. Never carries config values. */
 export interface ConfigDiagnostic {
-  code:
-    | 'subpath_mount'
-    | 'watch_error'
-    | 'signal_unavailable'
-    | 'rollback_notify_failed'
-    | 'reload_rejected'
-    | 'auth_throttled'
-    | 'http_error'
-    | 'prune_failed'
-    | 'serial_state_failed';
+  code: (typeof DIAGNOSTIC_CODES)[number];
   message: string;
 }
 
