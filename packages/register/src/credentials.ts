@@ -55,11 +55,15 @@ export function credentialsIn(env: Env): string[] {
   return [...found];
 }
 
-/** Userinfo (whole and each part) and query values of a URL, parsed or not. */
+/**
+ * Userinfo (whole and each part) and query values of a URL, parsed or not, and the Basic
+ * credentials an HTTP client sends for that userinfo (a Collector's refusal may echo them).
+ */
 function urlSecrets(value: string): string[] {
   const parsed = URL.parse(value.trim());
   if (parsed !== null && parsed.host !== '') {
-    return [parsed.username, parsed.password, ...parsed.searchParams.values(), parsed.hash.slice(1)].filter(Boolean);
+    const basic = parsed.username || parsed.password ? [Buffer.from(`${decode(parsed.username) ?? parsed.username}:${decode(parsed.password) ?? parsed.password}`).toString('base64')] : [];
+    return [parsed.username, parsed.password, ...parsed.searchParams.values(), parsed.hash.slice(1), ...basic].filter(Boolean);
   }
   const out: string[] = [];
   const afterScheme = value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');

@@ -67,6 +67,7 @@ test('credentialsIn: userinfo and query values of every endpoint, every header v
   for (const secret of ['user', 'p%40ss', 'p@ss', 'tok1', 'user2:pw2', 'pw2', 'k2', 'mpw', 'lpw', 'Bearer%20abcdefgh123', 'Bearer abcdefgh123', 'abcdefgh123', '%zzvalue', 'forgotten-key', 'k3', 'm-h', 'l-h', 'cluster-token']) {
     assert.ok(found.includes(secret), `${secret} in ${JSON.stringify(found)}`);
   }
+  assert.ok(found.includes(Buffer.from('user:p@ss').toString('base64')), 'the Basic credentials of the userinfo');
   assert.ok(!found.includes('not-a-secret'));
   assert.deepEqual(credentialsIn({}), []);
 });
