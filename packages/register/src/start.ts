@@ -18,7 +18,7 @@ import {
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
+import { checkDurationMs, prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
 import { afterStartUp } from './after-start-up.ts';
 import { attachInstrumentations } from './attach-instrumentations.ts';
@@ -124,10 +124,9 @@ function bootOrDisabled(options: StartOptions): Reloadscope {
   }
 }
 
+/** A timer's range: a larger delay would fire at once. A bad value is named by kind, never echoed (it may be a token). */
 function checkShutdownTimeout(ms: unknown): void {
-  if (ms !== undefined && !(Number.isFinite(ms) && (ms as number) >= 0)) {
-    throw new TypeError(`shutdownTimeoutMs must be a finite number >= 0 (got ${String(ms)})`);
-  }
+  if (ms !== undefined) checkDurationMs('shutdownTimeoutMs', ms, { min: 0 });
 }
 
 function boot(options: StartOptions): Reloadscope {

@@ -136,9 +136,14 @@ test('Collector up: every exit path still delivers the pending spans', async (t)
 });
 
 test('shutdownTimeoutMs: a bad option is a TypeError naming it; a good one bounds shutdown() in code', async (t) => {
-  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number, 2 ** 31]) {
     assert.throws(() => startReloadscope({ shutdownTimeoutMs: bad }), (e: unknown) => e instanceof TypeError && /shutdownTimeoutMs/.test(e.message));
   }
+  // A string in the wrong option may be a token: named by kind and size, never echoed.
+  assert.throws(
+    () => startReloadscope({ shutdownTimeoutMs: 'tok-S3CR3T' as unknown as number }),
+    (e: unknown) => e instanceof TypeError && /a string of length 10/.test(e.message) && !e.message.includes('S3CR3T'),
+  );
   assert.equal(getReloadscope(), undefined, 'nothing started by a rejected call');
   const rs = startReloadscope({
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: await startSilentCollector(t), OTEL_METRICS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'none' },
