@@ -194,7 +194,8 @@ function boot(options: StartOptions): Reloadscope {
     const processors: SpanProcessor[] = [];
     if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
     if (settings.traces.includes('otlp')) {
-      bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs);
+      const limitSource = options.shutdownTimeoutMs === undefined ? 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS' : 'the shutdownTimeoutMs option';
+      bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs, limitSource);
       const exit = bounded;
       const reporting = new ReportingSpanExporter(exit, settings.tracesUrl, { variable: settings.tracesUrlVariable, exiting: () => exit.exiting });
       processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: reporting }));

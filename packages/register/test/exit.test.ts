@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { trace } from '@opentelemetry/api';
 import { getReloadscope, startReloadscope } from '../src/start.ts';
 import {
   freePort,
+  REPO_ROOT,
   type RunningApp,
   startApp,
   startOtlpReceiver,
@@ -97,6 +100,21 @@ test('Collector down at the exit: what is said is true of a process that is endi
     assert.match(said, /\[reloadscope\] cannot export traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(.*ECONNREFUSED.*\) as the process ends; the spans of that export are lost\./, `${path}:\n${said}`);
     assert.doesNotMatch(said, /keeps running|keep running/, `${path}: the process is ending`);
   }
+});
+
+test('the give-up line names what set the limit: the shutdownTimeoutMs option, not the variable', async (t) => {
+  const collector = await startSilentCollector(t);
+  const script = `
+    import { trace } from '@opentelemetry/api';
+    import { startReloadscope } from '@reloadscope/register/api';
+    const rs = startReloadscope({ shutdownTimeoutMs: 300, handleSignals: false, runtimeMetrics: false, probes: false,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: ${JSON.stringify(collector)}, OTEL_METRICS_EXPORTER: 'none', OTEL_BSP_SCHEDULE_DELAY: '10' } });
+    trace.getTracer('test').startSpan('pending').end();
+    await new Promise((r) => setTimeout(r, 200));
+    await rs.shutdown();`;
+  const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, timeout: 20_000 });
+  assert.match(stderr, /gave up on 1 pending trace export when the 300 ms shutdown limit passed \(the shutdownTimeoutMs option\)/);
+  assert.doesNotMatch(stderr, /RELOADSCOPE_SHUTDOWN_TIMEOUT_MS/);
 });
 
 test('an export already in flight when shutdown() is called is cut off at the limit, and the process exits', async (t) => {
