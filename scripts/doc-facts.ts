@@ -239,6 +239,12 @@ export const LISTS: ListCheck[] = [
   },
   { file: 'README.md', what: 'the rows of the outcome table', written: firstColumn('| outcome | when | active version |'), expected: () => OUTCOMES },
   {
+    file: 'examples/README.md',
+    what: 'the outcomes of the config-service tour',
+    written: captured(/\| every outcome \(([a-z, ]+)\)/, (s) => s.split(', ')),
+    expected: () => OUTCOMES,
+  },
+  {
     file: 'packages/core/README.md',
     what: 'the trigger names',
     written: captured(/`trigger` \(`([a-z | ]+)`/, (s) => s.split(' | ')),
