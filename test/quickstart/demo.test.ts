@@ -4,6 +4,7 @@
  * as the README says, it ends by itself with a summary, stops its service and exits 0.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
@@ -34,10 +35,18 @@ function running(pid: number): boolean {
   }
 }
 
-test('npm run demo ends by itself: a summary, its service stopped, exit 0', { timeout: 120_000 }, async (t) => {
+test('npm run demo ends by itself: a summary, its service stopped, exit 0, and no credential printed', { timeout: 120_000 }, async (t) => {
+  const marker = `mk${randomBytes(6).toString('hex')}`;
   const demo = start(t, 'npm', ['run', 'demo'], {
     cwd: root,
-    env: { PORT: '0', OTEL_EXPORTER_PROMETHEUS_PORT: '0', OTEL_SERVICE_NAME: 'config-service-demo-test' },
+    env: {
+      PORT: '0',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+      OTEL_SERVICE_NAME: 'config-service-demo-test',
+      // Credentials in the user's environment, which the demo passes on to its service (nothing listens there).
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://demo:${marker}@127.0.0.1:9?token=${marker}`,
+      OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${marker}`,
+    },
   });
   const metricsUrl = (await demo.waitFor(/service │ {3}metrics: (http:\S+)/))[1]!;
   const servicePid = Number((await demo.waitFor(/service │ {3}config: .*SIGHUP to pid (\d+)\)/))[1]);
@@ -50,6 +59,8 @@ test('npm run demo ends by itself: a summary, its service stopped, exit 0', { ti
   // It printed no URL of the stopped service as a place to look.
   const whereToLook = demo.lines.slice(demo.lines.indexOf('Where to look:'));
   assert.ok(!whereToLook.some((l) => l.includes(new URL(metricsUrl).host)), whereToLook.join('\n'));
+  assert.ok(demo.lines.some((l) => l.includes('cannot export traces to http://***@127.0.0.1:9/v1/traces?token=***')), demo.output());
+  assert.deepEqual(demo.lines.filter((l) => l.includes(marker)), [], 'a credential printed');
 });
 
 test('npm run demo -- --keep-running produces every outcome, printed and on the metrics endpoint', { timeout: 120_000 }, async (t) => {
