@@ -85,11 +85,23 @@ export function searchUrl(jaegerUrl: string, { service, end = new Date(), start,
     'query.start_time_max': end.toISOString(),
     'query.num_traces': String(limit),
   });
-  return `${jaegerUrl.replace(/\/+$/, '')}/api/v3/traces?${q}`;
+  const url = apiUrl(jaegerUrl, '/api/v3/traces');
+  for (const [k, v] of q) url.searchParams.append(k, v);
+  return url.href;
 }
 
 export function traceUrl(jaegerUrl: string, traceId: string): string {
-  return `${jaegerUrl.replace(/\/+$/, '')}/api/v3/traces/${traceId}`;
+  return apiUrl(jaegerUrl, `/api/v3/traces/${traceId}`).href;
+}
+
+/**
+ * `path` appended to the path of Jaeger's URL, before a query it may carry (a proxy's `?token=`):
+ * appended to the string, it would land inside that query.
+ */
+function apiUrl(jaegerUrl: string, path: string): URL {
+  const url = new URL(jaegerUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  return url;
 }
 
 /** Jaeger could not be reached at all (nothing listening, DNS, timeout). */

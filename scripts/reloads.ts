@@ -54,7 +54,7 @@ const limit = Number(args.limit);
 if (!Number.isInteger(limit) || limit < 1 || limit > 100) fail(`--limit must be an integer from 1 to 100, got ${args.limit}`, 1);
 const since = durationMs(args.since);
 if (since === undefined) fail(`--since must look like 90s, 15m, 2h or 1d, got ${args.since}`, 1);
-if (!/^https?:\/\/[^/]/.test(args.jaeger)) fail(`--jaeger must be an http(s) URL, got ${redactUrl(args.jaeger)}`, 1);
+if (!/^https?:\/\/[^/]/.test(args.jaeger) || !URL.canParse(args.jaeger)) fail(`--jaeger must be an http(s) URL, got ${redactUrl(args.jaeger)}`, 1);
 
 const end = new Date();
 try {

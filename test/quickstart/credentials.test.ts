@@ -259,5 +259,8 @@ test('npm run reloads: Jaeger behind userinfo is reached with it and named witho
   const empty = await reloads(['--jaeger', `http://${USER}:${MARKER}@${jaeger}`]);
   assert.equal(empty.code, 0, empty.out);
   assert.match(empty.out, /no hot reloads of service config-service in Jaeger \(http:\/\/\*\*\*@127\.0\.0\.1:\d+\)/);
-  for (const r of [unreachable, failing, empty]) assertNoMarker('npm run reloads', r.out);
+  const malformed = await reloads(['--jaeger', `http://${USER}:${MARKER}@[127.0.0.1`]);
+  assert.equal(malformed.code, 1, malformed.out);
+  assert.match(malformed.out, /^reloads: --jaeger must be an http\(s\) URL, got http:\/\/\*\*\*@\[127\.0\.0\.1\n$/);
+  for (const r of [unreachable, failing, empty, malformed]) assertNoMarker('npm run reloads', r.out);
 });
