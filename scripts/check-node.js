@@ -1,7 +1,8 @@
 // Refuses a Node.js older than the root package.json's `engines.node` with one line that names the
-// version needed and how to get it. Runs first in `npm ci`/`npm install` (preinstall), `npm start` and
-// `npm run demo`, so an old Node fails here instead of with ERR_UNKNOWN_FILE_EXTENSION or a wall of
-// EBADENGINE warnings. Plain JavaScript on purpose: it has to parse and run on the old Node it refuses.
+// version needed and how to get it. Runs first in `npm ci`/`npm install` (preinstall) and in every npm
+// script of every manifest of the repository (test/quickstart/node-version.test.ts checks each), so an
+// old Node fails here instead of with ERR_UNKNOWN_FILE_EXTENSION, `sh: 1: tsc: not found` (npm ci
+// refused, so nothing is installed) or a wall of EBADENGINE warnings. Plain JavaScript on purpose: it has to parse and run on the old Node it refuses.
 // Optional chaining is as new as it gets here (Node 14). `--quiet` only sets the exit code (.ci/run uses it to decide whether to provision Node).
 import { readFileSync } from 'node:fs';
 

@@ -19,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Manifest, packAll, REPOSITORY, ROOT, readManifest, relativeLinks, workspaces } from './packages.ts';
+import { type Manifest, MAY_IMPORT, packAll, REPOSITORY, ROOT, readManifest, relativeLinks, workspaces } from './packages.ts';
 import { sourceProblems } from './source-rules.ts';
 
 const run = promisify(execFile);
@@ -76,14 +76,6 @@ for (const { dir, manifest } of all) {
   }
 }
 
-/** Which reloadscope packages each package's src/ may import: core knows nothing of the others. */
-const MAY_IMPORT: Record<string, readonly string[]> = {
-  '@reloadscope/core': [],
-  '@reloadscope/node': ['@reloadscope/core'],
-  '@reloadscope/config': ['@reloadscope/core'],
-  '@reloadscope/register': ['@reloadscope/core', '@reloadscope/node'],
-  '@reloadscope/cluster': ['@reloadscope/core', '@reloadscope/config', '@reloadscope/register'],
-};
 
 /** Package names imported (statically or dynamically) by the .ts files under `dir`/src. */
 function importedPackages(dir: string): Map<string, string> {
@@ -105,7 +97,7 @@ function importedPackages(dir: string): Map<string, string> {
 for (const { dir, manifest } of all.filter((w) => !w.manifest.private)) {
   const allowed = MAY_IMPORT[manifest.name];
   if (!allowed) {
-    problem(dir, `${manifest.name} has no entry in MAY_IMPORT (scripts/check-packages.ts): say which packages it may import`);
+    problem(dir, `${manifest.name} has no entry in MAY_IMPORT (scripts/packages.ts): say which packages it may import`);
     continue;
   }
   const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);

@@ -1,20 +1,26 @@
-// Regenerates the README's generated blocks. Usage: node scripts/gen-readme.ts [--check]
+// Regenerates the README's generated blocks and the counts of every document's prose (doc-facts.ts),
+// and with --check fails on anything stale or untrue instead. Usage: node scripts/gen-readme.ts [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
+import { docFiles, factProblems, withFacts } from './doc-facts.ts';
 import { withGenerated } from './readme-blocks.ts';
 
 const root = new URL('../', import.meta.url);
-const path = new URL('README.md', root);
-const current = readFileSync(path, 'utf8');
-const next = withGenerated(current, root);
-if (process.argv.includes('--check')) {
+const check = process.argv.includes('--check');
+const stale: string[] = [];
+const problems: string[] = [];
+for (const file of docFiles()) {
+  const path = new URL(file, root);
+  const current = readFileSync(path, 'utf8');
+  const next = withFacts(file, file === 'README.md' ? withGenerated(current, root) : current);
   if (next !== current) {
-    console.error('README.md is stale (metric table or snippets): run `npm run docs`');
-    process.exit(1);
+    stale.push(file);
+    if (!check) writeFileSync(path, next);
   }
-  console.log('README.md generated blocks are up to date');
-} else if (next !== current) {
-  writeFileSync(path, next);
-  console.log('README.md generated blocks regenerated');
-} else {
-  console.log('README.md generated blocks already up to date');
+  problems.push(...factProblems(file, check ? current : next));
 }
+if (check && stale.length > 0) {
+  console.error(`stale generated blocks or counts (tables, snippets, panels, counts in prose) in ${stale.join(', ')}: run \`npm run docs\``);
+}
+for (const p of problems) console.error(p);
+if (problems.length > 0 || (check && stale.length > 0)) process.exit(1);
+console.log(check ? 'docs: generated blocks and counts in prose are up to date' : `docs: ${stale.length === 0 ? 'already up to date' : `regenerated ${stale.join(', ')}`}`);

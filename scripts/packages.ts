@@ -34,6 +34,18 @@ export interface Workspace {
   manifest: Manifest;
 }
 
+/**
+ * Which reloadscope packages each package's src/ may import: core knows nothing of the others.
+ * Enforced by scripts/check-packages.ts; ARCHITECTURE.md's table is checked against it (doc-facts.ts).
+ */
+export const MAY_IMPORT: Record<string, readonly string[]> = {
+  '@reloadscope/core': [],
+  '@reloadscope/node': ['@reloadscope/core'],
+  '@reloadscope/config': ['@reloadscope/core'],
+  '@reloadscope/register': ['@reloadscope/core', '@reloadscope/node'],
+  '@reloadscope/cluster': ['@reloadscope/core', '@reloadscope/config', '@reloadscope/register'],
+};
+
 export function readManifest(dir: string): Manifest {
   return JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as Manifest;
 }

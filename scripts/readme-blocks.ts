@@ -1,7 +1,9 @@
 /**
  * The README's generated blocks: the metric table, rendered from the catalogue
  * (packages/core/src/catalogue.ts, the one source of truth for names, units, attributes and
- * buckets), and code snippets copied verbatim from example files that the tests run.
+ * buckets), the alert table from the rules file, the dashboard's panels from its JSON, and code
+ * snippets copied verbatim from example files that the tests run. Counts and lists in the prose of
+ * every README are doc-facts.ts's.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -97,6 +99,36 @@ function withAlertTable(readme: string, root: URL): string {
   return `${readme.slice(0, a + ALERTS_START.length)}\n${table}\n${readme.slice(b)}`;
 }
 
+export const PANELS_START = '<!-- panels:start (generated from collector/grafana/dashboards by `npm run docs`; do not edit) -->';
+export const PANELS_END = '<!-- panels:end -->';
+export const DASHBOARD_PATH = 'collector/grafana/dashboards/reloadscope.json';
+
+interface Panel {
+  type: string;
+  title: string;
+  panels?: Panel[];
+}
+
+/** The dashboard's panels by row, as the dashboard names them: one line per row. */
+export function renderPanelList(dashboardJson: string): string {
+  const dashboard = JSON.parse(dashboardJson) as { panels: Panel[] };
+  const rows: Array<{ title: string; panels: string[] }> = [];
+  for (const panel of dashboard.panels) {
+    if (panel.type === 'row') rows.push({ title: panel.title, panels: (panel.panels ?? []).map((p) => p.title) });
+    else if (rows.length === 0) rows.push({ title: 'Panels', panels: [panel.title] });
+    else rows.at(-1)!.panels.push(panel.title);
+  }
+  return rows.map((r) => `- **${r.title}**: ${r.panels.join(' · ')}`).join('\n');
+}
+
+function withPanelList(readme: string, root: URL): string {
+  const a = readme.indexOf(PANELS_START);
+  const b = readme.indexOf(PANELS_END);
+  if (a < 0 || b < a) throw new Error(`README has no ${PANELS_START} … ${PANELS_END} block`);
+  const list = renderPanelList(readFileSync(new URL(DASHBOARD_PATH, root), 'utf8'));
+  return `${readme.slice(0, a + PANELS_START.length)}\n${list}\n${readme.slice(b)}`;
+}
+
 export function withGenerated(readme: string, root: URL): string {
-  return withAlertTable(withSnippets(withMetricTable(readme), root), root);
+  return withPanelList(withAlertTable(withSnippets(withMetricTable(readme), root), root), root);
 }

@@ -19,6 +19,8 @@ import {
   ATTR_STAGE,
   ATTR_TARGET,
   ATTR_TRIGGER,
+  redactSecrets,
+  redactUrl,
   SPAN_ROOT,
 } from '@reloadscope/core';
 
@@ -83,11 +85,23 @@ export function searchUrl(jaegerUrl: string, { service, end = new Date(), start,
     'query.start_time_max': end.toISOString(),
     'query.num_traces': String(limit),
   });
-  return `${jaegerUrl.replace(/\/+$/, '')}/api/v3/traces?${q}`;
+  const url = apiUrl(jaegerUrl, '/api/v3/traces');
+  for (const [k, v] of q) url.searchParams.append(k, v);
+  return url.href;
 }
 
 export function traceUrl(jaegerUrl: string, traceId: string): string {
-  return `${jaegerUrl.replace(/\/+$/, '')}/api/v3/traces/${traceId}`;
+  return apiUrl(jaegerUrl, `/api/v3/traces/${traceId}`).href;
+}
+
+/**
+ * `path` appended to the path of Jaeger's URL, before a query it may carry (a proxy's `?token=`):
+ * appended to the string, it would land inside that query.
+ */
+function apiUrl(jaegerUrl: string, path: string): URL {
+  const url = new URL(jaegerUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  return url;
 }
 
 /** Jaeger could not be reached at all (nothing listening, DNS, timeout). */
@@ -142,27 +156,46 @@ export function reloadTracesFrom(body: OtlpTraces | null | undefined): ReloadTra
  */
 const ORDER_MARGIN = 20;
 
+/**
+ * A Jaeger behind a proxy that wants credentials is given as `https://user:password@host`. fetch()
+ * refuses a URL with userinfo, so it becomes the Basic credentials it stands for; the secrets are
+ * then withheld from every message, which names the URL without them (redactUrl).
+ */
+function withCredentials(url: string): { url: string; headers: Record<string, string>; secrets: string[] } {
+  const parsed = URL.parse(url);
+  if (parsed === null || (parsed.username === '' && parsed.password === '')) return { url, headers: {}, secrets: [] };
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  const basic = Buffer.from(`${user}:${password}`).toString('base64');
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, headers: { authorization: `Basic ${basic}` }, secrets: [user, password, basic] };
+}
+
 /** The newest `limit` reload traces of `service`, newest first; [] when there are none. */
 export async function fetchReloadTraces(jaegerUrl: string, options: SearchOptions): Promise<ReloadTrace[]> {
   const limit = options.limit ?? 20;
   const url = searchUrl(jaegerUrl, { ...options, limit: limit + ORDER_MARGIN });
+  const request = withCredentials(url);
+  // Jaeger (or its proxy) may echo what it was sent: its answer is shown without the credentials too.
+  const shown = (text: string) => redactSecrets(text, request.secrets);
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    res = await fetch(request.url, { headers: request.headers, signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-    throw new JaegerUnreachableError(`cannot reach Jaeger's query API at ${jaegerUrl} (${why})`);
+    throw new JaegerUnreachableError(`cannot reach Jaeger's query API at ${redactUrl(jaegerUrl)} (${shown(why)})`);
   }
   const body = await res.text();
   // api_v3 answers 404 "trace not found" when the search matches nothing.
   if (res.status === 404) return [];
-  if (!res.ok) throw new JaegerQueryError(`Jaeger answered ${res.status} to GET ${url}: ${body.slice(0, 300)}`);
+  if (!res.ok) throw new JaegerQueryError(`Jaeger answered ${res.status} to GET ${redactUrl(url)}: ${shown(body.slice(0, 300))}`);
   let parsed: OtlpTraces;
   try {
     parsed = JSON.parse(body) as OtlpTraces;
   } catch {
-    throw new JaegerQueryError(`Jaeger's answer to GET ${url} is not JSON: ${body.slice(0, 200)}`);
+    throw new JaegerQueryError(`Jaeger's answer to GET ${redactUrl(url)} is not JSON: ${shown(body.slice(0, 200))}`);
   }
   return reloadTracesFrom(parsed).slice(0, limit);
 }

@@ -11,9 +11,10 @@
  *   npm run stack -- [--free-ports] [--port NAME=N]... [--config PATH] [--scrape-interval 5s]
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { prometheusUi } from './prometheus-ui.ts';
 import { fetchReloadTraces, type ReloadTrace, searchUrl, traceUrl } from './reload-traces.ts';
 import { defaultPlan, freePlan, isPortName, PORT_NAMES, PORTS, type PortPlan, planProblems, takenInPlan } from './stack-ports.ts';
 import { type ManagedProcess, REPO_ROOT, StackProcesses, stackBinaries } from './stack-processes.ts';
@@ -137,6 +138,10 @@ const collector = procs.start('otelcol', bin.otelcol, [`--config=${COLLECTOR_CON
 const prometheus = procs.start('prometheus', bin.prometheus, preparePrometheus(join(procs.dir, 'prometheus'), plan, { scrapeInterval }));
 const stack = [jaeger, collector, prometheus];
 const token = randomBytes(16).toString('hex');
+// The reload command reads the token from a file of the run directory (0700, removed at the end):
+// a printed token would be in every terminal log and screen share of the stack.
+const reloadHeader = join(procs.dir, 'reload-authorization.header');
+writeFileSync(reloadHeader, `Authorization: Bearer ${token}\n`, { mode: 0o600 });
 let service: ManagedProcess | undefined;
 // Reload lines the service printed, traces of them found in Jaeger, the newest one's start.
 let reloadLines = 0;
@@ -176,7 +181,7 @@ try {
   await new Promise(() => {}); // shutdown() exits
 }
 for (const p of [...stack, service!]) watchUnexpectedExit(p);
-const firstTrace = await catchUpWithReloads(20_000);
+const [firstTrace, prometheusPages] = await Promise.all([catchUpWithReloads(20_000), prometheusUi(url('prometheus'))]);
 ready = true;
 
 const seconds = ((Date.now() - startedAt.getTime()) / 1000).toFixed(1);
@@ -186,10 +191,10 @@ console.log(
     '',
     `reloadscope stack ready in ${seconds}s. Ctrl-C stops everything.`,
     row('service', `${url('service')}   ${SERVICE}; edit ${configPath} to reload it`),
-    row('reload', `curl -s -X POST -H 'Authorization: Bearer ${token}' ${url('service', '/-/reload')}`),
+    row('reload', `curl -s -X POST -H @${reloadHeader} ${url('service', '/-/reload')}`),
     row('app metrics', url('appMetrics', '/metrics')),
-    row('Collector', `OTLP ${url('collectorOtlpHttp').slice(0, -1)} (gRPC ${LOOPBACK}:${plan.collectorOtlpGrpc}) · health ${url('collectorHealth')} · series ${url('collectorProm', '/metrics')}`),
-    row('Prometheus', `${url('prometheus')} · alerts ${url('prometheus', '/alerts')} · try ${url('prometheus', '/graph?g0.expr=hotreload_reloads_total')}`),
+    row('Collector', `OTLP ${LOOPBACK}:${plan.collectorOtlpHttp} (HTTP), ${LOOPBACK}:${plan.collectorOtlpGrpc} (gRPC) · health ${url('collectorHealth')} · series ${url('collectorProm', '/metrics')}`),
+    row('Prometheus', `alerts ${prometheusPages.alerts} · try ${prometheusPages.graph('hotreload_reloads_total')}`),
     row('Jaeger', `${jaegerUrl}/api/v3/services (query API only: this Jaeger is built from source without its UI; the UI is in docker compose)`),
     row('last reload', firstTrace ? `curl -s ${traceUrl(jaegerUrl, firstTrace.traceId)}` : 'not in Jaeger yet; the search below finds it'),
     row('all reloads', `curl -s '${search}'`),

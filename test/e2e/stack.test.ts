@@ -1,12 +1,14 @@
 /**
  * `npm run stack` as a user runs it (node scripts/stack.ts, on free ports so runs never collide):
- * it starts, prints its URLs and pids, a config edit becomes a trace in Jaeger, a series in
+ * it starts, prints its URLs and pids (each URL answers 200 on the installed Prometheus, each command
+ * works as printed, no token or credential of the environment is printed), a config edit becomes a trace in Jaeger, a series in
  * Prometheus and a waterfall in `npm run reloads`; SIGTERM leaves no process and no port behind,
  * and neither does SIGKILL (its guard cleans up). It says which port is taken and how to build
  * missing binaries. Needs the binaries of scripts/setup-stack.sh.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -118,6 +120,42 @@ function save(path: string, text: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/** Credentials in the environment a user starts the stack from: no line may show them. */
+const MARKER = `mk${randomBytes(6).toString('hex')}`;
+const MARKED_ENV = {
+  OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${MARKER}`,
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: `x-api-key=${MARKER}`,
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://user:${MARKER}@127.0.0.1:9/v1/metrics`,
+};
+
+/**
+ * The stack's own lines (its summary and the trace lines after each reload, not the service's
+ * lines it relays): each `curl` command is run as printed, through sh, and must answer 200; each
+ * other URL is fetched without following redirects and must answer 200, so a URL that only works
+ * on another Prometheus version fails here.
+ */
+async function checkPrintedLinks(text: string): Promise<{ urls: number; commands: number }> {
+  const own = text.split('\n').filter((l) => /^ {2}(?!pids)\S/.test(l) && !l.includes('│'));
+  let urls = 0;
+  let commands = 0;
+  for (const line of own) {
+    const command = /(curl -s .*)$/.exec(line)?.[1];
+    if (command !== undefined) {
+      const { stdout } = await run('sh', ['-c', `${command} -o /dev/null -w '%{http_code}'`]);
+      assert.equal(stdout, '200', `${command}`);
+      commands += 1;
+      continue;
+    }
+    for (const [url] of line.matchAll(/https?:\/\/[^\s'·)]+/g)) {
+      const res = await fetch(url, { redirect: 'manual' });
+      await res.body?.cancel();
+      assert.equal(res.status, 200, `${url} (printed in: ${line.trim()})`);
+      urls += 1;
+    }
+  }
+  return { urls, commands };
+}
+
 function portsIn(text: string): number[] {
   return [...new Set([...text.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])))];
 }
@@ -128,7 +166,8 @@ describe('npm run stack', { timeout: 300_000 }, () => {
     const dir = tempDir();
     const config = join(dir, 'config.yaml');
     copyFileSync(join(REPO_ROOT, 'examples', 'config-service', 'config.yaml'), config);
-    const stack = new StackRun(['--free-ports', '--scrape-interval', '1s', '--config', config]);
+    // A user's shell may hold OTLP credentials; the stack passes its environment on to the service.
+    const stack = new StackRun(['--free-ports', '--scrape-interval', '1s', '--config', config], { ...process.env, ...MARKED_ENV });
     let pids: Map<string, number> | undefined;
     try {
       await stack.line(/^reloadscope stack ready in/m);
@@ -136,7 +175,7 @@ describe('npm run stack', { timeout: 300_000 }, () => {
       assert.deepEqual([...pids.keys()].sort(), ['config-service', 'guard', 'jaeger', 'otelcol', 'prometheus', 'stack']);
       for (const [name, pid] of pids) assert.ok(isRunning(pid), `${name} (${pid}) runs`);
       const jaeger = (await stack.line(/^ {2}Jaeger +(http:\/\/127\.0\.0\.1:\d+)\/api\/v3\/services/m))[1]!;
-      const prometheus = (await stack.line(/^ {2}Prometheus +(http:\/\/127\.0\.0\.1:\d+)\//m))[1]!;
+      const prometheus = (await stack.line(/^ {2}Prometheus +.*?(http:\/\/127\.0\.0\.1:\d+)\//m))[1]!;
       const service = (await stack.line(/^ {2}service +(http:\/\/127\.0\.0\.1:\d+)\//m))[1]!;
       assert.match(stack.text(), /^ {2}last reload +curl -s http:\/\/127\.0\.0\.1:\d+\/api\/v3\/traces\/[0-9a-f]{32}$/m, 'the startup trace');
       assert.match(stack.text(), /^ {2}terminal +npm run reloads -- --jaeger http/m);
@@ -159,6 +198,15 @@ describe('npm run stack', { timeout: 300_000 }, () => {
         }
       };
       const [startupHash] = await until('the startup version in Prometheus', async () => ((await activeHashes()).length > 0 ? activeHashes() : undefined));
+      // Every URL it printed answers 200 as printed, and every command it printed works as printed.
+      const printed = await checkPrintedLinks(stack.text());
+      assert.ok(printed.urls >= 6 && printed.commands >= 3, JSON.stringify(printed));
+      // The reload command reads the token from a file: no line shows it.
+      const headerFile = /^ {2}reload +curl .*-H @(\S+) /m.exec(stack.text())?.[1];
+      assert.ok(headerFile, 'the reload command names its header file');
+      const token = /^Authorization: Bearer (\S+)$/m.exec(readFileSync(headerFile, 'utf8'))?.[1];
+      assert.ok(token && token.length >= 32, 'a generated token');
+      assert.ok(!stack.text().includes(token) && !stack.err.join('').includes(token), 'the token is printed');
 
       // A good edit, then a broken one: both are traces the command points at.
       const seen = stack.out.length;
@@ -226,6 +274,7 @@ describe('npm run stack', { timeout: 300_000 }, () => {
       assert.ok(g < b, 'oldest first');
 
       assert.doesNotMatch(stack.text(), /is not in Jaeger after/, 'every reload got its trace line');
+      for (const line of `${stack.text()}${stack.err.join('')}`.split('\n')) assert.ok(!line.includes(MARKER), `a credential printed: ${line}`);
 
       // SIGTERM: it stops everything it started, guard included, and frees every port it printed.
       const ports = portsIn(stack.text());

@@ -1,8 +1,11 @@
 /**
  * `npm run demo` (examples/config-service) runs its whole tour against the real service and every
- * reload outcome shows up both in the service's printed lines and on its Prometheus endpoint.
+ * reload outcome shows up both in the service's printed lines and on its Prometheus endpoint; run
+ * as the README says, it ends by itself with a summary, stops its service and exits 0.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { sample, scrape, start } from './child.ts';
@@ -10,8 +13,58 @@ import { sample, scrape, start } from './child.ts';
 const root = resolve(import.meta.dirname, '../..');
 const OUTCOMES = ['success', 'failure', 'timeout', 'rollback', 'unchanged'];
 
-test('npm run demo produces every outcome, printed and on the metrics endpoint', { timeout: 120_000 }, async (t) => {
-  const demo = start(t, 'npm', ['run', 'demo', '-w', 'examples/config-service'], {
+/** Whether anything accepts connections at `url`'s host and port. */
+function listening(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((done) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('npm run demo ends by itself: a summary, its service stopped, exit 0, and no credential printed', { timeout: 120_000 }, async (t) => {
+  const marker = `mk${randomBytes(6).toString('hex')}`;
+  const demo = start(t, 'npm', ['run', 'demo'], {
+    cwd: root,
+    env: {
+      PORT: '0',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+      OTEL_SERVICE_NAME: 'config-service-demo-test',
+      // Credentials in the user's environment, which the demo passes on to its service (nothing listens there).
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://demo:${marker}@127.0.0.1:9?token=${marker}`,
+      OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${marker}`,
+    },
+  });
+  const metricsUrl = (await demo.waitFor(/service │ {3}metrics: (http:\S+)/))[1]!;
+  const servicePid = Number((await demo.waitFor(/service │ {3}config: .*SIGHUP to pid (\d+)\)/))[1]);
+  const exit = await demo.exited;
+  assert.deepEqual(exit, { code: 0, signal: null }, demo.output());
+  assert.ok(demo.lines.some((l) => /^ {4}hotreload_reloads_total trigger=file outcome=success → \d+$/.test(l)), `the summary from the scrape:\n${demo.output()}`);
+  assert.match(demo.lines.at(-1)!, /^Demo finished: 8 reloads, every outcome seen; the service is stopped\./);
+  assert.equal(running(servicePid), false, 'the service process is gone');
+  assert.equal(await listening(metricsUrl), false, 'its metrics port is free');
+  // It printed no URL of the stopped service as a place to look.
+  const whereToLook = demo.lines.slice(demo.lines.indexOf('Where to look:'));
+  assert.ok(!whereToLook.some((l) => l.includes(new URL(metricsUrl).host)), whereToLook.join('\n'));
+  assert.ok(demo.lines.some((l) => l.includes('cannot export traces to http://***@127.0.0.1:9/v1/traces?token=***')), demo.output());
+  assert.deepEqual(demo.lines.filter((l) => l.includes(marker)), [], 'a credential printed');
+});
+
+test('npm run demo -- --keep-running produces every outcome, printed and on the metrics endpoint', { timeout: 120_000 }, async (t) => {
+  const demo = start(t, 'npm', ['run', 'demo', '-w', 'examples/config-service', '--', '--keep-running'], {
     cwd: root,
     // Ephemeral ports: the suite runs on machines where 3000/9464 may be taken.
     env: { PORT: '0', OTEL_EXPORTER_PROMETHEUS_PORT: '0', OTEL_SERVICE_NAME: 'config-service-demo-test' },
@@ -55,6 +108,8 @@ test('npm run demo produces every outcome, printed and on the metrics endpoint',
   assert.ok(lastHash, demo.output());
   assert.match(text, new RegExp(`hotreload_config_info\\{[^}]*hotreload_config_hash="${lastHash}[0-9a-f]{52}"[^}]*\\} 1`));
 
+  assert.match(demo.output(), /The service keeps running on the last config \(--keep-running\); Ctrl-C stops it\./);
+  assert.equal(await listening(metricsUrl), true, 'its service still serves');
   // Ctrl-C stops the demo and its service.
   demo.signal('SIGINT');
   await demo.exited;

@@ -1,13 +1,15 @@
 /**
  * A Node.js older than the repository needs gets one line naming the version needed, at `npm ci`
- * (npm's engine-strict refusal, before anything is installed) and at `npm start` (scripts/check-node.js),
- * instead of 130 EBADENGINE warnings and ERR_UNKNOWN_FILE_EXTENSION.
+ * (npm's engine-strict refusal, before anything is installed) and at every npm script of every
+ * manifest of the repository (scripts/check-node.js runs first in each), instead of 130 EBADENGINE
+ * warnings, ERR_UNKNOWN_FILE_EXTENSION or `sh: 1: tsc: not found` (there is no node_modules: npm ci
+ * refused to install it).
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
@@ -88,4 +90,52 @@ test('on a real old Node, npm ci fails at once naming the version, and npm start
   const startRun = await fail(['start']);
   assert.match(startRun.stderr, new RegExp(`^reloadscope needs Node\\.js >= ${minimum!.replace('.', '\\.')}\\.0 `, 'm'));
   assert.doesNotMatch(startRun.stderr, /ERR_UNKNOWN_FILE_EXTENSION/);
+});
+
+/** Every manifest of the repository (root, workspaces) with its scripts. */
+async function manifests(): Promise<Array<{ dir: string; scripts: string[] }>> {
+  const dirs = ['.'];
+  for (const parent of ['packages', 'examples']) {
+    for (const entry of await readdir(join(root, parent), { withFileTypes: true })) {
+      if (entry.isDirectory()) dirs.push(join(parent, entry.name));
+    }
+  }
+  const out: Array<{ dir: string; scripts: string[] }> = [];
+  for (const dir of dirs) {
+    const json = await readFile(join(root, dir, 'package.json'), 'utf8').catch(() => undefined);
+    if (json === undefined) continue;
+    out.push({ dir, scripts: Object.keys((JSON.parse(json) as { scripts?: Record<string, string> }).scripts ?? {}) });
+  }
+  return out;
+}
+
+test('on a real old Node, every npm script of every manifest prints the one version line and runs nothing else', { skip: oldDir ? false : 'no Node older than engines.node on this machine', timeout: 180_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'reloadscope-old-node-scripts-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // The manifests and the check, as a clone has them before `npm ci` (which an old Node cannot run).
+  const all = await manifests();
+  for (const f of ['.npmrc', 'scripts/check-node.js', ...all.map((m) => join(m.dir, 'package.json'))]) {
+    await mkdir(dirname(join(dir, f)), { recursive: true });
+    await copyFile(join(root, f), join(dir, f));
+  }
+  const env = { ...process.env, PATH: `${oldDir}:/usr/bin:/bin` };
+  const line = new RegExp(`^reloadscope needs Node\\.js >= ${minimum!.replace('.', '\\.')}\\.0 \\(it runs \\.ts files natively\\); you have \\d+\\.`);
+  let checked = 0;
+  const wrong: string[] = [];
+  for (const { dir: where, scripts } of all) {
+    for (const script of scripts) {
+      const r = await run('npm', ['run', script], { cwd: join(dir, where), env, timeout: 30_000 }).then(
+        (ok) => ({ code: 0, stdout: ok.stdout, stderr: ok.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+      const said = r.stderr.split('\n').filter((l) => line.test(l));
+      const what = `${where} npm run ${script}`;
+      if (r.code === 0) wrong.push(`${what}: succeeded on an old Node`);
+      else if (said.length !== 1) wrong.push(`${what}: ${said.length} version lines; stderr:\n${r.stderr}`);
+      else if (/not found|ERR_|SyntaxError|Cannot find/.test(r.stderr)) wrong.push(`${what}: ran something after the check; stderr:\n${r.stderr}`);
+      checked += 1;
+    }
+  }
+  assert.deepEqual(wrong, []);
+  assert.ok(checked >= 20, `${checked} scripts checked`);
 });

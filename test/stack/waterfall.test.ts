@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { type OtlpTraces, type ReloadTrace, reloadTracesFrom, searchUrl } from '../../scripts/reload-traces.ts';
+import { type OtlpTraces, type ReloadTrace, reloadTracesFrom, searchUrl, traceUrl } from '../../scripts/reload-traces.ts';
 import { barCells, renderWaterfall } from '../../scripts/reload-waterfall.ts';
 
 const T0 = 1_764_581_000_000_000_000n; // 2025-12-01T09:23:20Z in ns
@@ -95,6 +95,14 @@ test('the search URL carries every parameter Jaeger v2 requires', () => {
     'query.start_time_max': '2026-01-01T00:00:00.000Z',
     'query.num_traces': '5',
   });
+});
+
+test('a Jaeger URL behind a proxy path with its own query keeps both: the API path goes into the path', () => {
+  const url = new URL(searchUrl('https://jaeger.example/tracing/?token=t0k', { service: 'svc', end: new Date('2026-01-01T00:00:00Z') }));
+  assert.equal(url.pathname, '/tracing/api/v3/traces');
+  assert.equal(url.searchParams.get('token'), 't0k');
+  assert.equal(url.searchParams.get('query.service_name'), 'svc');
+  assert.equal(traceUrl('https://jaeger.example/tracing?token=t0k', 'ab12'), 'https://jaeger.example/tracing/api/v3/traces/ab12?token=t0k');
 });
 
 test('fuzz: any JSON from the server reads as runs or nothing, and renders without throwing', () => {

@@ -4,8 +4,10 @@
  * signals and calls the HTTP trigger, and waits for the service's own reload line after each step.
  * Nothing is simulated: each outcome comes from the service's real code paths.
  *
- * The service keeps running after the tour so you can look at its metrics; Ctrl-C stops both.
- * PORT (default: any free port) and OTEL_EXPORTER_PROMETHEUS_PORT (default 9464) pick its ports.
+ * It ends with a summary read from the service's own metrics endpoint, stops the service and exits
+ * 0 (1 when a step did not get its outcome). `--keep-running` keeps the service up after the
+ * summary, to look at its endpoint; Ctrl-C then stops both. PORT (default: any free port) and
+ * OTEL_EXPORTER_PROMETHEUS_PORT (default 9464) pick its ports.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,11 +17,21 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { DEMO_STEPS, type DemoStepKey } from './demo-steps.ts';
 
 interface ReloadLine {
   outcome: string;
   trigger: string;
   text: string;
+}
+
+let keepRunning = false;
+try {
+  keepRunning = parseArgs({ options: { 'keep-running': { type: 'boolean' } } }).values['keep-running'] === true;
+} catch (err) {
+  console.error(`demo: ${(err as Error).message}\nusage: npm run demo [-- --keep-running]`);
+  process.exit(2);
 }
 
 const root = resolve(import.meta.dirname, '..');
@@ -28,6 +40,8 @@ const configPath = join(dir, 'config.yaml');
 const token = randomBytes(16).toString('hex');
 let service: ChildProcess | undefined;
 let tourDone = false;
+/** Set when the demo itself stops the service at the end: its exit is then expected. */
+let stopping = false;
 
 function cleanUp(): void {
   service?.kill('SIGTERM');
@@ -79,10 +93,14 @@ service = spawn(process.execPath, ['--import', '@reloadscope/register', 'src/ser
   },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
-service.once('exit', (code, signal) => {
-  service = undefined;
-  console.error(`demo: the service exited (${signal ?? code})${tourDone ? '' : ' before the tour ended'}`);
-  process.exit(tourDone ? 0 : 1);
+const serviceExited = new Promise<void>((done) => {
+  service!.once('exit', (code, signal) => {
+    service = undefined;
+    done();
+    if (stopping) return;
+    console.error(`demo: the service exited (${signal ?? code})${tourDone ? '' : ' before the tour ended'}`);
+    process.exit(tourDone ? 0 : 1);
+  });
 });
 
 const reloadLines: ReloadLine[] = [];
@@ -117,26 +135,21 @@ async function greeting(): Promise<string> {
   return `"${body.message}" (config ${body.config})`;
 }
 
-const steps: Array<{ title: string; why: string; act: () => unknown; trigger: string; outcome: string }> = [
-  { title: 'A good edit', why: 'greeting and a feature flag change; the file watch picks it up', act: () => save(versions.good), trigger: 'file', outcome: 'success' },
-  { title: 'SIGHUP, nothing changed', why: 'same bytes, same hash: no switch happens', act: () => service!.kill('SIGHUP'), trigger: 'signal', outcome: 'unchanged' },
-  { title: 'Broken YAML', why: 'an unterminated quote; the parse fails in the load stage', act: () => save(versions.broken), trigger: 'file', outcome: 'failure' },
-  { title: 'Schema violation', why: 'valid YAML, but rateLimit.requestsPerMinute: -5; the zod schema rejects it in verify', act: () => save(versions.schemaViolation), trigger: 'file', outcome: 'failure' },
-  { title: 'A subscriber refuses', why: 'server.port changes; the running service cannot apply that, its onChange throws, the switch is rolled back', act: () => save(versions.portChange), trigger: 'file', outcome: 'rollback' },
-  { title: 'A dependency that never answers', why: 'a new upstream is checked before switching; it hangs, the 2 s deadline ends the reload', act: () => save(versions.slowUpstream), trigger: 'file', outcome: 'timeout' },
-  { title: 'Fixed again', why: 'a good config; the reload succeeds', act: () => save(versions.restored), trigger: 'file', outcome: 'success' },
-  {
-    title: 'The HTTP trigger',
-    why: 'POST /-/reload with the bearer token (a request without it gets 401); the file did not change since',
-    act: async () => {
-      const anonymous = await fetch(new URL('/-/reload', serviceUrl), { method: 'POST' });
-      console.log(`    without the token: HTTP ${anonymous.status}`);
-      await fetch(new URL('/-/reload', serviceUrl), { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then((r) => r.text());
-    },
-    trigger: 'http',
-    outcome: 'unchanged',
+const acts: Record<DemoStepKey, () => unknown> = {
+  good: () => save(versions.good),
+  sighup: () => service!.kill('SIGHUP'),
+  broken: () => save(versions.broken),
+  schemaViolation: () => save(versions.schemaViolation),
+  portChange: () => save(versions.portChange),
+  slowUpstream: () => save(versions.slowUpstream),
+  restored: () => save(versions.restored),
+  http: async () => {
+    const anonymous = await fetch(new URL('/-/reload', serviceUrl), { method: 'POST' });
+    console.log(`    without the token: HTTP ${anonymous.status}`);
+    await fetch(new URL('/-/reload', serviceUrl), { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then((r) => r.text());
   },
-];
+};
+const steps = DEMO_STEPS.map((step) => ({ ...step, act: acts[step.key] }));
 
 try {
   await until(() => 'the service to start', () => (reloadLines.length > 0 && serviceUrl ? true : undefined), 30_000);
@@ -161,9 +174,32 @@ try {
     const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(series)?.[1];
     console.log(`    hotreload_reloads_total trigger=${label('hotreload_trigger')} outcome=${label('hotreload_outcome')} → ${series.split(' ').at(-1)}`);
   }
-  console.log(`\nWhere to look:
-  service  ${serviceUrl}
-  metrics  ${metricsUrl ?? 'not served: OTEL_EXPORTER_PROMETHEUS_PORT is taken (is `npm start` still running?)'}   (hotreload_reloads_total, hotreload_stage_duration_seconds_bucket, hotreload_config_info …)`);
+  if (!metricsUrl) console.log('    (not served: OTEL_EXPORTER_PROMETHEUS_PORT is taken or metrics are off; the service said why above)');
+  await whereToLook();
+  if (keepRunning) {
+    console.log('\nThe service keeps running on the last config (--keep-running); Ctrl-C stops it.');
+  } else {
+    stopping = true;
+    service?.kill('SIGTERM');
+    await serviceExited;
+    console.log(`\nDemo finished: ${steps.length} reloads, every outcome seen; the service is stopped. npm run demo -- --keep-running keeps it up to explore.`);
+    process.exit(0);
+  }
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+}
+
+/**
+ * Where the reloads can be seen after the demo. The service's own URLs are printed only when it
+ * keeps running: once it is stopped they would answer nothing.
+ */
+async function whereToLook(): Promise<void> {
+  console.log('\nWhere to look:');
+  if (keepRunning) {
+    console.log(`  service  ${serviceUrl}`);
+    if (metricsUrl) console.log(`  metrics  ${metricsUrl}   (hotreload_reloads_total, hotreload_stage_duration_seconds_bucket, hotreload_config_info …)`);
+  }
   const jaeger = await homePage('http://localhost:16686/');
   const grafana = await answers('http://localhost:3001/');
   const name = process.env.OTEL_SERVICE_NAME ?? 'config-service';
@@ -176,10 +212,6 @@ try {
   } else if (jaeger !== undefined) console.log('  traces   Jaeger runs: rerun with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to send it these reloads');
   else console.log('  traces   start the stack (npm run stack; the Jaeger UI comes with docker compose -f collector/docker-compose.yml up) and set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318');
   if (grafana) console.log('  Grafana  http://localhost:3001/ (dashboard "reloadscope / Hot reloads", fed by the stack\'s own config-service)');
-  console.log('\nThe service keeps running on the last config; Ctrl-C stops it.');
-} catch (err) {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
 }
 
 /** The page at `url`, or undefined when nothing answers there. */

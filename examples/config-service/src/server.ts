@@ -14,7 +14,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { resolve } from 'node:path';
 import { createReloadHandler, watchConfig, watchTls } from '@reloadscope/config';
 import { logReloads, ReloadError } from '@reloadscope/core';
-import { getReloadInstrumentation, getReloadscope } from '@reloadscope/register';
+import { getReloadInstrumentation, getReloadscope, readEnv } from '@reloadscope/register';
 import { ConfigSchema } from './config-schema.ts';
 import { minuteWindow } from './rate-limit.ts';
 import { checkUpstream } from './upstream-check.ts';
@@ -88,14 +88,28 @@ if (tlsFiles && 'setSecureContext' in server) {
   });
 }
 
+/** Where the metrics are, or why they are not served: a message above is named only when one was printed. */
+async function metricsLine(): Promise<string> {
+  const telemetry = getReloadscope();
+  const url = await telemetry?.metricsUrl();
+  if (url) return url;
+  const settings = readEnv(env);
+  if (telemetry?.metrics === 'reused') return "not served here: the application's own MeterProvider exports them";
+  if (settings.disabled) return 'not served: OTEL_SDK_DISABLED=true';
+  if (telemetry?.metrics === 'started' && !settings.metrics.includes('prometheus')) return 'not served: OTEL_METRICS_EXPORTER does not include prometheus';
+  return 'not served (see the [reloadscope] message above)';
+}
+
 const port = env.PORT === undefined ? startupPort : Number(env.PORT);
 server.listen(port, env.HOST, async () => {
   const address = server.address();
   const scheme = tlsFiles ? 'https' : 'http';
-  const listening = typeof address === 'object' && address ? `${scheme}://localhost:${address.port}/` : String(address);
+  // The address it listens on: `localhost` only when it listens on every interface.
+  const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+  const listening = typeof address === 'object' && address ? `${scheme}://${host}:${address.port}/` : String(address);
   console.log(`config-service listening on ${listening}`);
   console.log(`  config:  ${config.file} (edit it, or send SIGHUP to pid ${process.pid})`);
   if (tlsFiles) console.log(`  tls:     ${tlsFiles.cert} (replace it and its key; the new certificate is served without a restart)`);
-  console.log(`  metrics: ${(await getReloadscope()?.metricsUrl()) ?? 'not served (see the message above)'}`);
+  console.log(`  metrics: ${await metricsLine()}`);
   console.log(`  reload:  ${reloadHandler ? `POST ${listening}-/reload with "Authorization: Bearer $RELOAD_TOKEN"` : 'HTTP trigger off (set RELOAD_TOKEN to enable it)'}`);
 });

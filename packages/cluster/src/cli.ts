@@ -3,33 +3,19 @@
  * environment variable (from FLAGS, SUPERVISOR_SIGNALS and ENVIRONMENT below). Telemetry is booted
  * from the OTEL_* variables exactly as `--import @reloadscope/register` does; every upgrade,
  * including the first generation's start and every refusal, prints one line (core's logReloads).
+ * Nothing it prints carries a credential (core's redactSecrets).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { logReloads } from '@reloadscope/core';
+import { logReloads, redactSecrets } from '@reloadscope/core';
 import { readEnv, startReloadscope } from '@reloadscope/register/api';
+import { CLI_OPTIONS, FLAGS } from './cli-options.ts';
 import { surviveClosedOutput } from './closed-output.ts';
-import { DEFAULT_TARGET } from './options.ts';
 import { type ClusterSupervisor, superviseCluster } from './supervisor.ts';
 import { handleSupervisorSignals, SUPERVISOR_SIGNALS } from './supervisor-signals.ts';
 
 const NAME = 'reloadscope-cluster';
 
-/** Every flag (and the superviseCluster option it sets): parsed from this list and printed by --help from it. */
-const FLAGS: ReadonlyArray<readonly [flag: string, arg: string, meaning: string, option?: string]> = [
-  ['release', '<dir>', 'the release directory or a symlink to one (a bundle root\'s current); resolved once per upgrade. Required', 'release'],
-  ['entry', '<file>', 'the app\'s entry, relative to the release. Required', 'entry'],
-  ['workers', '<n>', 'workers per generation (default: the number of CPUs)', 'workers'],
-  ['port', '<port>', 'the service port every generation must listen on (default: learned from the first generation: every address it listens on with a fixed port)', 'port'],
-  ['target', '<name>', `the reload target, hotreload.target (default ${DEFAULT_TARGET})`, 'target'],
-  ['ready-timeout', '<ms>', 'how long a new worker may take to become ready (default 10000)', 'readyTimeoutMs'],
-  ['stabilize', '<ms>', 'how long a ready worker must stay alive and listening before it counts as verified (default 1000)', 'stabilizeMs'],
-  ['drain-timeout', '<ms>', 'how long an old worker may take to drain before SIGKILL (default 10000)', 'drainTimeoutMs'],
-  ['health', '<path>', 'a GET each new worker must answer 2xx, on its (plain HTTP) listener on the service address (default none)', 'health'],
-  ['public-key', '<file>', 'Ed25519 PEM: every release must be a signed bundle release (default none)', 'publicKey'],
-  ['serial-state', '<file>', 'rollback protection (needs --public-key): a release whose signed serial is below the highest accepted is refused (version_rollback); the file keeps that floor across restarts (default off)', 'serial'],
-  ['help', '', 'print this and exit'],
-];
 
 /** superviseCluster's option error, in the words of the command line. */
 function asFlagError(message: string): string {
@@ -93,7 +79,7 @@ surviveClosedOutput();
 let values: Record<string, string | boolean | undefined>;
 try {
   ({ values } = parseArgs({
-    options: Object.fromEntries(FLAGS.map(([flag, arg]) => [flag, arg ? { type: 'string' as const } : { type: 'boolean' as const, short: 'h' }])),
+    options: CLI_OPTIONS,
     strict: true,
     allowPositionals: false,
   }));
@@ -121,10 +107,13 @@ if (flag('public-key') !== undefined) {
   }
 }
 
+// The token stays in this process: the supervisor withholds it (and every RELOADSCOPE_CLUSTER_*
+// variable) from the workers' environment (worker-env.ts); register reads it to keep it out of every line.
+const httpToken = process.env.RELOADSCOPE_CLUSTER_HTTP_TOKEN;
+
 function httpTrigger(): { token: string; port: number } | undefined {
-  const token = process.env.RELOADSCOPE_CLUSTER_HTTP_TOKEN;
-  if (!token) return undefined;
-  return { token, port: integer('RELOADSCOPE_CLUSTER_HTTP_PORT', process.env.RELOADSCOPE_CLUSTER_HTTP_PORT) ?? 0 };
+  if (!httpToken) return undefined;
+  return { token: httpToken, port: integer('RELOADSCOPE_CLUSTER_HTTP_PORT', process.env.RELOADSCOPE_CLUSTER_HTTP_PORT) ?? 0 };
 }
 
 // Installed before anything slow: from here on no signal of the table ends the process by default.
@@ -181,9 +170,9 @@ try {
   const e = err as { code?: string; message?: string };
   if (err instanceof TypeError) {
     await telemetry.shutdown();
-    fail(asFlagError(e.message ?? ''));
+    fail(asFlagError(redactSecrets(e.message ?? '')));
   }
-  process.stderr.write(`${NAME}: the first generation did not start: ${e.code ?? 'error'}: ${e.message ?? ''}\n`);
+  process.stderr.write(`${NAME}: the first generation did not start: ${e.code ?? 'error'}: ${redactSecrets(e.message ?? '')}\n`);
   if (stopping) await stopping;
   await telemetry.shutdown();
   process.exit(1);

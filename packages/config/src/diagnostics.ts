@@ -1,18 +1,22 @@
 import { diag } from '@opentelemetry/api';
 import type { ReloadResult } from '@reloadscope/core';
 
+/** The codes of ConfigDiagnostic: a closed set, tabled in the README (checked by scripts/doc-facts.ts). */
+export const DIAGNOSTIC_CODES = [
+  'subpath_mount',
+  'watch_error',
+  'signal_unavailable',
+  'rollback_notify_failed',
+  'reload_rejected',
+  'auth_throttled',
+  'http_error',
+  'prune_failed',
+  'serial_state_failed',
+] as const;
+
 /** Things an operator should hear about that are not reload results. Never carries config values. */
 export interface ConfigDiagnostic {
-  code:
-    | 'subpath_mount'
-    | 'watch_error'
-    | 'signal_unavailable'
-    | 'rollback_notify_failed'
-    | 'reload_rejected'
-    | 'auth_throttled'
-    | 'http_error'
-    | 'prune_failed'
-    | 'serial_state_failed';
+  code: (typeof DIAGNOSTIC_CODES)[number];
   message: string;
 }
 
@@ -38,12 +42,19 @@ export function diagnosticSink(sink: DiagnosticSink | undefined): DiagnosticSink
   };
 }
 
-/** One line for a reload that kept the old version, naming what keeps serving (never content). */
+/**
+ * One line for a reload that kept the old version, naming what keeps serving (never content). After
+ * a rollback that itself failed, core still reports the previous hash, but what runs is unknown:
+ * the line says so rather than name a version that may not be served.
+ */
 export function reportRejection(report: DiagnosticSink, result: ReloadResult): void {
   if (result.trigger === 'startup' || result.outcome === 'success' || result.outcome === 'unchanged') return;
-  const serving = result.hash ? result.hash.slice(0, 12) : 'nothing';
+  const serving =
+    result.error?.code === 'rollback_failed'
+      ? 'what is served now is unknown (the rollback failed)'
+      : `still serving ${result.hash ? result.hash.slice(0, 12) : 'nothing'}`;
   report({
     code: 'reload_rejected',
-    message: `${result.target}: ${result.trigger} reload ended with ${result.outcome} (${result.error?.code ?? 'unknown'}); still serving ${serving}`,
+    message: `${result.target}: ${result.trigger} reload ended with ${result.outcome} (${result.error?.code ?? 'unknown'}); ${serving}`,
   });
 }

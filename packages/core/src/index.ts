@@ -3,6 +3,7 @@ export { NonPatchingInstrumentation, type InstrumentationConfig } from './non-pa
 export { ReloadRun } from './run.ts';
 export { ReloadError, ReloadTimeoutError, isReloadError, errorType, CORE_ERROR_CODES, type CoreErrorCode } from './errors.ts';
 export { inspectThrown, describeValue, type ThrownInfo } from './thrown.ts';
+export { redactUrl, redactSecrets, REDACTED } from './redact.ts';
 export { checkPositiveInteger, checkDurationMs, checkOneOf, checkBoolean, checkObject, MAX_TIMER_MS, type RangeOptions } from './options.ts';
 export { sha256Hex, hashToGauge, defaultIdentity } from './hash.ts';
 export {

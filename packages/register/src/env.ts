@@ -4,6 +4,7 @@
  * become a clear message (and a safe default) instead of a crash.
  */
 
+import { redactUrl } from '@reloadscope/core';
 import { describeSkipped, parseKeyValuePairs } from './key-value-pairs.ts';
 
 export type TracesExporterName = 'otlp' | 'console';
@@ -14,6 +15,8 @@ export interface EnvSettings {
   serviceName: string | undefined;
   traces: TracesExporterName[];
   tracesUrl: string;
+  /** The variable tracesUrl came from; undefined when it is the default (unset or refused). */
+  tracesUrlVariable: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_EXPORTER_OTLP_ENDPOINT' | undefined;
   metrics: MetricsExporterName[];
   prometheusHost: string;
   prometheusPort: number;
@@ -113,12 +116,18 @@ function list<T extends string>(env: Env, key: string, allowed: readonly T[], fa
   return out;
 }
 
-/** Signal-specific endpoint as given; the generic one gets the signal path appended (OTLP spec). */
+/**
+ * Signal-specific endpoint as given; the generic one gets the signal path appended to its path
+ * (OTLP spec), before a query it may carry (`?token=…` of a Collector behind a proxy).
+ */
 export function tracesUrlFrom(env: Env): string {
   const specific = str(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   if (specific) return specific;
   const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ?? DEFAULT_OTLP_ENDPOINT;
-  return `${base.replace(/\/+$/, '')}/v1/traces`;
+  const url = /^https?:\/\//i.test(base) ? URL.parse(base) : null;
+  if (url === null) return `${base.replace(/\/+$/, '')}/v1/traces`;
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return url.href;
 }
 
 function sampler(env: Env, problems: string[]): SamplerSetting {
@@ -209,7 +218,7 @@ export function readEnv(env: Env): EnvSettings {
   }
   const tracesUrl = tracesUrlFrom(env);
   const urlOk = URL.canParse(tracesUrl) && /^https?:$/.test(new URL(tracesUrl).protocol);
-  if (!urlOk) problems.push(`OTLP traces endpoint ${JSON.stringify(tracesUrl)} is not an http(s) URL; using ${DEFAULT_OTLP_ENDPOINT}/v1/traces`);
+  if (!urlOk) problems.push(`OTLP traces endpoint ${JSON.stringify(redactUrl(tracesUrl))} is not an http(s) URL; using ${DEFAULT_OTLP_ENDPOINT}/v1/traces`);
   const host = str(env, 'OTEL_EXPORTER_PROMETHEUS_HOST');
   const hostOk = host === undefined || /^[\w.:%[\]-]+$/.test(host);
   if (!hostOk) problems.push(`OTEL_EXPORTER_PROMETHEUS_HOST=${JSON.stringify(env.OTEL_EXPORTER_PROMETHEUS_HOST)} is not a host name or address; using ${DEFAULT_PROMETHEUS_HOST}`);
@@ -219,6 +228,13 @@ export function readEnv(env: Env): EnvSettings {
     serviceName: str(env, 'OTEL_SERVICE_NAME'),
     traces: list(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'console'] as const, ['otlp'], problems),
     tracesUrl: urlOk ? tracesUrl : `${DEFAULT_OTLP_ENDPOINT}/v1/traces`,
+    tracesUrlVariable: !urlOk
+      ? undefined
+      : str(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+        ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'
+        : str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT')
+          ? 'OTEL_EXPORTER_OTLP_ENDPOINT'
+          : undefined,
     metrics: list(env, 'OTEL_METRICS_EXPORTER', ['prometheus', 'console'] as const, ['prometheus'], problems),
     prometheusHost: hostOk && host !== undefined ? host : DEFAULT_PROMETHEUS_HOST,
     prometheusPort: int(env, 'OTEL_EXPORTER_PROMETHEUS_PORT', DEFAULT_PROMETHEUS_PORT, 0, 65535, problems),

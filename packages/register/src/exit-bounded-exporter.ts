@@ -28,6 +28,8 @@ const ABANDONED = 'ERR_RELOADSCOPE_SHUTDOWN_LIMIT';
 export class ExitBoundedExporter implements SpanExporter {
   readonly #make: (timeoutMs: number) => SpanExporter;
   readonly #timeoutMs: number;
+  /** What set the limit, named when it gives up: the variable or the option. */
+  readonly #limitSource: string;
   readonly #running: SpanExporter;
   #exiting: SpanExporter | undefined;
   #deadline: number | undefined;
@@ -37,9 +39,10 @@ export class ExitBoundedExporter implements SpanExporter {
   readonly #pending = new Set<(result: ExportResult) => void>();
   readonly #requests = new Set<ClientRequest>();
 
-  constructor(make: (timeoutMs: number) => SpanExporter, timeoutMs: number) {
+  constructor(make: (timeoutMs: number) => SpanExporter, timeoutMs: number, limitSource = 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS') {
     this.#make = make;
     this.#timeoutMs = timeoutMs;
+    this.#limitSource = limitSource;
     this.#running = make(timeoutMs);
     if (!watchingRequests) {
       watchingRequests = true;
@@ -69,6 +72,11 @@ export class ExitBoundedExporter implements SpanExporter {
     } catch (err) {
       finish({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
     }
+  }
+
+  /** Whether an exit path began and was not called off: the process is ending. */
+  get exiting(): boolean {
+    return this.#deadline !== undefined;
   }
 
   /** Start the exit clock (idempotent: the first exit path sets the one deadline). */
@@ -135,7 +143,7 @@ export class ExitBoundedExporter implements SpanExporter {
       reportOnce(
         'shutdown-limit',
         `gave up on ${pending.length} pending trace ${pending.length === 1 ? 'export' : 'exports'} when the ${this.#limitMs} ms ` +
-          'shutdown limit passed (RELOADSCOPE_SHUTDOWN_TIMEOUT_MS); those spans are lost.',
+          `shutdown limit passed (${this.#limitSource}); those spans are lost.`,
       );
     }
   }

@@ -1,6 +1,5 @@
 import {
   context,
-  DiagConsoleLogger,
   diag,
   metrics,
   propagation,
@@ -19,20 +18,22 @@ import {
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
+import { checkDurationMs, prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
 import { afterStartUp } from './after-start-up.ts';
 import { attachInstrumentations } from './attach-instrumentations.ts';
 import { currentSeriesProducer } from './current-series-producer.ts';
 import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { diagLevel } from './diag-level.ts';
+import { credentialsIn } from './credentials.ts';
 import { readEnv } from './env.ts';
 import { ExitBoundedExporter } from './exit-bounded-exporter.ts';
 import { hasGlobalMeterProvider, hasGlobalTracerProvider } from './existing-sdk.ts';
 import { GenerationStampProcessor } from './generation-stamp.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { buildResource } from './resource.ts';
-import { reportOnce, silenceReports } from './report.ts';
+import { redactingDiagLogger } from './redacting-diag-logger.ts';
+import { reportOnce, silenceReports, withholdCredentials } from './report.ts';
 import { ReportingSpanExporter } from './reporting-span-exporter.ts';
 import { buildSampler } from './sampler.ts';
 import { settleWithin } from './settle-within.ts';
@@ -124,18 +125,20 @@ function bootOrDisabled(options: StartOptions): Reloadscope {
   }
 }
 
+/** A timer's range: a larger delay would fire at once. A bad value is named by kind, never echoed (it may be a token). */
 function checkShutdownTimeout(ms: unknown): void {
-  if (ms !== undefined && !(Number.isFinite(ms) && (ms as number) >= 0)) {
-    throw new TypeError(`shutdownTimeoutMs must be a finite number >= 0 (got ${String(ms)})`);
-  }
+  if (ms !== undefined) checkDurationMs('shutdownTimeoutMs', ms, { min: 0 });
 }
 
 function boot(options: StartOptions): Reloadscope {
-  const settings = readEnv(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  // Before anything can be said: no line may show a credential of the environment.
+  withholdCredentials(credentialsIn(env));
+  const settings = readEnv(env);
   const limitMs = options.shutdownTimeoutMs ?? settings.shutdownTimeoutMs;
   silenceReports(settings.logLevel === 'none');
   if (settings.logLevel && settings.logLevel !== 'none') {
-    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLevel(settings.logLevel), suppressOverrideMessage: true });
+    diag.setLogger(redactingDiagLogger(), { logLevel: diagLevel(settings.logLevel), suppressOverrideMessage: true });
   }
   for (const problem of settings.problems) reportOnce(`env:${problem}`, problem);
 
@@ -192,8 +195,11 @@ function boot(options: StartOptions): Reloadscope {
     const processors: SpanProcessor[] = [];
     if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
     if (settings.traces.includes('otlp')) {
-      bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs);
-      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: new ReportingSpanExporter(bounded, settings.tracesUrl) }));
+      const limitSource = options.shutdownTimeoutMs === undefined ? 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS' : 'the shutdownTimeoutMs option';
+      bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs, limitSource);
+      const exit = bounded;
+      const reporting = new ReportingSpanExporter(exit, settings.tracesUrl, { variable: settings.tracesUrlVariable, exiting: () => exit.exiting });
+      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: reporting }));
     }
     if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
     const provider = new TracerProvider({ resource, sampler: buildSampler(settings.sampler), spanProcessors: processors });

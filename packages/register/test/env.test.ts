@@ -7,6 +7,7 @@ import { context, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import fc from 'fast-check';
 import { DEFAULT_OTLP_TIMEOUT_MS, DEFAULT_SAMPLER, DEFAULT_SHUTDOWN_TIMEOUT_MS, readEnv, SAMPLERS, tracesUrlFrom } from '../src/env.ts';
+import { credentialsIn } from '../src/credentials.ts';
 import { buildResource } from '../src/resource.ts';
 import { parseKeyValuePairs } from '../src/key-value-pairs.ts';
 import { buildSampler } from '../src/sampler.ts';
@@ -33,6 +34,42 @@ test('OTLP endpoint: the generic one gets /v1/traces, the signal-specific one is
     tracesUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:9999/custom' }),
     'http://b:9999/custom',
   );
+});
+
+test('OTLP endpoint: the signal path goes into the path of a generic endpoint with a query, not after the query', () => {
+  assert.equal(
+    tracesUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://user:pw@collector:4318/base/?token=abc' }),
+    'https://user:pw@collector:4318/base/v1/traces?token=abc',
+  );
+  assert.equal(tracesUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318?token=abc' }), 'http://collector:4318/v1/traces?token=abc');
+});
+
+test('an endpoint refused as a URL is named without its userinfo or query values', () => {
+  const s = readEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://user:pw-secret@collector/v1/traces?token=tok-secret' });
+  assert.equal(s.tracesUrl, 'http://localhost:4318/v1/traces');
+  assert.equal(s.tracesUrlVariable, undefined);
+  assert.deepEqual(s.problems, ['OTLP traces endpoint "ftp://***@collector/v1/traces?token=***" is not an http(s) URL; using http://localhost:4318/v1/traces']);
+});
+
+test('credentialsIn: userinfo and query values of every endpoint, every header value, the cluster token', () => {
+  const found = credentialsIn({
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://user:p%40ss@collector:4318?token=tok1',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'user2:pw2@collector:4318/v1/traces?key=k2',
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://m:mpw@h',
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://l:lpw@h',
+    OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abcdefgh123,x-broken=%zzvalue,forgotten-key',
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-api-key=k3',
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'a=m-h',
+    OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'a=l-h',
+    RELOADSCOPE_CLUSTER_HTTP_TOKEN: 'cluster-token',
+    OTEL_SERVICE_NAME: 'not-a-secret',
+  });
+  for (const secret of ['user', 'p%40ss', 'p@ss', 'tok1', 'user2:pw2', 'pw2', 'k2', 'mpw', 'lpw', 'Bearer%20abcdefgh123', 'Bearer abcdefgh123', 'abcdefgh123', '%zzvalue', 'forgotten-key', 'k3', 'm-h', 'l-h', 'cluster-token']) {
+    assert.ok(found.includes(secret), `${secret} in ${JSON.stringify(found)}`);
+  }
+  assert.ok(found.includes(Buffer.from('user:p@ss').toString('base64')), 'the Basic credentials of the userinfo');
+  assert.ok(!found.includes('not-a-secret'));
+  assert.deepEqual(credentialsIn({}), []);
 });
 
 test('exporter lists: none, console, several, unknown', () => {

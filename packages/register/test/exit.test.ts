@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { trace } from '@opentelemetry/api';
 import { getReloadscope, startReloadscope } from '../src/start.ts';
 import {
   freePort,
+  REPO_ROOT,
   type RunningApp,
   startApp,
   startOtlpReceiver,
@@ -87,6 +90,33 @@ for (const collector of ['down', 'silent', 'unaccepting'] as const) {
   });
 }
 
+test('Collector down at the exit: what is said is true of a process that is ending, on every exit path', async (t) => {
+  for (const path of ['finish', 'shutdown', 'signal']) {
+    // The batch is due only at the exit: the one failed export is the exit's own.
+    const app = await startApp(t, 'exit-app.mjs', exitEnv(path, `http://127.0.0.1:${await freePort()}`));
+    if (path === 'signal') app.child.kill('SIGTERM');
+    await app.exited;
+    const said = app.stderr();
+    assert.match(said, /\[reloadscope\] cannot export traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(.*ECONNREFUSED.*\) as the process ends; the spans of that export are lost\./, `${path}:\n${said}`);
+    assert.doesNotMatch(said, /keeps running|keep running/, `${path}: the process is ending`);
+  }
+});
+
+test('the give-up line names what set the limit: the shutdownTimeoutMs option, not the variable', async (t) => {
+  const collector = await startSilentCollector(t);
+  const script = `
+    import { trace } from '@opentelemetry/api';
+    import { startReloadscope } from '@reloadscope/register/api';
+    const rs = startReloadscope({ shutdownTimeoutMs: 300, handleSignals: false, runtimeMetrics: false, probes: false,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: ${JSON.stringify(collector)}, OTEL_METRICS_EXPORTER: 'none', OTEL_BSP_SCHEDULE_DELAY: '10' } });
+    trace.getTracer('test').startSpan('pending').end();
+    await new Promise((r) => setTimeout(r, 200));
+    await rs.shutdown();`;
+  const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, timeout: 20_000 });
+  assert.match(stderr, /gave up on 1 pending trace export when the 300 ms shutdown limit passed \(the shutdownTimeoutMs option\)/);
+  assert.doesNotMatch(stderr, /RELOADSCOPE_SHUTDOWN_TIMEOUT_MS/);
+});
+
 test('an export already in flight when shutdown() is called is cut off at the limit, and the process exits', async (t) => {
   const env = {
     ...exitEnv('shutdown', await startSilentCollector(t)),
@@ -124,9 +154,14 @@ test('Collector up: every exit path still delivers the pending spans', async (t)
 });
 
 test('shutdownTimeoutMs: a bad option is a TypeError naming it; a good one bounds shutdown() in code', async (t) => {
-  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number, 2 ** 31]) {
     assert.throws(() => startReloadscope({ shutdownTimeoutMs: bad }), (e: unknown) => e instanceof TypeError && /shutdownTimeoutMs/.test(e.message));
   }
+  // A string in the wrong option may be a token: named by kind and size, never echoed.
+  assert.throws(
+    () => startReloadscope({ shutdownTimeoutMs: 'tok-S3CR3T' as unknown as number }),
+    (e: unknown) => e instanceof TypeError && /a string of length 10/.test(e.message) && !e.message.includes('S3CR3T'),
+  );
   assert.equal(getReloadscope(), undefined, 'nothing started by a rejected call');
   const rs = startReloadscope({
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: await startSilentCollector(t), OTEL_METRICS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'none' },

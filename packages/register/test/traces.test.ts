@@ -101,6 +101,8 @@ test('Collector down: the app keeps serving and says so once, clearly', async (t
   await fetch(`${app.base}/flush`, { method: 'POST' });
   const said = app.stderr().match(/\[reloadscope\] cannot export traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(.*ECONNREFUSED.*\)/g) ?? [];
   assert.equal(said.length, 1, `reported exactly once; stderr:\n${app.stderr()}`);
+  // It names the variable the endpoint came from, and says what is true while the app runs.
+  assert.match(app.stderr(), /ECONNREFUSED.*\) while the application runs; its spans are dropped until an export succeeds\. Check OTEL_EXPORTER_OTLP_TRACES_ENDPOINT\.\n/);
   assert.equal(app.child.exitCode, null, 'still running');
 
   // The Collector comes up on that port: recovery is said once too.
