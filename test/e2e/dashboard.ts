@@ -2,7 +2,7 @@
  * Reading the Grafana dashboard's PromQL: which expressions each panel runs, which catalogue series
  * they name, and how to turn Grafana's template variables into a query Prometheus can run.
  */
-import { METRIC_LIST } from '@reloadscope/core';
+import { METRIC_LIST, prometheusLabel } from '@reloadscope/core';
 
 export interface PanelQueries {
   title: string;
@@ -34,7 +34,7 @@ export function dashboardExpressions(dashboard: { panels: Panel[] }): PanelQueri
 
 /** The catalogue's attribute keys as Prometheus label names (hotreload.target -> hotreload_target). */
 export const ATTRIBUTES_AS_LABELS: ReadonlySet<string> = new Set(
-  METRIC_LIST.flatMap((d) => d.attributes).map((a) => a.replaceAll('.', '_')),
+  METRIC_LIST.flatMap((d) => d.attributes).map(prometheusLabel),
 );
 
 /**

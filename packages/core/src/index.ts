@@ -12,6 +12,7 @@ export {
   HEAP_DELTA_BUCKETS_BYTES,
   EVENTLOOP_BUCKETS_SECONDS,
   prometheusSeries,
+  prometheusLabel,
   prometheusViews,
   type MetricDefinition,
   type MetricKey,
