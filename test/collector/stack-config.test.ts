@@ -183,7 +183,7 @@ test('the scaled rules used by live tests differ from the shipped ones only in w
   }
   const drift = b.find((r: { alert: string }) => r.alert === 'HotReloadFleetDrift');
   assert.equal(drift.for, '15s');
-  assert.match(b.find((r: { alert: string }) => r.alert === 'HotReloadConfigDrift').expr, /changes\(hotreload_config_hash\[10s\]\)/);
+  assert.match(b.find((r: { alert: string }) => r.alert === 'HotReloadConfigDrift').expr, /changes\(hotreload_config_hash\{job=~"\.\+"\}\[10s\]\)/);
   assert.throws(() => scaleRules(shipped, 1e9), /is no duration/);
 });
 
