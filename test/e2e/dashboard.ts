@@ -32,6 +32,27 @@ export function dashboardExpressions(dashboard: { panels: Panel[] }): PanelQueri
   return out;
 }
 
+export interface LabelVariable {
+  name: string;
+  /** The series selector the values come from, and the label whose values they are. */
+  selector: string;
+  label: string;
+}
+
+/** The dashboard's query variables, each a Prometheus `label_values(selector, label)`. */
+export function dashboardVariables(dashboard: {
+  templating: { list: Array<{ name: string; type: string; query?: string | { query?: string } }> };
+}): LabelVariable[] {
+  return dashboard.templating.list
+    .filter((v) => v.type === 'query')
+    .map((v) => {
+      const text = typeof v.query === 'string' ? v.query : (v.query?.query ?? '');
+      const m = /^label_values\((.+),\s*(\w+)\)$/s.exec(text);
+      if (!m) throw new Error(`variable ${v.name} is not a label_values() query: ${text}`);
+      return { name: v.name, selector: m[1]!, label: m[2]! };
+    });
+}
+
 /** The catalogue's attribute keys as Prometheus label names (hotreload.target -> hotreload_target). */
 export const ATTRIBUTES_AS_LABELS: ReadonlySet<string> = new Set(
   METRIC_LIST.flatMap((d) => d.attributes).map(prometheusLabel),
