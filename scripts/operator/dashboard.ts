@@ -169,8 +169,8 @@ function rows(m: Catalogue, selector: string): RowSpec[] {
     '/',
     aggregate('sum', [TARGET], rate(sel(m.heapDelta, [], 'count'), RATE_WINDOW)),
   );
-  const blockedByStage = () => histogramQuantile(0.99, [STAGE], rate(sel(m.eventloopBlocked, [], 'bucket'), RATE_WINDOW));
-  const blockedAny = () => histogramQuantile(0.99, [], rate(sel(m.eventloopBlocked, [], 'bucket'), RATE_WINDOW));
+  const blockedByStage = () => histogramQuantile(0.99, [STAGE], bucketRate(m.eventloopBlocked));
+  const blockedAny = () => histogramQuantile(0.99, [], bucketRate(m.eventloopBlocked));
   const daysLeft = () => binary(parens(binary(aggregate('min', ['instance', TARGET], sel(m.tlsNotAfter)), '-', 'time()')), '/', 86400);
   const lastSuccessAge = () => scalarOp('time()', '-', aggregate('max', ['instance', TARGET], sel(m.lastSuccessTimestamp)));
 
