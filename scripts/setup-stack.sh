@@ -5,9 +5,10 @@
 #   - Prometheus + promtool and docker-compose (Debian packages; docker-compose only parses the compose file)
 #   - Alertmanager (Debian prometheus-alertmanager: the fleet test delivers alerts through it to a webhook)
 #   - Helm (built from its Go module: the tests lint and render the chart in collector/chart)
+#   - go-jsonnet's `jsonnet` (built from its Go module: the tests evaluate the monitoring mixin in collector/mixin)
 #
 # Binaries go to a cache OUTSIDE the clone, so clean CI clones reuse them:
-#   ${RELOADSCOPE_CACHE:-$HOME/.cache/reloadscope}/bin/{otelcol-reloadscope,jaeger,helm}
+#   ${RELOADSCOPE_CACHE:-$HOME/.cache/reloadscope}/bin/{otelcol-reloadscope,jaeger,helm,jsonnet}
 # The Collector build is keyed on a hash of the manifest, Jaeger on the pinned version + build key: re-running is cheap.
 #
 # Needs: Go >= 1.24 on PATH (the builds fetch modules from the Go module proxy), apt-get as root.
@@ -37,6 +38,8 @@ JAEGER_VERSION_PKG="github.com/jaegertracing/jaeger/internal/version"
 JAEGER_BUILD_KEY="$JAEGER_MODULE_VERSION+version-stamp"
 # Helm is only used to lint and render the chart; any v3 would do, this one is pinned so the output is stable.
 HELM_VERSION="v3.22.0"
+# go-jsonnet evaluates the mixin the way kube-prometheus users do; pinned so the rendering is stable.
+JSONNET_VERSION="v0.22.0"
 
 START=$(date +%s)
 step() { printf '[setup-stack +%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
@@ -77,6 +80,7 @@ manifest_key="$(sha256sum "$MANIFEST" | cut -c1-16)"
 otelcol_stamp="$BIN/.otelcol-reloadscope.key"
 jaeger_stamp="$BIN/.jaeger.version"
 helm_stamp="$BIN/.helm.version"
+jsonnet_stamp="$BIN/.jsonnet.version"
 
 build_otelcol() {
   local dir="$BUILD/otelcol-$manifest_key"
@@ -119,6 +123,13 @@ build_helm() {
   echo "$HELM_VERSION" >"$helm_stamp"
 }
 
+build_jsonnet() {
+  GOBIN="$CACHE/tools" go install "github.com/google/go-jsonnet/cmd/jsonnet@$JSONNET_VERSION"
+  mv -f "$CACHE/tools/jsonnet" "$BIN/jsonnet"
+  "$BIN/jsonnet" --version
+  echo "$JSONNET_VERSION" >"$jsonnet_stamp"
+}
+
 pids=()
 names=()
 # Starts a build in the background unless its binary exists and its stamp names the wanted version.
@@ -138,6 +149,7 @@ build_unless_current otelcol "$BIN/otelcol-reloadscope" "$otelcol_stamp" "$manif
 build_unless_current jaeger "$BIN/jaeger" "$jaeger_stamp" "$JAEGER_BUILD_KEY" \
   "Jaeger $JAEGER_RELEASE (module $JAEGER_MODULE_VERSION)" build_jaeger
 build_unless_current helm "$BIN/helm" "$helm_stamp" "$HELM_VERSION" "Helm $HELM_VERSION" build_helm
+build_unless_current jsonnet "$BIN/jsonnet" "$jsonnet_stamp" "$JSONNET_VERSION" "go-jsonnet $JSONNET_VERSION" build_jsonnet
 
 failed=0
 for i in "${!pids[@]}"; do
@@ -153,4 +165,4 @@ for i in "${!pids[@]}"; do
 done
 [ "$failed" -eq 0 ] || exit 1
 
-step "ready: $BIN/otelcol-reloadscope, $BIN/jaeger, $BIN/helm, $(command -v prometheus), $(command -v promtool), $(command -v prometheus-alertmanager)"
+step "ready: $BIN/otelcol-reloadscope, $BIN/jaeger, $BIN/helm, $BIN/jsonnet, $(command -v prometheus), $(command -v promtool), $(command -v prometheus-alertmanager)"

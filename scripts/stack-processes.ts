@@ -36,6 +36,8 @@ export interface StackBinaries {
   alertmanager: string;
   /** Only for the chart tests (built by setup-stack.sh with `go install`). */
   helm: string;
+  /** Only for the mixin tests (go-jsonnet, built by setup-stack.sh with `go install`). */
+  jsonnet: string;
 }
 
 /** What the stack itself runs: the default of stackBinaries(). */
@@ -59,6 +61,7 @@ export function stackBinaries<K extends keyof StackBinaries>(...wanted: K[]): Pi
     promtool: () => onPath('promtool'),
     alertmanager: () => onPath('prometheus-alertmanager'),
     helm: () => inCache('helm'),
+    jsonnet: () => inCache('jsonnet'),
   };
   const names = wanted.length > 0 ? wanted : (STACK as K[]);
   const found: Partial<StackBinaries> = {};

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { ATTRIBUTES_AS_LABELS, dashboardExpressions, metricNamesIn } from '../e2e/dashboard.ts';
+import { ATTRIBUTES_AS_LABELS, dashboardExpressions, dashboardVariables, metricNamesIn } from '../e2e/dashboard.ts';
 import { COLLECTOR_DIR, REPO_ROOT, stackBinaries } from '../e2e/harness.ts';
 import { METRIC_LIST, prometheusSeries } from '@reloadscope/core';
 import { parse } from 'yaml';
@@ -47,7 +47,7 @@ test('promtool accepts prometheus.yml as shipped, with the rules and the docker-
   }
 });
 
-test('promtool checks the alert rules: all seven intents are there, each with summary and description', async () => {
+test('promtool checks the alert rules: every intent is there, each with summary and description', async () => {
   const { promtool } = stackBinaries('promtool');
   const files = readdirSync(RULES_DIR).filter((f) => f.endsWith('.yml'));
   assert.ok(files.length > 0);
@@ -183,7 +183,7 @@ test('the scaled rules used by live tests differ from the shipped ones only in w
   }
   const drift = b.find((r: { alert: string }) => r.alert === 'HotReloadFleetDrift');
   assert.equal(drift.for, '15s');
-  assert.match(b.find((r: { alert: string }) => r.alert === 'HotReloadConfigDrift').expr, /changes\(hotreload_config_hash\[10s\]\)/);
+  assert.match(b.find((r: { alert: string }) => r.alert === 'HotReloadConfigDrift').expr, /changes\(hotreload_config_hash\{job=~"\.\+"\}\[10s\]\)/);
   assert.throws(() => scaleRules(shipped, 1e9), /is no duration/);
 });
 
@@ -231,6 +231,12 @@ test('the Grafana dashboard: every panel queries Prometheus, and only names from
   // Every instrument of the catalogue is on the dashboard.
   for (const def of METRIC_LIST) {
     assert.ok(used.has(def.prometheus), `no panel shows ${def.prometheus}`);
+  }
+  // Its variables list values of a catalogue series' own labels.
+  for (const v of dashboardVariables(dashboard)) {
+    const names = metricNamesIn(v.selector);
+    assert.ok(names.length > 0 && names.every((n) => catalogueSeries.has(n)), `variable ${v.name} reads ${names.join(', ')}`);
+    assert.ok(['job', 'instance'].includes(v.label) || ATTRIBUTES_AS_LABELS.has(v.label), `variable ${v.name} lists ${v.label}`);
   }
   // Label names used in the dashboard are the catalogue's attributes, not made-up ones.
   for (const panel of panels) {

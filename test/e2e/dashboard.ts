@@ -2,7 +2,7 @@
  * Reading the Grafana dashboard's PromQL: which expressions each panel runs, which catalogue series
  * they name, and how to turn Grafana's template variables into a query Prometheus can run.
  */
-import { METRIC_LIST } from '@reloadscope/core';
+import { METRIC_LIST, prometheusLabel } from '@reloadscope/core';
 
 export interface PanelQueries {
   title: string;
@@ -32,9 +32,30 @@ export function dashboardExpressions(dashboard: { panels: Panel[] }): PanelQueri
   return out;
 }
 
+export interface LabelVariable {
+  name: string;
+  /** The series selector the values come from, and the label whose values they are. */
+  selector: string;
+  label: string;
+}
+
+/** The dashboard's query variables, each a Prometheus `label_values(selector, label)`. */
+export function dashboardVariables(dashboard: {
+  templating: { list: Array<{ name: string; type: string; query?: string | { query?: string } }> };
+}): LabelVariable[] {
+  return dashboard.templating.list
+    .filter((v) => v.type === 'query')
+    .map((v) => {
+      const text = typeof v.query === 'string' ? v.query : (v.query?.query ?? '');
+      const m = /^label_values\((.+),\s*(\w+)\)$/s.exec(text);
+      if (!m) throw new Error(`variable ${v.name} is not a label_values() query: ${text}`);
+      return { name: v.name, selector: m[1]!, label: m[2]! };
+    });
+}
+
 /** The catalogue's attribute keys as Prometheus label names (hotreload.target -> hotreload_target). */
 export const ATTRIBUTES_AS_LABELS: ReadonlySet<string> = new Set(
-  METRIC_LIST.flatMap((d) => d.attributes).map((a) => a.replaceAll('.', '_')),
+  METRIC_LIST.flatMap((d) => d.attributes).map(prometheusLabel),
 );
 
 /**

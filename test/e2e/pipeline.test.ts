@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { hashToGauge, METRIC_LIST, prometheusSeries, type ReloadResult } from '@reloadscope/core';
 import { parse } from 'yaml';
 import { type Issued, TestCA } from '../support/tls-certs.ts';
-import { dashboardExpressions, resolveGrafanaVariables } from './dashboard.ts';
+import { dashboardExpressions, dashboardVariables, resolveGrafanaVariables } from './dashboard.ts';
 import { freePlan, type PortPlan } from '../../scripts/stack-ports.ts';
 import {
   COLLECTOR_CONFIG,
@@ -466,6 +466,28 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
         const query = resolveGrafanaVariables(expr, '1m');
         const result = await promEventually(`data for panel "${title}": ${query}`, query, (r) => r.length > 0, 30_000);
         assert.ok(result.length > 0);
+      }
+    }));
+
+  test('every template variable of the Grafana dashboard lists values from this Prometheus, this service among its jobs', () =>
+    step(async () => {
+      const dashboard = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'grafana', 'dashboards', 'reloadscope.json'), 'utf8'));
+      const variables = dashboardVariables(dashboard);
+      assert.deepEqual(variables.map((v) => v.name), ['job', 'instance', 'target']);
+      for (const v of variables) {
+        // What Grafana asks Prometheus for a label_values() variable, with "All" selected before it.
+        const url = `${promUrl()}/api/v1/label/${v.label}/values?match[]=${encodeURIComponent(resolveGrafanaVariables(v.selector))}`;
+        const values = await harness.waitFor(
+          `values of variable ${v.name}: ${url}`,
+          async () => {
+            const body = await getJson<{ status: string; data: string[] }>(url);
+            return body.status === 'success' && body.data.length > 0 ? body.data : undefined;
+          },
+          processes,
+          { timeoutMs: 30_000, intervalMs: 500 },
+        );
+        if (v.name === 'job') assert.ok(values.includes(SERVICE), `job values ${values.join(', ')}`);
+        if (v.name === 'target') assert.ok(values.includes(TARGET), `target values ${values.join(', ')}`);
       }
     }));
 

@@ -356,6 +356,14 @@ export function prometheusSeries(def: MetricDefinition): string[] {
   }
 }
 
+/**
+ * The Prometheus label an attribute key becomes (hotreload.target -> hotreload_target): both the JS
+ * exporter and the Collector's replace every character a label name cannot hold with `_`.
+ */
+export function prometheusLabel(attribute: string): string {
+  return attribute.replace(/[^a-zA-Z0-9_]/g, '_');
+}
+
 /** A plain View description understood by `@opentelemetry/sdk-metrics` MeterProvider `views`. */
 export interface PrometheusViewOptions {
   meterName: string;

@@ -13,6 +13,7 @@ export {
   HEAP_DELTA_BUCKETS_BYTES,
   EVENTLOOP_BUCKETS_SECONDS,
   prometheusSeries,
+  prometheusLabel,
   prometheusViews,
   type MetricDefinition,
   type MetricKey,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { METRIC_LIST, prometheusSeries, prometheusViews } from '../src/catalogue.ts';
+import { METRIC_LIST, prometheusLabel, prometheusSeries, prometheusViews } from '../src/catalogue.ts';
 import { hashToGauge, sha256Hex } from '../src/hash.ts';
 import { ReloadInstrumentation } from '../src/index.ts';
 import { currentSeriesProducer } from '../../register/src/current-series-producer.ts';
@@ -50,7 +50,7 @@ test('the real exporter-prometheus endpoint shows the documented names and label
 
   const scope = ['otel_scope_name', 'otel_scope_version'];
   for (const def of METRIC_LIST.filter((d) => d.owner === 'core')) {
-    const expected = [...def.attributes.map((a) => a.replaceAll('.', '_')), ...(def.kind === 'Histogram' ? ['le'] : []), ...scope].sort();
+    const expected = [...def.attributes.map(prometheusLabel), ...(def.kind === 'Histogram' ? ['le'] : []), ...scope].sort();
     for (const s of samples.filter((x) => x.name === prometheusSeries(def)[0])) {
       assert.deepEqual(Object.keys(s.labels).sort(), expected, def.prometheus);
       assert.equal(s.labels.otel_scope_name, '@reloadscope/core');
