@@ -16,23 +16,24 @@ import {
   MeterProvider,
   type IMetricReader,
   PeriodicExportingMetricReader,
-  type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
+import { ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
 import { afterStartUp } from './after-start-up.ts';
 import { attachInstrumentations } from './attach-instrumentations.ts';
-import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { diagLevel } from './diag-level.ts';
 import { readEnv } from './env.ts';
 import { ExitBoundedExporter } from './exit-bounded-exporter.ts';
+import type { Exporter } from './exporter.ts';
 import { hasGlobalMeterProvider, hasGlobalTracerProvider } from './existing-sdk.ts';
 import { GenerationStampProcessor } from './generation-stamp.ts';
+import { CatalogueNamesSerializer, sharedViews } from './metric-names.ts';
+import { otlpMetricExporter, otlpSpanExporter, SelectingMetricExporter } from './otlp-exporters.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { buildResource } from './resource.ts';
 import { reportOnce, silenceReports } from './report.ts';
-import { ReportingSpanExporter } from './reporting-span-exporter.ts';
+import { ReportingExporter } from './reporting-exporter.ts';
 import { buildSampler } from './sampler.ts';
 import { settleWithin } from './settle-within.ts';
 import { flushOnSignals } from './signals.ts';
@@ -160,7 +161,8 @@ function boot(options: StartOptions): Reloadscope {
   const resource = buildResource(settings.resourceAttributes, options.serviceName ?? settings.serviceName);
   const closers: Array<() => Promise<void>> = [];
   const flushers: Array<() => Promise<void>> = [];
-  let bounded: ExitBoundedExporter | undefined;
+  // The OTLP exporters of both signals: each is held to the shutdown limit once exit begins.
+  const bounded: Array<Pick<ExitBoundedExporter<unknown>, 'beginExit' | 'cancelExit'>> = [];
   // One deadline for the whole exit, set by whichever exit path runs first. Only beforeExit is
   // not final: a beforeExit listener may schedule more work and so keep the process running.
   let deadline: number | undefined;
@@ -168,13 +170,19 @@ function boot(options: StartOptions): Reloadscope {
   const beginExit = (isFinal = true): number => {
     final ||= isFinal;
     deadline ??= Date.now() + limitMs;
-    bounded?.beginExit(deadline, limitMs);
+    for (const b of bounded) b.beginExit(deadline, limitMs);
     return Math.max(0, deadline - Date.now());
+  };
+  /** An OTLP exporter bounded at exit and reporting an unreachable Collector once. */
+  const otlpExport = <Batch>(make: (timeoutMs: number) => Exporter<Batch>, timeoutMs: number, url: string, signal: 'traces' | 'metrics') => {
+    const exitBounded = new ExitBoundedExporter(make, timeoutMs, signal);
+    bounded.push(exitBounded);
+    return new ReportingExporter(exitBounded, url, signal);
   };
   const endExit = (flushedInTime: boolean) => {
     if (final) return;
     deadline = undefined;
-    bounded?.cancelExit(!flushedInTime);
+    for (const b of bounded) b.cancelExit(!flushedInTime);
   };
 
   // ---- traces
@@ -191,8 +199,8 @@ function boot(options: StartOptions): Reloadscope {
     const processors: SpanProcessor[] = [];
     if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
     if (settings.traces.includes('otlp')) {
-      bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs);
-      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: new ReportingSpanExporter(bounded, settings.tracesUrl) }));
+      const exporter = otlpExport(otlpSpanExporter(settings.tracesUrl, settings.tracesProtocol), settings.otlpTimeoutMs, settings.tracesUrl, 'traces');
+      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter }));
     }
     if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
     const provider = new TracerProvider({ resource, sampler: buildSampler(settings.sampler), spanProcessors: processors });
@@ -223,16 +231,19 @@ function boot(options: StartOptions): Reloadscope {
     if (settings.metrics.includes('prometheus')) {
       const exporter = new PrometheusExporter({ preventServerStart: true });
       readers.push(exporter);
-      endpoint = new PrometheusEndpoint(exporter, settings.prometheusHost, settings.prometheusPort);
+      endpoint = new PrometheusEndpoint(exporter, settings.prometheusHost, settings.prometheusPort, '/metrics', new CatalogueNamesSerializer());
       url = endpoint.url;
     }
-    if (settings.metrics.includes('console')) {
-      readers.push(
-        new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: settings.metricExportIntervalMs }),
-      );
+    const periodic = { exportIntervalMillis: settings.metricExportIntervalMs, exportTimeoutMillis: settings.metricExportTimeoutMs };
+    if (settings.metrics.includes('otlp')) {
+      const { otlpMetrics } = settings;
+      const chain = otlpExport(otlpMetricExporter(otlpMetrics), otlpMetrics.timeoutMs, otlpMetrics.url, 'metrics');
+      readers.push(new PeriodicExportingMetricReader({ ...periodic, exporter: new SelectingMetricExporter(chain, otlpMetrics) }));
     }
-    const views: ViewOptions[] = prometheusViews().map((v) => ({ meterName: v.meterName, instrumentName: v.instrumentName, name: v.name }));
-    const provider = new MeterProvider({ resource, views, readers });
+    if (settings.metrics.includes('console')) {
+      readers.push(new PeriodicExportingMetricReader({ ...periodic, exporter: new ConsoleMetricExporter() }));
+    }
+    const provider = new MeterProvider({ resource, views: sharedViews(), readers });
     metrics.setGlobalMeterProvider(provider);
     meterProvider = provider;
     flushers.push(() => provider.forceFlush());
@@ -292,22 +303,6 @@ function startRuntimeMetrics(meterProvider: ApiMeterProvider | undefined): () =>
     stopped = true;
     unregister?.();
   };
-}
-
-/**
- * The OTLP/HTTP exporter, loaded once the application runs (afterStartUp) or at the first export
- * if that comes sooner: nothing is exported before a batch is due (5 s by default), and its
- * packages (exporter-base, transformer) are a fifth of the modules a boot would load. One import
- * for the exporter of the running process and the one ExitBoundedExporter makes at exit.
- */
-function otlpTraceExporter(url: string): (timeoutMillis: number) => DeferredSpanExporter {
-  let module: Promise<typeof import('@opentelemetry/exporter-trace-otlp-http')> | undefined;
-  const load = () => {
-    module ??= import('@opentelemetry/exporter-trace-otlp-http');
-    return module;
-  };
-  afterStartUp(() => void load().catch(() => {}));
-  return (timeoutMillis) => new DeferredSpanExporter(async () => new (await load()).OTLPTraceExporter({ url, timeoutMillis }));
 }
 
 function handle(parts: {
