@@ -124,7 +124,11 @@ test('the built Collector validates otel-collector.yaml, and it uses exactly the
       .pop()!
       .replace(/(receiver|processor|exporter|extension)$/, '');
   // Component ids in the config are `type` or `type/name`; the manifest lists Go modules named <type><kind>.
-  const aliases: Record<string, string> = { memory_limiter: 'memorylimiter', health_check: 'healthcheck' };
+  const aliases: Record<string, string> = {
+    memory_limiter: 'memorylimiter',
+    health_check: 'healthcheck',
+    prometheus_remote_write: 'prometheusremotewrite',
+  };
   for (const kind of ['receivers', 'processors', 'exporters', 'extensions'] as const) {
     const used = new Set(Object.keys(config[kind]).map((id) => id.split('/')[0]!).map((t) => aliases[t] ?? t));
     const built = new Set((manifest[kind] as Array<{ gomod: string }>).map((c) => componentType(c.gomod)));
