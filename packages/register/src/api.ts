@@ -12,5 +12,12 @@ export {
   startReloadscope,
   startReloadscope as register,
 } from './start.ts';
-export { GenerationStampProcessor, generationKey } from './generation-stamp.ts';
+export {
+  formatGenerations,
+  GenerationStampSampler,
+  type GenerationSource,
+  generationKey,
+  parseGenerations,
+  type StampForm,
+} from './generation-stamp.ts';
 export { readEnv, type EnvSettings } from './env.ts';

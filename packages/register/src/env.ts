@@ -50,7 +50,8 @@ export interface EnvSettings {
   /** reloadscope's own switches (see README). */
   probes: boolean;
   runtimeMetrics: boolean;
-  stampGeneration: boolean;
+  /** true: `hotreload.generations` on every span; 'per-target': also `hotreload.generation.<target>`. */
+  stampGeneration: boolean | 'per-target';
   retainedGraceMs: number | undefined;
   /** OTEL_RESOURCE_ATTRIBUTES, well-formed pairs only (see key-value-pairs.ts). */
   resourceAttributes: Record<string, string>;
@@ -267,6 +268,15 @@ function checkHeaders(env: Env, problems: string[]): void {
   keyValuePairs(env, 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', problems);
 }
 
+function stampSetting(env: Env, problems: string[]): boolean | 'per-target' {
+  const v = str(env, 'RELOADSCOPE_STAMP_GENERATION')?.toLowerCase();
+  if (v === undefined || v === 'true') return true;
+  if (v === 'false') return false;
+  if (v === 'per-target') return v;
+  problems.push(`RELOADSCOPE_STAMP_GENERATION=${JSON.stringify(env.RELOADSCOPE_STAMP_GENERATION)} is not true, false or per-target; using true`);
+  return true;
+}
+
 /** Variables register does not implement but a user may reasonably expect it to: said, not silently dropped. */
 function unsupported(env: Env, problems: string[]): void {
   const propagators = str(env, 'OTEL_PROPAGATORS');
@@ -309,7 +319,7 @@ export function readEnv(env: Env): EnvSettings {
     logLevel,
     probes: bool(env, 'RELOADSCOPE_NODE_PROBES', true, problems),
     runtimeMetrics: bool(env, 'RELOADSCOPE_RUNTIME_METRICS', true, problems),
-    stampGeneration: bool(env, 'RELOADSCOPE_STAMP_GENERATION', true, problems),
+    stampGeneration: stampSetting(env, problems),
     retainedGraceMs: graceRaw === undefined ? undefined : int(env, 'RELOADSCOPE_RETAINED_GRACE_MS', 10_000, 0, DAY_MS, problems),
     resourceAttributes: keyValuePairs(env, 'OTEL_RESOURCE_ATTRIBUTES', problems),
     sampler: sampler(env, problems),

@@ -27,7 +27,7 @@ import { readEnv } from './env.ts';
 import { ExitBoundedExporter } from './exit-bounded-exporter.ts';
 import type { Exporter } from './exporter.ts';
 import { hasGlobalMeterProvider, hasGlobalTracerProvider } from './existing-sdk.ts';
-import { GenerationStampProcessor } from './generation-stamp.ts';
+import { GenerationStampSampler } from './generation-stamp.ts';
 import { CatalogueNamesSerializer, sharedViews } from './metric-names.ts';
 import { otlpMetricExporter, otlpSpanExporter, SelectingMetricExporter } from './otlp-exporters.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
@@ -49,8 +49,11 @@ export interface StartOptions {
   probes?: boolean | Omit<NodeProbesConfig, 'instrumentation'>;
   /** @opentelemetry/instrumentation-runtime-node. Default on (RELOADSCOPE_RUNTIME_METRICS). */
   runtimeMetrics?: boolean;
-  /** Stamp hotreload.generation.<target> on every span. Default on (RELOADSCOPE_STAMP_GENERATION). */
-  stampGeneration?: boolean;
+  /**
+   * Stamp `hotreload.generations` (every active target's generation, one attribute) on every span;
+   * 'per-target' adds `hotreload.generation.<target>`. Default on (RELOADSCOPE_STAMP_GENERATION).
+   */
+  stampGeneration?: boolean | 'per-target';
   /** Flush on SIGTERM/SIGINT, then keep Node's default exit. Default true. */
   handleSignals?: boolean;
   /**
@@ -103,6 +106,7 @@ export function startReloadscope(options: StartOptions = {}): Reloadscope {
   }
   // Options are the caller's code: a bad one is a TypeError for the caller, not a silent fallback.
   checkShutdownTimeout(options.shutdownTimeoutMs);
+  checkStampGeneration(options.stampGeneration);
   const started = bootOrDisabled(options);
   (globalThis as Holder)[GLOBAL_KEY] = started;
   return started;
@@ -127,6 +131,12 @@ function bootOrDisabled(options: StartOptions): Reloadscope {
 function checkShutdownTimeout(ms: unknown): void {
   if (ms !== undefined && !(Number.isFinite(ms) && (ms as number) >= 0)) {
     throw new TypeError(`shutdownTimeoutMs must be a finite number >= 0 (got ${String(ms)})`);
+  }
+}
+
+function checkStampGeneration(stamp: unknown): void {
+  if (stamp !== undefined && typeof stamp !== 'boolean' && stamp !== 'per-target') {
+    throw new TypeError(`stampGeneration must be true, false or 'per-target' (got ${typeof stamp === 'string' ? JSON.stringify(stamp) : typeof stamp})`);
   }
 }
 
@@ -193,17 +203,23 @@ function boot(options: StartOptions): Reloadscope {
     reportOnce(
       'reuse-traces',
       'a global OpenTelemetry TracerProvider is already registered; reloadscope reuses it (its exporters, its sampling) ' +
-        'and does not stamp hotreload.generation.<target> on spans.',
+        'and does not stamp hotreload.generations on spans.',
     );
   } else {
     const processors: SpanProcessor[] = [];
-    if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
+    const stampForm = options.stampGeneration ?? settings.stampGeneration;
+    let sampler = buildSampler(settings.sampler);
+    if (stampForm !== false) {
+      const stamp = new GenerationStampSampler(sampler, instrumentation, stampForm === 'per-target' ? 'per-target' : 'combined');
+      closers.push(async () => stamp.stop());
+      sampler = stamp;
+    }
     if (settings.traces.includes('otlp')) {
       const exporter = otlpExport(otlpSpanExporter(settings.tracesUrl, settings.tracesProtocol), settings.otlpTimeoutMs, settings.tracesUrl, 'traces');
       processors.push(new BatchSpanProcessor({ ...settings.batch, exporter }));
     }
     if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-    const provider = new TracerProvider({ resource, sampler: buildSampler(settings.sampler), spanProcessors: processors });
+    const provider = new TracerProvider({ resource, sampler, spanProcessors: processors });
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(
       new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),

@@ -187,6 +187,10 @@ test('switches: disabled SDK, port 0, log level, reloadscope toggles', () => {
   assert.equal(s.probes, false);
   assert.equal(s.runtimeMetrics, false);
   assert.equal(s.stampGeneration, false);
+  assert.equal(readEnv({ RELOADSCOPE_STAMP_GENERATION: 'Per-Target' }).stampGeneration, 'per-target');
+  const bad = readEnv({ RELOADSCOPE_STAMP_GENERATION: 'all' });
+  assert.equal(bad.stampGeneration, true);
+  assert.deepEqual(bad.problems, ['RELOADSCOPE_STAMP_GENERATION="all" is not true, false or per-target; using true']);
   assert.equal(s.retainedGraceMs, 250);
   assert.deepEqual(s.problems, []);
 });

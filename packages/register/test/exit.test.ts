@@ -158,9 +158,12 @@ test('Collector up: every exit path still delivers the pending spans, and the me
   }
 });
 
-test('shutdownTimeoutMs: a bad option is a TypeError naming it; a good one bounds shutdown() in code', async (t) => {
+test('shutdownTimeoutMs and stampGeneration: a bad option is a TypeError naming it; a good limit bounds shutdown() in code', async (t) => {
   for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
     assert.throws(() => startReloadscope({ shutdownTimeoutMs: bad }), (e: unknown) => e instanceof TypeError && /shutdownTimeoutMs/.test(e.message));
+  }
+  for (const bad of ['yes', 1, null]) {
+    assert.throws(() => startReloadscope({ stampGeneration: bad as unknown as boolean }), (e: unknown) => e instanceof TypeError && /stampGeneration/.test(e.message));
   }
   assert.equal(getReloadscope(), undefined, 'nothing started by a rejected call');
   const rs = startReloadscope({
