@@ -151,10 +151,14 @@ function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], f
 }
 
 type Signal = 'traces' | 'metrics';
+const SIGNAL_ENDPOINT: Record<Signal, string> = {
+  traces: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+};
 
 /** Signal-specific endpoint as given; the generic one gets the signal path appended (OTLP spec). */
 export function otlpUrlFrom(env: Env, signal: Signal): string {
-  const specific = str(env, `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`);
+  const specific = str(env, SIGNAL_ENDPOINT[signal]);
   if (specific) return specific;
   const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ?? DEFAULT_OTLP_ENDPOINT;
   return `${base.replace(/\/+$/, '')}/v1/${signal}`;
