@@ -50,6 +50,8 @@ export function collectorEnv(plan: PortPlan, options: CollectorOptions): Record<
     OTELCOL_TELEMETRY_HOST: LOOPBACK,
     OTELCOL_TELEMETRY_PORT: String(plan.collectorTelemetry),
     JAEGER_OTLP_GRPC_ENDPOINT: at(plan, 'jaegerOtlpGrpc'),
+    // Pushed metrics (pipeline metrics/otlp) are remote-written into the stack's Prometheus.
+    OTELCOL_REMOTE_WRITE_ENDPOINT: `http://${at(plan, 'prometheus')}/api/v1/write`,
     RELOADSCOPE_SCRAPE_JOB: options.job,
     RELOADSCOPE_SCRAPE_TARGET: at(plan, 'appMetrics'),
     ...(options.scrapeInterval
@@ -70,6 +72,13 @@ export function instrumentedAppEnv(plan: PortPlan, serviceName: string): Record<
     OTEL_BSP_SCHEDULE_DELAY: '200',
   };
 }
+
+/**
+ * What the Collector's metrics/otlp pipeline needs of Prometheus (collector/README.md, "Native
+ * histograms"): a remote-write receiver, and native histograms to store pushed exponential
+ * histograms as one series each. The same flags as collector/docker-compose.yml.
+ */
+export const PROMETHEUS_FEATURE_FLAGS = ['--web.enable-remote-write-receiver', '--enable-feature=native-histograms'] as const;
 
 /** The loopback address of each scrape job of the shipped prometheus.yml. */
 const PROMETHEUS_JOB_PORTS: Record<string, PortName> = {
@@ -130,5 +139,10 @@ export function preparePrometheus(dir: string, plan: PortPlan, options: Promethe
       writeFileSync(join(dir, file), JSON.stringify([{ targets: [at(plan, port)], ...(labels ? { labels } : {}) }]));
     }
   }
-  return [`--config.file=${configPath}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=${at(plan, 'prometheus')}`];
+  return [
+    `--config.file=${configPath}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=${at(plan, 'prometheus')}`,
+    ...PROMETHEUS_FEATURE_FLAGS,
+  ];
 }

@@ -124,7 +124,11 @@ test('the built Collector validates otel-collector.yaml, and it uses exactly the
       .pop()!
       .replace(/(receiver|processor|exporter|extension)$/, '');
   // Component ids in the config are `type` or `type/name`; the manifest lists Go modules named <type><kind>.
-  const aliases: Record<string, string> = { memory_limiter: 'memorylimiter', health_check: 'healthcheck' };
+  const aliases: Record<string, string> = {
+    memory_limiter: 'memorylimiter',
+    health_check: 'healthcheck',
+    prometheus_remote_write: 'prometheusremotewrite',
+  };
   for (const kind of ['receivers', 'processors', 'exporters', 'extensions'] as const) {
     const used = new Set(Object.keys(config[kind]).map((id) => id.split('/')[0]!).map((t) => aliases[t] ?? t));
     const built = new Set((manifest[kind] as Array<{ gomod: string }>).map((c) => componentType(c.gomod)));
@@ -168,6 +172,44 @@ test('the built Collector validates the agent, Kubernetes agent and gateway laye
   const targetOf = (label: string) => relabels.filter((r) => r.target_label === label).map((r) => r.source_labels);
   assert.deepEqual(targetOf('instance'), [['__meta_kubernetes_pod_name']], 'instance is the pod');
   assert.ok(targetOf('job').length > 0, 'job is set from the pod');
+});
+
+/** The parts of a Collector config the pipeline checks read. */
+interface CollectorConfig {
+  service: { pipelines: Record<string, { receivers?: string[]; processors?: string[]; exporters?: string[] }> };
+  receivers: Record<string, { protocols: { grpc: { endpoint: string } } }>;
+  exporters: Record<string, { endpoint: string }>;
+}
+
+/** The Collector's merge of --config layers: maps merge key by key, anything else (lists too) is replaced. */
+function mergeLayers(files: readonly string[]): CollectorConfig {
+  const merge = (a: unknown, b: unknown): unknown => {
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || typeof b !== 'object' || b === null || Array.isArray(b)) return b;
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b)) out[k] = k in out ? merge(out[k], v) : v;
+    return out;
+  };
+  return files.map((f) => parse(readFileSync(join(COLLECTOR_DIR, f), 'utf8')) as unknown).reduce((a, b) => merge(a, b)) as CollectorConfig;
+}
+
+test('pushed metrics travel apart from scraped ones: remote-written by the single node and the gateway, never by an agent, never twice', () => {
+  const single = mergeLayers(['otel-collector.yaml']).service.pipelines;
+  assert.deepEqual(single['metrics/otlp'], { receivers: ['otlp'], processors: ['memory_limiter', 'resource', 'batch'], exporters: ['prometheus_remote_write'] });
+  assert.deepEqual(single.metrics!.exporters, ['prometheus']);
+  for (const layers of [FLEET_LAYERS.agent, FLEET_LAYERS['agent (kubernetes)']]) {
+    const agent = mergeLayers(layers).service.pipelines;
+    assert.deepEqual(agent['metrics/otlp']!.exporters, ['otlp/gateway-push'], 'an agent forwards pushed metrics to the gateway');
+    assert.deepEqual(agent.metrics!.exporters, ['otlp/gateway']);
+  }
+  const gatewayConfig = mergeLayers(FLEET_LAYERS.gateway);
+  const gateway = gatewayConfig.service.pipelines;
+  assert.deepEqual(gateway['metrics/otlp']!.receivers, ['otlp/push']);
+  assert.deepEqual(gateway['metrics/otlp']!.exporters, ['prometheus_remote_write']);
+  assert.deepEqual(gateway.metrics!.receivers, ['otlp'], 'the scraped series arrive on the other receiver');
+  // The agent's push exporter targets the gateway's push receiver port.
+  const agentConfig = mergeLayers(FLEET_LAYERS.agent);
+  const port = (endpoint: string) => endpoint.replace(/\$\{env:[A-Z_]+:-([^}]*)\}/, '$1').split(':').at(-1);
+  assert.equal(port(agentConfig.exporters['otlp/gateway-push']!.endpoint), port(gatewayConfig.receivers['otlp/push']!.protocols.grpc.endpoint));
 });
 
 test('the scaled rules used by live tests differ from the shipped ones only in windows and for:', () => {

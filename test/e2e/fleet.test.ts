@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ReloadResult } from '@reloadscope/core';
+import { PROMETHEUS_FEATURE_FLAGS } from '../../scripts/stack-wiring.ts';
 import { scaleRules } from '../support/scaled-rules.ts';
 import {
   COLLECTOR_DIR,
@@ -27,6 +28,8 @@ import {
 } from './harness.ts';
 
 const SERVICE = `reloadscope-fleet-${randomBytes(3).toString('hex')}`;
+/** One more service that pushes its metrics (OTLP, exponential histograms) through agent a instead of being scraped. */
+const PUSHER = `${SERVICE}-push`;
 // One minute of the shipped rules is one second here; Prometheus scrapes and evaluates every second.
 const SCALE = 60;
 const REPLICAS = 4;
@@ -103,8 +106,9 @@ describe('fleet: replicas -> agents (file_sd) -> gateway -> Jaeger / Prometheus 
         const bin = stackBinaries('otelcol', 'jaeger', 'prometheus', 'alertmanager');
         const names = ['jaegerOtlpGrpc', 'jaegerOtlpHttp', 'jaegerQuery', 'jaegerQueryGrpc', 'jaegerHealth', 'jaegerMetrics'];
         for (const c of ['gateway', 'agentA', 'agentB']) names.push(`${c}OtlpGrpc`, `${c}OtlpHttp`, `${c}Health`, `${c}Telemetry`);
-        names.push('gatewayProm', 'prometheus', 'alertmanager', 'webhook');
+        names.push('gatewayProm', 'gatewayPush', 'prometheus', 'alertmanager', 'webhook');
         for (let i = 0; i < REPLICAS; i++) names.push(`r${i}Http`, `r${i}Metrics`);
+        names.push('pusherHttp');
         const free = await freePorts(names.length);
         P = Object.fromEntries(names.map((n, i) => [n, free[i]!]));
         for (let i = 0; i < REPLICAS; i++) replicas.push({ name: `r${i}`, http: P[`r${i}Http`]!, metrics: P[`r${i}Metrics`]! });
@@ -133,6 +137,8 @@ describe('fleet: replicas -> agents (file_sd) -> gateway -> Jaeger / Prometheus 
         const gateway = harness.start('gateway', bin.otelcol, [base, `--config=${join(COLLECTOR_DIR, 'fleet', 'gateway.yaml')}`], {
           env: collectorEnv('gateway', {
             OTELCOL_PROMETHEUS_ENDPOINT: `127.0.0.1:${P.gatewayProm}`,
+            OTELCOL_PUSH_GRPC_ENDPOINT: `127.0.0.1:${P.gatewayPush}`,
+            OTELCOL_REMOTE_WRITE_ENDPOINT: `http://127.0.0.1:${P.prometheus}/api/v1/write`,
             JAEGER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${P.jaegerOtlpGrpc}`,
             // A removed instance leaves the gateway's exporter this long after its last point.
             OTELCOL_METRIC_EXPIRATION: '5s',
@@ -145,6 +151,7 @@ describe('fleet: replicas -> agents (file_sd) -> gateway -> Jaeger / Prometheus 
           harness.start(`agent-${x}`, bin.otelcol, [base, `--config=${join(COLLECTOR_DIR, 'fleet', 'agent.yaml')}`], {
             env: collectorEnv(x === 'a' ? 'agentA' : 'agentB', {
               OTELCOL_GATEWAY_ENDPOINT: `127.0.0.1:${P.gatewayOtlpGrpc}`,
+              OTELCOL_GATEWAY_PUSH_ENDPOINT: `127.0.0.1:${P.gatewayPush}`,
               RELOADSCOPE_FILE_SD: join(harness.dir, `sd-${x}`, '*.json'),
               RELOADSCOPE_FILE_SD_REFRESH: '1s',
               RELOADSCOPE_SCRAPE_INTERVAL: '1s',
@@ -162,6 +169,7 @@ describe('fleet: replicas -> agents (file_sd) -> gateway -> Jaeger / Prometheus 
           `--config.file=${join(harness.dir, 'prometheus.yml')}`,
           `--storage.tsdb.path=${join(harness.dir, 'prometheus-data')}`,
           `--web.listen-address=127.0.0.1:${P.prometheus}`,
+          ...PROMETHEUS_FEATURE_FLAGS,
         ]);
         // One notification per alert and instance, sent as soon as it fires; resolved ones too.
         writeFileSync(
@@ -190,7 +198,19 @@ describe('fleet: replicas -> agents (file_sd) -> gateway -> Jaeger / Prometheus 
             },
           }),
         );
-        processes.push(jaeger, gateway, ...agents, prometheus, alertmanager, ...services);
+        const pusher = harness.start('pusher', process.execPath, ['--import', '@reloadscope/register', join(import.meta.dirname, 'fixtures', 'service.ts')], {
+          env: {
+            ...process.env,
+            OTEL_SERVICE_NAME: PUSHER,
+            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${P.agentAOtlpHttp}`,
+            OTEL_TRACES_EXPORTER: 'none',
+            OTEL_METRICS_EXPORTER: 'otlp',
+            OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram',
+            OTEL_METRIC_EXPORT_INTERVAL: '1000',
+            FIXTURE_PORT: String(P.pusherHttp),
+          },
+        });
+        processes.push(jaeger, gateway, ...agents, prometheus, alertmanager, ...services, pusher);
 
         await harness.waitForHttp('Jaeger', `http://127.0.0.1:${P.jaegerQuery}/api/v3/services`, processes);
         for (const c of ['gateway', 'agentA', 'agentB']) {
@@ -199,6 +219,7 @@ describe('fleet: replicas -> agents (file_sd) -> gateway -> Jaeger / Prometheus 
         await harness.waitForHttp('Prometheus', `${promUrl()}/-/ready`, processes);
         await harness.waitForHttp('Alertmanager', `http://127.0.0.1:${P.alertmanager}/-/ready`, processes);
         for (const r of replicas) await harness.waitForHttp(r.name, `http://127.0.0.1:${r.http}/healthz`, processes);
+        await harness.waitForHttp('pusher', `http://127.0.0.1:${P.pusherHttp}/healthz`, processes);
       }),
     { timeout: 120_000 },
   );
@@ -207,6 +228,23 @@ describe('fleet: replicas -> agents (file_sd) -> gateway -> Jaeger / Prometheus 
     await harness.close();
     await new Promise((ok) => (webhook ? webhook.close(ok) : ok(undefined)));
   });
+
+  test('a service that pushes: agent -> the gateway\'s push receiver -> remote write; one native histogram, written once, never through the scrape path', () =>
+    step(async () => {
+      const res = await fetch(`http://127.0.0.1:${P.pusherHttp}/reload/success`, { method: 'POST' });
+      assert.equal(res.status, 200);
+      const sel = `job="${PUSHER}",hotreload_target="app-config"`;
+      await until('the pushed load histogram in Prometheus', async () => {
+        const r = await promQuery(`histogram_count(hotreload_stage_duration_seconds{${sel},hotreload_stage="load"})`);
+        return r.length === 1 && Number(r[0]!.value[1]) === 2 ? true : undefined; // the startup load and this one
+      });
+      assert.deepEqual(await promQuery(`{__name__=~"hotreload_.*_bucket",job="${PUSHER}"}`), [], 'native only: no classic buckets');
+      // Written once: one instance, and nothing of it on the gateway's scraped exporter.
+      const generations = await promQuery(`hotreload_generation{${sel}}`);
+      assert.equal(generations.length, 1, JSON.stringify(generations));
+      assert.equal(Number(generations[0]!.value[1]), 2);
+      assert.ok(!(await getText(`http://127.0.0.1:${P.gatewayProm}/metrics`)).includes(PUSHER), 'pushed series never reach the scraped exporter');
+    }));
 
   test('file_sd: instances appear in Prometheus when added to the file, and disappear when removed', () =>
     step(async () => {

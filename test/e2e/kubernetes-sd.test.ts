@@ -84,7 +84,7 @@ describe('Kubernetes agent: kubernetes_sd on pod annotations, relabelled to job/
     () =>
       step(async () => {
         const bin = stackBinaries('otelcol');
-        const names = ['api', 'appMetrics', 'app', 'gwGrpc', 'gwHttp', 'gwProm', 'gwHealth', 'gwTel', 'agGrpc', 'agHttp', 'agHealth', 'agTel'];
+        const names = ['api', 'appMetrics', 'app', 'gwGrpc', 'gwHttp', 'gwPush', 'gwProm', 'gwHealth', 'gwTel', 'agGrpc', 'agHttp', 'agHealth', 'agTel'];
         const free = await freePorts(names.length);
         P = Object.fromEntries(names.map((n, i) => [n, free[i]!]));
         api = apiServer();
@@ -103,6 +103,7 @@ describe('Kubernetes agent: kubernetes_sd on pod annotations, relabelled to job/
             ...common,
             OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${P.gwGrpc}`,
             OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${P.gwHttp}`,
+            OTELCOL_PUSH_GRPC_ENDPOINT: `127.0.0.1:${P.gwPush}`,
             OTELCOL_PROMETHEUS_ENDPOINT: `127.0.0.1:${P.gwProm}`,
             OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${P.gwHealth}`,
             OTELCOL_TELEMETRY_PORT: String(P.gwTel),
@@ -123,6 +124,7 @@ describe('Kubernetes agent: kubernetes_sd on pod annotations, relabelled to job/
               OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${P.agHealth}`,
               OTELCOL_TELEMETRY_PORT: String(P.agTel),
               OTELCOL_GATEWAY_ENDPOINT: `127.0.0.1:${P.gwGrpc}`,
+              OTELCOL_GATEWAY_PUSH_ENDPOINT: `127.0.0.1:${P.gwPush}`,
               RELOADSCOPE_SCRAPE_INTERVAL: '1s',
               RELOADSCOPE_SCRAPE_TIMEOUT: '1s',
             },

@@ -46,15 +46,15 @@ try {
   app.kill();
   const perInstance = exposition.split('\n').filter((l) => l && !l.startsWith('#')).length;
 
-  const ports = await freePorts(instances + 9);
-  const targets = ports.slice(9);
+  const ports = await freePorts(instances + 10);
+  const targets = ports.slice(10);
   for (const port of targets) {
     const server = createServer((_req, res) => res.end(exposition));
     server.listen(port, '127.0.0.1');
     servers.push(server);
     await once(server, 'listening');
   }
-  const [gwGrpc, gwHttp, gwProm, gwHealth, gwTel, agGrpc, agHttp, agHealth, agTel] = ports as [number, ...number[]];
+  const [gwGrpc, gwHttp, gwProm, gwHealth, gwTel, agGrpc, agHttp, agHealth, agTel, gwPush] = ports as [number, ...number[]];
   const sd = join(harness.dir, 'sd');
   mkdirSync(sd);
   writeFileSync(join(sd, 'targets.json'), JSON.stringify([{ targets: targets.map((p) => `127.0.0.1:${p}`), labels: { service: 'measure' } }]));
@@ -68,6 +68,7 @@ try {
       OTELCOL_PROMETHEUS_ENDPOINT: `127.0.0.1:${gwProm}`,
       OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${gwHealth}`,
       OTELCOL_TELEMETRY_PORT: String(gwTel),
+      OTELCOL_PUSH_GRPC_ENDPOINT: `127.0.0.1:${gwPush}`,
       OTELCOL_BATCH_SIZE: '8192',
     },
   });
@@ -79,6 +80,7 @@ try {
       OTELCOL_HEALTH_ENDPOINT: `127.0.0.1:${agHealth}`,
       OTELCOL_TELEMETRY_PORT: String(agTel),
       OTELCOL_GATEWAY_ENDPOINT: `127.0.0.1:${gwGrpc}`,
+      OTELCOL_GATEWAY_PUSH_ENDPOINT: `127.0.0.1:${gwPush}`,
       RELOADSCOPE_FILE_SD: join(sd, '*.json'),
       RELOADSCOPE_SCRAPE_INTERVAL: '15s',
     },

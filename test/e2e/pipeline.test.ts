@@ -248,6 +248,19 @@ describe('telemetry pipeline: service -> Collector -> Jaeger v2 / Prometheus', {
       assert.ok(rolled.some((s) => s.name === 'hotreload.rollback'));
       assert.ok(isError(rolled.find((s) => s.name === 'hotreload.switch')!));
 
+      // Generation stamp: every span carries the generations that served it, in one attribute, and
+      // Jaeger's tag search finds the runs by it (the register README's query). The last run started
+      // while app-config was at generation 2 (startup 1, the first success 2; nothing else switched)
+      // and the TLS target at 1; the first run started at generation 1.
+      const stamp = 'app-config=2;tls=1';
+      assert.equal(attr(root, 'hotreload.generations')?.stringValue, 'app-config=1;tls=1');
+      const tagged = await getJson<{ data: Array<{ traceID: string }> }>(
+        `${jaegerUrl()}/api/traces?${new URLSearchParams({ service: SERVICE, limit: '50', lookback: '1h', tags: JSON.stringify({ 'hotreload.generations': stamp }) })}`,
+      );
+      const found = new Set(tagged.data.map((t) => t.traceID));
+      assert.ok(found.has(results.at(-1)!.traceId!), `the last run is found by ${stamp}`);
+      assert.ok(!found.has(results[0]!.traceId!), 'the first run, served by generation 1, is not');
+
       // No config content anywhere in the exported spans.
       const everything = JSON.stringify(search);
       assert.doesNotMatch(everything, /s3cr3t|greeting: hello/);

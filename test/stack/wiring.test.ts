@@ -48,12 +48,14 @@ function addresses(node: unknown, path = ''): Address[] {
 }
 
 const CLIENT_PATH = 'exporters.otlp/jaeger.endpoint'; // where the Collector sends traces, not a listener
+const REMOTE_WRITE_PATH = 'exporters.prometheus_remote_write.endpoint'; // where pushed metrics go, not a listener
 
 function listeners(configPath: string, env: Record<string, string>) {
   const all = addresses(parse(resolveEnv(readFileSync(configPath, 'utf8'), env)));
   return {
-    listen: all.filter((a) => a.path !== CLIENT_PATH),
+    listen: all.filter((a) => a.path !== CLIENT_PATH && a.path !== REMOTE_WRITE_PATH),
     client: all.find((a) => a.path === CLIENT_PATH)?.address,
+    remoteWrite: all.find((a) => a.path === REMOTE_WRITE_PATH)?.address,
   };
 }
 
@@ -76,6 +78,8 @@ function checkPlan(plan: PortPlan) {
   assert.equal(collector.client, `127.0.0.1:${plan.jaegerOtlpGrpc}`);
   const receiver = jaeger.listen.find((a) => a.path === 'receivers.otlp.protocols.grpc.endpoint');
   assert.equal(receiver?.address, collector.client);
+  // Pushed metrics are remote-written into the stack's own Prometheus.
+  assert.equal(collector.remoteWrite, `http://127.0.0.1:${plan.prometheus}/api/v1/write`);
 }
 
 test('with the shipped defaults Jaeger and the Collector collide: the reason for a port plan', () => {
@@ -121,6 +125,12 @@ test('the Prometheus run directory is the shipped prometheus.yml with loopback t
 
   const args = preparePrometheus(join(dir, 'as-shipped'), plan, { scrapeInterval: '2s' });
   assert.ok(args.includes(`--web.listen-address=127.0.0.1:${plan.prometheus}`));
+  // As docker-compose runs it: a remote-write receiver with native histograms, for the metrics/otlp pipeline.
+  const compose = parse(readFileSync(join(PROMETHEUS_DIR, '..', 'docker-compose.yml'), 'utf8'));
+  for (const flag of ['--web.enable-remote-write-receiver', '--enable-feature=native-histograms']) {
+    assert.ok(args.includes(flag), flag);
+    assert.ok(compose.services.prometheus.command.includes(flag), `docker-compose: ${flag}`);
+  }
   const configFile = join(dir, 'as-shipped', 'prometheus.yml');
   assert.ok(lstatSync(configFile).isSymbolicLink());
   assert.equal(readlinkSync(configFile), join(PROMETHEUS_DIR, 'prometheus.yml'), 'Prometheus runs the shipped file itself');

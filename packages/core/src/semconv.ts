@@ -8,6 +8,11 @@ export const ATTR_TRIGGER = 'hotreload.trigger';
 export const ATTR_STAGE = 'hotreload.stage';
 export const ATTR_OUTCOME = 'hotreload.outcome';
 export const ATTR_GENERATION = 'hotreload.generation';
+/**
+ * On every span of a process started with @reloadscope/register: the active generation of every
+ * target, in one string (`app-config=3;rules=7`; format in the register README, "Generation stamping").
+ */
+export const ATTR_GENERATIONS = 'hotreload.generations';
 export const ATTR_CONFIG_HASH = 'hotreload.config.hash';
 export const ATTR_CONFIG_VERSION = 'hotreload.config.version';
 export const ATTR_PREVIOUS_HASH = 'hotreload.config.previous_hash';

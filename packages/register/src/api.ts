@@ -13,5 +13,12 @@ export {
   startReloadscope as register,
 } from './start.ts';
 export { currentSeriesProducer } from './current-series-producer.ts';
-export { GenerationStampProcessor, generationKey } from './generation-stamp.ts';
+export {
+  formatGenerations,
+  GenerationStampSampler,
+  type GenerationSource,
+  generationKey,
+  parseGenerations,
+  type StampForm,
+} from './generation-stamp.ts';
 export { readEnv, type EnvSettings } from './env.ts';

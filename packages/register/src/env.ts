@@ -8,7 +8,32 @@ import { redactUrl } from '@reloadscope/core';
 import { describeSkipped, parseKeyValuePairs } from './key-value-pairs.ts';
 
 export type TracesExporterName = 'otlp' | 'console';
-export type MetricsExporterName = 'prometheus' | 'console';
+export type MetricsExporterName = 'prometheus' | 'otlp' | 'console';
+
+/** The OTLP encodings register bundles (over HTTP). `grpc` is not bundled. */
+export const OTLP_PROTOCOLS = ['http/json', 'http/protobuf'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+export const DEFAULT_OTLP_PROTOCOL: OtlpProtocol = 'http/json';
+
+/** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, as the spec names them. */
+export const TEMPORALITY_PREFERENCES = ['cumulative', 'delta', 'lowmemory'] as const;
+export type TemporalityPreference = (typeof TEMPORALITY_PREFERENCES)[number];
+
+/** OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION, as the spec names them. */
+export const HISTOGRAM_AGGREGATIONS = ['explicit_bucket_histogram', 'base2_exponential_bucket_histogram'] as const;
+export type HistogramAggregation = (typeof HISTOGRAM_AGGREGATIONS)[number];
+
+/** How metrics are pushed when OTEL_METRICS_EXPORTER lists `otlp`. */
+export interface OtlpMetricsSettings {
+  url: string;
+  /** The variable url came from; undefined when it is the default. */
+  urlVariable: OtlpUrlVariable;
+  protocol: OtlpProtocol;
+  /** One export, retries included (OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT). */
+  timeoutMs: number;
+  temporality: TemporalityPreference;
+  histogramAggregation: HistogramAggregation;
+}
 
 export interface EnvSettings {
   disabled: boolean;
@@ -16,16 +41,21 @@ export interface EnvSettings {
   traces: TracesExporterName[];
   tracesUrl: string;
   /** The variable tracesUrl came from; undefined when it is the default (unset or refused). */
-  tracesUrlVariable: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_EXPORTER_OTLP_ENDPOINT' | undefined;
+  tracesUrlVariable: OtlpUrlVariable;
+  tracesProtocol: OtlpProtocol;
   metrics: MetricsExporterName[];
+  otlpMetrics: OtlpMetricsSettings;
   prometheusHost: string;
   prometheusPort: number;
+  /** The periodic reader of every pushing metrics exporter (otlp, console); the timeout never exceeds the interval. */
   metricExportIntervalMs: number;
+  metricExportTimeoutMs: number;
   logLevel: LogLevelName | undefined;
   /** reloadscope's own switches (see README). */
   probes: boolean;
   runtimeMetrics: boolean;
-  stampGeneration: boolean;
+  /** true: `hotreload.generations` on every span; 'per-target': also `hotreload.generation.<target>`. */
+  stampGeneration: boolean | 'per-target';
   retainedGraceMs: number | undefined;
   /** OTEL_RESOURCE_ATTRIBUTES, well-formed pairs only (see key-value-pairs.ts). */
   resourceAttributes: Record<string, string>;
@@ -116,18 +146,92 @@ function list<T extends string>(env: Env, key: string, allowed: readonly T[], fa
   return out;
 }
 
+function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], fallback: T, problems: string[]): T {
+  const v = str(env, key)?.toLowerCase();
+  if (v === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  problems.push(`${key}=${JSON.stringify(env[key])} is not one of ${allowed.join(', ')}; using ${fallback}`);
+  return fallback;
+}
+
+type Signal = 'traces' | 'metrics';
+const SIGNAL_ENDPOINT: Record<Signal, string> = {
+  traces: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+};
+
 /**
  * Signal-specific endpoint as given; the generic one gets the signal path appended to its path
  * (OTLP spec), before a query it may carry (`?token=…` of a Collector behind a proxy).
  */
-export function tracesUrlFrom(env: Env): string {
-  const specific = str(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+export function otlpUrlFrom(env: Env, signal: Signal): string {
+  const specific = str(env, SIGNAL_ENDPOINT[signal]);
   if (specific) return specific;
   const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ?? DEFAULT_OTLP_ENDPOINT;
   const url = /^https?:\/\//i.test(base) ? URL.parse(base) : null;
-  if (url === null) return `${base.replace(/\/+$/, '')}/v1/traces`;
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  if (url === null) return `${base.replace(/\/+$/, '')}/v1/${signal}`;
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/${signal}`;
   return url.href;
+}
+
+export const tracesUrlFrom = (env: Env): string => otlpUrlFrom(env, 'traces');
+
+/** The variable a signal's OTLP URL came from; undefined when it is the default (unset or refused). */
+export type OtlpUrlVariable = string | undefined;
+
+/**
+ * The signal's OTLP URL if it is http(s), else the default one, said once (without its credentials),
+ * and the variable it came from (named in advice when exports fail).
+ */
+function otlpUrl(env: Env, signal: Signal, problems: string[]): { url: string; variable: OtlpUrlVariable } {
+  const url = otlpUrlFrom(env, signal);
+  if (URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)) {
+    const variable = str(env, SIGNAL_ENDPOINT[signal]) ? SIGNAL_ENDPOINT[signal] : str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : undefined;
+    return { url, variable };
+  }
+  const fallback = `${DEFAULT_OTLP_ENDPOINT}/v1/${signal}`;
+  problems.push(`OTLP ${signal} endpoint ${JSON.stringify(redactUrl(url))} is not an http(s) URL; using ${fallback}`);
+  return { url: fallback, variable: undefined };
+}
+
+/** The generic protocol, then the signal's (a bad specific one falls back to the generic one, like the timeouts). */
+function otlpProtocols(env: Env, problems: string[]): Record<Signal, OtlpProtocol> {
+  const parse = (key: string, fallback: OtlpProtocol): OtlpProtocol => {
+    const v = str(env, key)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if ((OTLP_PROTOCOLS as readonly string[]).includes(v)) return v as OtlpProtocol;
+    problems.push(`${key}=${JSON.stringify(env[key])}: @reloadscope/register bundles OTLP over ${OTLP_PROTOCOLS.join(' and ')} only; using ${fallback}`);
+    return fallback;
+  };
+  const generic = parse('OTEL_EXPORTER_OTLP_PROTOCOL', DEFAULT_OTLP_PROTOCOL);
+  return { traces: parse('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', generic), metrics: parse('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', generic) };
+}
+
+/** The periodic reader throws when its timeout exceeds its interval: a default timeout follows a shorter interval silently. */
+function metricExport(env: Env, problems: string[]): { intervalMs: number; timeoutMs: number } {
+  const intervalMs = int(env, 'OTEL_METRIC_EXPORT_INTERVAL', 60_000, 100, DAY_MS, problems);
+  const timeoutMs = int(env, 'OTEL_METRIC_EXPORT_TIMEOUT', Math.min(30_000, intervalMs), 1, DAY_MS, problems);
+  if (timeoutMs <= intervalMs) return { intervalMs, timeoutMs };
+  problems.push(`OTEL_METRIC_EXPORT_TIMEOUT=${timeoutMs} exceeds OTEL_METRIC_EXPORT_INTERVAL=${intervalMs}; using ${intervalMs}`);
+  return { intervalMs, timeoutMs: intervalMs };
+}
+
+function otlpMetrics(env: Env, protocol: OtlpProtocol, genericTimeoutMs: number, problems: string[]): OtlpMetricsSettings {
+  const { url, variable } = otlpUrl(env, 'metrics', problems);
+  return {
+    url,
+    urlVariable: variable,
+    protocol,
+    timeoutMs: int(env, 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', genericTimeoutMs, 1, DAY_MS, problems),
+    temporality: oneOf(env, 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', TEMPORALITY_PREFERENCES, 'cumulative', problems),
+    histogramAggregation: oneOf(
+      env,
+      'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION',
+      HISTOGRAM_AGGREGATIONS,
+      'explicit_bucket_histogram',
+      problems,
+    ),
+  };
 }
 
 function sampler(env: Env, problems: string[]): SamplerSetting {
@@ -152,8 +256,7 @@ function sampler(env: Env, problems: string[]): SamplerSetting {
 }
 
 /** The signal-specific timeout wins; a bad one falls back to the generic one, then the default. */
-function otlpTimeout(env: Env, problems: string[]): number {
-  const generic = int(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', DEFAULT_OTLP_TIMEOUT_MS, 1, DAY_MS, problems);
+function otlpTimeout(env: Env, generic: number, problems: string[]): number {
   return int(env, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', generic, 1, DAY_MS, problems);
 }
 
@@ -189,16 +292,20 @@ function keyValuePairs(env: Env, key: string, problems: string[]): Record<string
 function checkHeaders(env: Env, problems: string[]): void {
   keyValuePairs(env, 'OTEL_EXPORTER_OTLP_HEADERS', problems);
   keyValuePairs(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', problems);
+  keyValuePairs(env, 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', problems);
+}
+
+function stampSetting(env: Env, problems: string[]): boolean | 'per-target' {
+  const v = str(env, 'RELOADSCOPE_STAMP_GENERATION')?.toLowerCase();
+  if (v === undefined || v === 'true') return true;
+  if (v === 'false') return false;
+  if (v === 'per-target') return v;
+  problems.push(`RELOADSCOPE_STAMP_GENERATION=${JSON.stringify(env.RELOADSCOPE_STAMP_GENERATION)} is not true, false or per-target; using true`);
+  return true;
 }
 
 /** Variables register does not implement but a user may reasonably expect it to: said, not silently dropped. */
 function unsupported(env: Env, problems: string[]): void {
-  for (const key of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']) {
-    const v = str(env, key);
-    if (v !== undefined && v.toLowerCase() !== 'http/json') {
-      problems.push(`${key}=${JSON.stringify(env[key])}: @reloadscope/register bundles OTLP over http/json only; using http/json`);
-    }
-  }
   const propagators = str(env, 'OTEL_PROPAGATORS');
   if (propagators !== undefined) {
     const names = propagators.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean).sort().join(',');
@@ -216,37 +323,35 @@ export function readEnv(env: Env): EnvSettings {
     if ((LOG_LEVELS as readonly string[]).includes(rawLevel)) logLevel = rawLevel as LogLevelName;
     else problems.push(`OTEL_LOG_LEVEL=${JSON.stringify(env.OTEL_LOG_LEVEL)} is not one of ${LOG_LEVELS.join(', ')}; ignored`);
   }
-  const tracesUrl = tracesUrlFrom(env);
-  const urlOk = URL.canParse(tracesUrl) && /^https?:$/.test(new URL(tracesUrl).protocol);
-  if (!urlOk) problems.push(`OTLP traces endpoint ${JSON.stringify(redactUrl(tracesUrl))} is not an http(s) URL; using ${DEFAULT_OTLP_ENDPOINT}/v1/traces`);
+  const traces = otlpUrl(env, 'traces', problems);
   const host = str(env, 'OTEL_EXPORTER_PROMETHEUS_HOST');
   const hostOk = host === undefined || /^[\w.:%[\]-]+$/.test(host);
   if (!hostOk) problems.push(`OTEL_EXPORTER_PROMETHEUS_HOST=${JSON.stringify(env.OTEL_EXPORTER_PROMETHEUS_HOST)} is not a host name or address; using ${DEFAULT_PROMETHEUS_HOST}`);
   const graceRaw = str(env, 'RELOADSCOPE_RETAINED_GRACE_MS');
+  const protocols = otlpProtocols(env, problems);
+  const periodic = metricExport(env, problems);
+  const genericTimeoutMs = int(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', DEFAULT_OTLP_TIMEOUT_MS, 1, DAY_MS, problems);
   const settings: EnvSettings = {
     disabled: bool(env, 'OTEL_SDK_DISABLED', false, problems),
     serviceName: str(env, 'OTEL_SERVICE_NAME'),
     traces: list(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'console'] as const, ['otlp'], problems),
-    tracesUrl: urlOk ? tracesUrl : `${DEFAULT_OTLP_ENDPOINT}/v1/traces`,
-    tracesUrlVariable: !urlOk
-      ? undefined
-      : str(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
-        ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'
-        : str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT')
-          ? 'OTEL_EXPORTER_OTLP_ENDPOINT'
-          : undefined,
-    metrics: list(env, 'OTEL_METRICS_EXPORTER', ['prometheus', 'console'] as const, ['prometheus'], problems),
+    tracesUrl: traces.url,
+    tracesUrlVariable: traces.variable,
+    tracesProtocol: protocols.traces,
+    metrics: list(env, 'OTEL_METRICS_EXPORTER', ['prometheus', 'otlp', 'console'] as const, ['prometheus'], problems),
+    otlpMetrics: otlpMetrics(env, protocols.metrics, genericTimeoutMs, problems),
+    metricExportIntervalMs: periodic.intervalMs,
+    metricExportTimeoutMs: periodic.timeoutMs,
     prometheusHost: hostOk && host !== undefined ? host : DEFAULT_PROMETHEUS_HOST,
     prometheusPort: int(env, 'OTEL_EXPORTER_PROMETHEUS_PORT', DEFAULT_PROMETHEUS_PORT, 0, 65535, problems),
-    metricExportIntervalMs: int(env, 'OTEL_METRIC_EXPORT_INTERVAL', 60_000, 100, DAY_MS, problems),
     logLevel,
     probes: bool(env, 'RELOADSCOPE_NODE_PROBES', true, problems),
     runtimeMetrics: bool(env, 'RELOADSCOPE_RUNTIME_METRICS', true, problems),
-    stampGeneration: bool(env, 'RELOADSCOPE_STAMP_GENERATION', true, problems),
+    stampGeneration: stampSetting(env, problems),
     retainedGraceMs: graceRaw === undefined ? undefined : int(env, 'RELOADSCOPE_RETAINED_GRACE_MS', 10_000, 0, DAY_MS, problems),
     resourceAttributes: keyValuePairs(env, 'OTEL_RESOURCE_ATTRIBUTES', problems),
     sampler: sampler(env, problems),
-    otlpTimeoutMs: otlpTimeout(env, problems),
+    otlpTimeoutMs: otlpTimeout(env, genericTimeoutMs, problems),
     batch: batch(env, problems),
     shutdownTimeoutMs: int(env, 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS, 0, 600_000, problems),
     problems,

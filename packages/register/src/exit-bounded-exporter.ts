@@ -2,19 +2,23 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { Exporter, SignalName } from './exporter.ts';
 import { reportOnce } from './report.ts';
 import { settleWithin } from './settle-within.ts';
 
 /** Which bounded exporter an HTTP request was made for (the export's async context). */
-const exportScope = new AsyncLocalStorage<ExitBoundedExporter>();
+const exportScope = new AsyncLocalStorage<ExitBoundedExporter<unknown>>();
 let watchingRequests = false;
 
 /** Not in the OTLP exporter's retryable set, so an abandoned request ends its retry chain. */
 const ABANDONED = 'ERR_RELOADSCOPE_SHUTDOWN_LIMIT';
 
+/** What an export carries, as said when it is given up at the shutdown limit. */
+const ITEMS: Record<SignalName, string> = { traces: 'spans', metrics: 'metric points' };
+
 /**
- * Keeps an ending process from waiting on the Collector longer than the shutdown limit. The OTLP
+ * Keeps an ending process from waiting on the Collector longer than the shutdown limit, for
+ * either signal (the OTLP trace exporter and the OTLP metric exporter alike). The OTLP
  * exporter's timeout covers one export including its retries (10 s by default) and that is fine
  * while the app runs; at exit it is what made a finished process linger 8–10 s. So:
  * - once exit begins (beforeExit, shutdown(), a signal), new exports go to an exporter whose
@@ -25,13 +29,14 @@ const ABANDONED = 'ERR_RELOADSCOPE_SHUTDOWN_LIMIT';
  *   destroyed as they start. The requests are recognised by the async context of export(), seen
  *   through Node's `http.client.request.start` diagnostics channel.
  */
-export class ExitBoundedExporter implements SpanExporter {
-  readonly #make: (timeoutMs: number) => SpanExporter;
+export class ExitBoundedExporter<Batch> implements Exporter<Batch> {
+  readonly #make: (timeoutMs: number) => Exporter<Batch>;
   readonly #timeoutMs: number;
+  readonly #signal: SignalName;
   /** What set the limit, named when it gives up: the variable or the option. */
   readonly #limitSource: string;
-  readonly #running: SpanExporter;
-  #exiting: SpanExporter | undefined;
+  readonly #running: Exporter<Batch>;
+  #exiting: Exporter<Batch> | undefined;
   #deadline: number | undefined;
   #limitTimer: ReturnType<typeof setTimeout> | undefined;
   #limitMs = 0;
@@ -39,9 +44,10 @@ export class ExitBoundedExporter implements SpanExporter {
   readonly #pending = new Set<(result: ExportResult) => void>();
   readonly #requests = new Set<ClientRequest>();
 
-  constructor(make: (timeoutMs: number) => SpanExporter, timeoutMs: number, limitSource = 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS') {
+  constructor(make: (timeoutMs: number) => Exporter<Batch>, timeoutMs: number, signal: SignalName, limitSource = 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS') {
     this.#make = make;
     this.#timeoutMs = timeoutMs;
+    this.#signal = signal;
     this.#limitSource = limitSource;
     this.#running = make(timeoutMs);
     if (!watchingRequests) {
@@ -53,7 +59,7 @@ export class ExitBoundedExporter implements SpanExporter {
     }
   }
 
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+  export(batch: Batch, done: (result: ExportResult) => void): void {
     if (this.#abandoned) {
       done(abandoned(this.#limitMs));
       return;
@@ -68,7 +74,7 @@ export class ExitBoundedExporter implements SpanExporter {
     };
     this.#pending.add(finish);
     try {
-      exportScope.run(this, () => this.#target().export(spans, finish));
+      exportScope.run(this as ExitBoundedExporter<unknown>, () => this.#target().export(batch, finish));
     } catch (err) {
       finish({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
     }
@@ -117,7 +123,7 @@ export class ExitBoundedExporter implements SpanExporter {
     await settleWithin(work, this.#deadline - Date.now());
   }
 
-  #target(): SpanExporter {
+  #target(): Exporter<Batch> {
     if (this.#deadline === undefined) return this.#running;
     this.#exiting ??= this.#make(Math.max(1, Math.min(this.#timeoutMs, this.#deadline - Date.now())));
     return this.#exiting;
@@ -141,9 +147,9 @@ export class ExitBoundedExporter implements SpanExporter {
     this.#requests.clear();
     if (pending.length > 0) {
       reportOnce(
-        'shutdown-limit',
-        `gave up on ${pending.length} pending trace ${pending.length === 1 ? 'export' : 'exports'} when the ${this.#limitMs} ms ` +
-          `shutdown limit passed (${this.#limitSource}); those spans are lost.`,
+        `shutdown-limit:${this.#signal}`,
+        `gave up on ${pending.length} pending ${this.#signal === 'traces' ? 'trace' : 'metric'} ${pending.length === 1 ? 'export' : 'exports'} ` +
+          `when the ${this.#limitMs} ms shutdown limit passed (${this.#limitSource}); those ${ITEMS[this.#signal]} are lost.`,
       );
     }
   }

@@ -15,26 +15,27 @@ import {
   MeterProvider,
   type IMetricReader,
   PeriodicExportingMetricReader,
-  type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { checkDurationMs, prometheusViews, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
+import { checkDurationMs, ReloadInstrumentation, type ReloadInstrumentationConfig } from '@reloadscope/core';
 import { type NodeProbesConfig, ReloadNodeProbes } from '@reloadscope/node';
 import { afterStartUp } from './after-start-up.ts';
 import { attachInstrumentations } from './attach-instrumentations.ts';
 import { currentSeriesProducer } from './current-series-producer.ts';
-import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { diagLevel } from './diag-level.ts';
 import { credentialsIn } from './credentials.ts';
 import { readEnv } from './env.ts';
 import { ExitBoundedExporter } from './exit-bounded-exporter.ts';
+import type { Exporter } from './exporter.ts';
 import { hasGlobalMeterProvider, hasGlobalTracerProvider } from './existing-sdk.ts';
-import { GenerationStampProcessor } from './generation-stamp.ts';
+import { GenerationStampSampler } from './generation-stamp.ts';
+import { CatalogueNamesSerializer, sharedViews } from './metric-names.ts';
+import { otlpMetricExporter, otlpSpanExporter, SelectingMetricExporter } from './otlp-exporters.ts';
 import { PrometheusEndpoint } from './prometheus-endpoint.ts';
 import { buildResource } from './resource.ts';
 import { redactingDiagLogger } from './redacting-diag-logger.ts';
 import { reportOnce, silenceReports, withholdCredentials } from './report.ts';
-import { ReportingSpanExporter } from './reporting-span-exporter.ts';
+import { ReportingExporter } from './reporting-exporter.ts';
 import { buildSampler } from './sampler.ts';
 import { settleWithin } from './settle-within.ts';
 import { flushOnSignals } from './signals.ts';
@@ -50,8 +51,11 @@ export interface StartOptions {
   probes?: boolean | Omit<NodeProbesConfig, 'instrumentation'>;
   /** @opentelemetry/instrumentation-runtime-node. Default on (RELOADSCOPE_RUNTIME_METRICS). */
   runtimeMetrics?: boolean;
-  /** Stamp hotreload.generation.<target> on every span. Default on (RELOADSCOPE_STAMP_GENERATION). */
-  stampGeneration?: boolean;
+  /**
+   * Stamp `hotreload.generations` (every active target's generation, one attribute) on every span;
+   * 'per-target' adds `hotreload.generation.<target>`. Default on (RELOADSCOPE_STAMP_GENERATION).
+   */
+  stampGeneration?: boolean | 'per-target';
   /** Flush on SIGTERM/SIGINT, then keep Node's default exit. Default true. */
   handleSignals?: boolean;
   /**
@@ -104,6 +108,7 @@ export function startReloadscope(options: StartOptions = {}): Reloadscope {
   }
   // Options are the caller's code: a bad one is a TypeError for the caller, not a silent fallback.
   checkShutdownTimeout(options.shutdownTimeoutMs);
+  checkStampGeneration(options.stampGeneration);
   const started = bootOrDisabled(options);
   (globalThis as Holder)[GLOBAL_KEY] = started;
   return started;
@@ -128,6 +133,12 @@ function bootOrDisabled(options: StartOptions): Reloadscope {
 /** A timer's range: a larger delay would fire at once. A bad value is named by kind, never echoed (it may be a token). */
 function checkShutdownTimeout(ms: unknown): void {
   if (ms !== undefined) checkDurationMs('shutdownTimeoutMs', ms, { min: 0 });
+}
+
+function checkStampGeneration(stamp: unknown): void {
+  if (stamp !== undefined && typeof stamp !== 'boolean' && stamp !== 'per-target') {
+    throw new TypeError(`stampGeneration must be true, false or 'per-target' (got ${typeof stamp === 'string' ? JSON.stringify(stamp) : typeof stamp})`);
+  }
 }
 
 function boot(options: StartOptions): Reloadscope {
@@ -164,7 +175,8 @@ function boot(options: StartOptions): Reloadscope {
   const resource = buildResource(settings.resourceAttributes, options.serviceName ?? settings.serviceName);
   const closers: Array<() => Promise<void>> = [];
   const flushers: Array<() => Promise<void>> = [];
-  let bounded: ExitBoundedExporter | undefined;
+  // The OTLP exporters of both signals: each is held to the shutdown limit once exit begins.
+  const bounded: Array<Pick<ExitBoundedExporter<unknown>, 'beginExit' | 'cancelExit'>> = [];
   // One deadline for the whole exit, set by whichever exit path runs first. Only beforeExit is
   // not final: a beforeExit listener may schedule more work and so keep the process running.
   let deadline: number | undefined;
@@ -172,13 +184,20 @@ function boot(options: StartOptions): Reloadscope {
   const beginExit = (isFinal = true): number => {
     final ||= isFinal;
     deadline ??= Date.now() + limitMs;
-    bounded?.beginExit(deadline, limitMs);
+    for (const b of bounded) b.beginExit(deadline, limitMs);
     return Math.max(0, deadline - Date.now());
+  };
+  /** An OTLP exporter bounded at exit and reporting an unreachable Collector once. */
+  const limitSource = options.shutdownTimeoutMs === undefined ? 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS' : 'the shutdownTimeoutMs option';
+  const otlpExport = <Batch>(make: (timeoutMs: number) => Exporter<Batch>, timeoutMs: number, url: string, signal: 'traces' | 'metrics', variable: string | undefined) => {
+    const exitBounded = new ExitBoundedExporter(make, timeoutMs, signal, limitSource);
+    bounded.push(exitBounded);
+    return new ReportingExporter(exitBounded, url, signal, { variable, exiting: () => exitBounded.exiting });
   };
   const endExit = (flushedInTime: boolean) => {
     if (final) return;
     deadline = undefined;
-    bounded?.cancelExit(!flushedInTime);
+    for (const b of bounded) b.cancelExit(!flushedInTime);
   };
 
   // ---- traces
@@ -189,20 +208,23 @@ function boot(options: StartOptions): Reloadscope {
     reportOnce(
       'reuse-traces',
       'a global OpenTelemetry TracerProvider is already registered; reloadscope reuses it (its exporters, its sampling) ' +
-        'and does not stamp hotreload.generation.<target> on spans.',
+        'and does not stamp hotreload.generations on spans.',
     );
   } else {
     const processors: SpanProcessor[] = [];
-    if (options.stampGeneration ?? settings.stampGeneration) processors.push(new GenerationStampProcessor(instrumentation));
+    const stampForm = options.stampGeneration ?? settings.stampGeneration;
+    let sampler = buildSampler(settings.sampler);
+    if (stampForm !== false) {
+      const stamp = new GenerationStampSampler(sampler, instrumentation, stampForm === 'per-target' ? 'per-target' : 'combined');
+      closers.push(async () => stamp.stop());
+      sampler = stamp;
+    }
     if (settings.traces.includes('otlp')) {
-      const limitSource = options.shutdownTimeoutMs === undefined ? 'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS' : 'the shutdownTimeoutMs option';
-      bounded = new ExitBoundedExporter(otlpTraceExporter(settings.tracesUrl), settings.otlpTimeoutMs, limitSource);
-      const exit = bounded;
-      const reporting = new ReportingSpanExporter(exit, settings.tracesUrl, { variable: settings.tracesUrlVariable, exiting: () => exit.exiting });
-      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter: reporting }));
+      const exporter = otlpExport(otlpSpanExporter(settings.tracesUrl, settings.tracesProtocol), settings.otlpTimeoutMs, settings.tracesUrl, 'traces', settings.tracesUrlVariable);
+      processors.push(new BatchSpanProcessor({ ...settings.batch, exporter }));
     }
     if (settings.traces.includes('console')) processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-    const provider = new TracerProvider({ resource, sampler: buildSampler(settings.sampler), spanProcessors: processors });
+    const provider = new TracerProvider({ resource, sampler, spanProcessors: processors });
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(
       new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
@@ -228,24 +250,26 @@ function boot(options: StartOptions): Reloadscope {
   } else {
     const readers: IMetricReader[] = [];
     // Every reader carries the producer of the gauges (what is true now); it reads the provider built below.
-    const views: ViewOptions[] = prometheusViews().map((v) => ({ meterName: v.meterName, instrumentName: v.instrumentName, name: v.name }));
+    // The Views rename only what the Collector's naming cannot produce; a View on a histogram would
+    // force explicit buckets on every reader (metric-names.ts).
+    const views = sharedViews();
     let built: MeterProvider | undefined;
     const gauges = currentSeriesProducer(() => built, { views });
     let endpoint: PrometheusEndpoint | undefined;
     if (settings.metrics.includes('prometheus')) {
       const exporter = new PrometheusExporter({ preventServerStart: true, metricProducers: [gauges] });
       readers.push(exporter);
-      endpoint = new PrometheusEndpoint(exporter, settings.prometheusHost, settings.prometheusPort);
+      endpoint = new PrometheusEndpoint(exporter, settings.prometheusHost, settings.prometheusPort, '/metrics', new CatalogueNamesSerializer());
       url = endpoint.url;
     }
+    const periodic = { exportIntervalMillis: settings.metricExportIntervalMs, exportTimeoutMillis: settings.metricExportTimeoutMs, metricProducers: [gauges] };
+    if (settings.metrics.includes('otlp')) {
+      const { otlpMetrics } = settings;
+      const chain = otlpExport(otlpMetricExporter(otlpMetrics), otlpMetrics.timeoutMs, otlpMetrics.url, 'metrics', otlpMetrics.urlVariable);
+      readers.push(new PeriodicExportingMetricReader({ ...periodic, exporter: new SelectingMetricExporter(chain, otlpMetrics) }));
+    }
     if (settings.metrics.includes('console')) {
-      readers.push(
-        new PeriodicExportingMetricReader({
-          exporter: new ConsoleMetricExporter(),
-          exportIntervalMillis: settings.metricExportIntervalMs,
-          metricProducers: [gauges],
-        }),
-      );
+      readers.push(new PeriodicExportingMetricReader({ ...periodic, exporter: new ConsoleMetricExporter() }));
     }
     const provider = new MeterProvider({ resource, views, readers });
     built = provider;
@@ -308,22 +332,6 @@ function startRuntimeMetrics(meterProvider: ApiMeterProvider | undefined): () =>
     stopped = true;
     unregister?.();
   };
-}
-
-/**
- * The OTLP/HTTP exporter, loaded once the application runs (afterStartUp) or at the first export
- * if that comes sooner: nothing is exported before a batch is due (5 s by default), and its
- * packages (exporter-base, transformer) are a fifth of the modules a boot would load. One import
- * for the exporter of the running process and the one ExitBoundedExporter makes at exit.
- */
-function otlpTraceExporter(url: string): (timeoutMillis: number) => DeferredSpanExporter {
-  let module: Promise<typeof import('@opentelemetry/exporter-trace-otlp-http')> | undefined;
-  const load = () => {
-    module ??= import('@opentelemetry/exporter-trace-otlp-http');
-    return module;
-  };
-  afterStartUp(() => void load().catch(() => {}));
-  return (timeoutMillis) => new DeferredSpanExporter(async () => new (await load()).OTLPTraceExporter({ url, timeoutMillis }));
 }
 
 function handle(parts: {

@@ -6,7 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { context, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import fc from 'fast-check';
-import { DEFAULT_OTLP_TIMEOUT_MS, DEFAULT_SAMPLER, DEFAULT_SHUTDOWN_TIMEOUT_MS, readEnv, SAMPLERS, tracesUrlFrom } from '../src/env.ts';
+import {
+  DEFAULT_OTLP_TIMEOUT_MS,
+  DEFAULT_SAMPLER,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  HISTOGRAM_AGGREGATIONS,
+  OTLP_PROTOCOLS,
+  otlpUrlFrom,
+  readEnv,
+  SAMPLERS,
+  TEMPORALITY_PREFERENCES,
+  tracesUrlFrom,
+} from '../src/env.ts';
 import { credentialsIn } from '../src/credentials.ts';
 import { buildResource } from '../src/resource.ts';
 import { parseKeyValuePairs } from '../src/key-value-pairs.ts';
@@ -24,16 +35,108 @@ test('defaults: OTLP traces to localhost:4318, Prometheus on 9464, probes on', (
   assert.equal(s.runtimeMetrics, true);
   assert.equal(s.stampGeneration, true);
   assert.equal(s.retainedGraceMs, undefined);
+  assert.equal(s.tracesProtocol, 'http/json');
+  assert.deepEqual(s.otlpMetrics, {
+    url: 'http://localhost:4318/v1/metrics',
+    protocol: 'http/json',
+    timeoutMs: DEFAULT_OTLP_TIMEOUT_MS,
+    temporality: 'cumulative',
+    histogramAggregation: 'explicit_bucket_histogram',
+  });
+  assert.equal(s.metricExportIntervalMs, 60_000);
+  assert.equal(s.metricExportTimeoutMs, 30_000);
   assert.deepEqual(s.problems, []);
 });
 
-test('OTLP endpoint: the generic one gets /v1/traces, the signal-specific one is used as is', () => {
-  assert.equal(tracesUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }), 'http://collector:4318/v1/traces');
-  assert.equal(tracesUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/base' }), 'http://collector:4318/base/v1/traces');
+test('OTLP endpoint: the generic one gets /v1/<signal>, the signal-specific one is used as is', () => {
+  assert.equal(otlpUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }, 'traces'), 'http://collector:4318/v1/traces');
+  assert.equal(otlpUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/base' }, 'traces'), 'http://collector:4318/base/v1/traces');
   assert.equal(
-    tracesUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:9999/custom' }),
+    otlpUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:9999/custom' }, 'traces'),
     'http://b:9999/custom',
   );
+  assert.equal(otlpUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }, 'metrics'), 'http://collector:4318/v1/metrics');
+  assert.equal(
+    otlpUrlFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://b/m' }, 'metrics'),
+    'https://b/m',
+  );
+  const s = readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'ftp://b/m' });
+  assert.equal(s.otlpMetrics.url, 'http://localhost:4318/v1/metrics', 'a bad metrics endpoint falls back to the default');
+  assert.equal(s.tracesUrl, 'http://a:4318/v1/traces');
+  assert.deepEqual(s.problems, ['OTLP metrics endpoint "ftp://b/m" is not an http(s) URL; using http://localhost:4318/v1/metrics']);
+});
+
+test('OTLP metrics push: OTEL_METRICS_EXPORTER=otlp and the standard OTLP metrics variables', () => {
+  const s = readEnv({
+    OTEL_METRICS_EXPORTER: 'prometheus, OTLP',
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://collector:4318/v1/metrics',
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'Base2_Exponential_Bucket_Histogram',
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '4000',
+    OTEL_METRIC_EXPORT_INTERVAL: '5000',
+    OTEL_METRIC_EXPORT_TIMEOUT: '2000',
+  });
+  assert.deepEqual(s.metrics, ['prometheus', 'otlp'], 'pull and push at once');
+  assert.deepEqual(s.otlpMetrics, {
+    url: 'http://collector:4318/v1/metrics',
+    protocol: 'http/protobuf',
+    timeoutMs: 4000,
+    temporality: 'delta',
+    histogramAggregation: 'base2_exponential_bucket_histogram',
+  });
+  assert.equal(s.metricExportIntervalMs, 5000);
+  assert.equal(s.metricExportTimeoutMs, 2000);
+  assert.equal(s.tracesProtocol, 'http/json', 'the metrics protocol is not the traces one');
+  assert.deepEqual(s.problems, []);
+  assert.equal(readEnv({ OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'lowmemory' }).otlpMetrics.temporality, 'lowmemory');
+  assert.equal(readEnv({ OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '700' }).otlpMetrics.timeoutMs, 700);
+  assert.equal(readEnv({ OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '700' }).otlpTimeoutMs, DEFAULT_OTLP_TIMEOUT_MS, 'the metrics timeout is not the traces one');
+});
+
+test('OTLP protocols: http/json and http/protobuf per signal, the specific variable wins; grpc or unknown is said and falls back', () => {
+  const both = readEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' });
+  assert.equal(both.tracesProtocol, 'http/protobuf');
+  assert.equal(both.otlpMetrics.protocol, 'http/protobuf');
+  assert.deepEqual(both.problems, []);
+  const mixed = readEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'HTTP/JSON' });
+  assert.equal(mixed.tracesProtocol, 'http/json');
+  assert.equal(mixed.otlpMetrics.protocol, 'http/protobuf');
+  const grpc = readEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf' });
+  assert.equal(grpc.tracesProtocol, 'http/json');
+  assert.equal(grpc.otlpMetrics.protocol, 'http/protobuf');
+  assert.deepEqual(grpc.problems, [
+    'OTEL_EXPORTER_OTLP_PROTOCOL="grpc": @reloadscope/register bundles OTLP over http/json and http/protobuf only; using http/json',
+  ]);
+  // A bad signal-specific value falls back to the generic one, as the timeouts do.
+  const bad = readEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'thrift' });
+  assert.equal(bad.tracesProtocol, 'http/protobuf');
+  assert.deepEqual(bad.problems, [
+    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="thrift": @reloadscope/register bundles OTLP over http/json and http/protobuf only; using http/protobuf',
+  ]);
+});
+
+test('OTLP metrics: bad aggregation, temporality, interval or timeout are said and fall back; a timeout above the interval is clamped', () => {
+  const s = readEnv({
+    OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'exponential',
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes',
+    OTEL_METRIC_EXPORT_TIMEOUT: '0',
+  });
+  assert.equal(s.otlpMetrics.histogramAggregation, 'explicit_bucket_histogram');
+  assert.equal(s.otlpMetrics.temporality, 'cumulative');
+  assert.equal(s.metricExportTimeoutMs, 30_000);
+  assert.deepEqual(s.problems, [
+    'OTEL_METRIC_EXPORT_TIMEOUT="0" is not an integer in [1, 86400000]; using 30000',
+    'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE="sometimes" is not one of cumulative, delta, lowmemory; using cumulative',
+    'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION="exponential" is not one of explicit_bucket_histogram, ' +
+      'base2_exponential_bucket_histogram; using explicit_bucket_histogram',
+  ]);
+  const clamped = readEnv({ OTEL_METRIC_EXPORT_INTERVAL: '1000' });
+  assert.equal(clamped.metricExportTimeoutMs, 1000, 'the default timeout follows a shorter interval silently');
+  assert.deepEqual(clamped.problems, []);
+  const said = readEnv({ OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_METRIC_EXPORT_TIMEOUT: '5000' });
+  assert.equal(said.metricExportTimeoutMs, 1000);
+  assert.deepEqual(said.problems, ['OTEL_METRIC_EXPORT_TIMEOUT=5000 exceeds OTEL_METRIC_EXPORT_INTERVAL=1000; using 1000']);
 });
 
 test('OTLP endpoint: the signal path goes into the path of a generic endpoint with a query, not after the query', () => {
@@ -76,12 +179,12 @@ test('exporter lists: none, console, several, unknown', () => {
   assert.deepEqual(readEnv({ OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none' }).traces, []);
   assert.deepEqual(readEnv({ OTEL_METRICS_EXPORTER: 'none' }).metrics, []);
   assert.deepEqual(readEnv({ OTEL_TRACES_EXPORTER: 'otlp, console' }).traces, ['otlp', 'console']);
-  const s = readEnv({ OTEL_TRACES_EXPORTER: 'zipkin,console', OTEL_METRICS_EXPORTER: 'otlp' });
+  const s = readEnv({ OTEL_TRACES_EXPORTER: 'zipkin,console', OTEL_METRICS_EXPORTER: 'otlp,zipkin' });
   assert.deepEqual(s.traces, ['console']);
-  assert.deepEqual(s.metrics, []);
+  assert.deepEqual(s.metrics, ['otlp']);
   assert.equal(s.problems.length, 2);
   assert.match(s.problems[0]!, /OTEL_TRACES_EXPORTER: exporter "zipkin" is not supported/);
-  assert.match(s.problems[1]!, /OTEL_METRICS_EXPORTER: exporter "otlp" is not supported/);
+  assert.match(s.problems[1]!, /OTEL_METRICS_EXPORTER: exporter "zipkin" is not supported .*\(supported: prometheus, otlp, console, none\)/);
 });
 
 test('bad values become a clear problem and a safe default, never a throw', () => {
@@ -122,6 +225,10 @@ test('switches: disabled SDK, port 0, log level, reloadscope toggles', () => {
   assert.equal(s.probes, false);
   assert.equal(s.runtimeMetrics, false);
   assert.equal(s.stampGeneration, false);
+  assert.equal(readEnv({ RELOADSCOPE_STAMP_GENERATION: 'Per-Target' }).stampGeneration, 'per-target');
+  const bad = readEnv({ RELOADSCOPE_STAMP_GENERATION: 'all' });
+  assert.equal(bad.stampGeneration, true);
+  assert.deepEqual(bad.problems, ['RELOADSCOPE_STAMP_GENERATION="all" is not true, false or per-target; using true']);
   assert.equal(s.retainedGraceMs, 250);
   assert.deepEqual(s.problems, []);
 });
@@ -220,6 +327,31 @@ test('OTEL_EXPORTER_OTLP_HEADERS: a malformed pair is said by position and key, 
     "OTEL_EXPORTER_OTLP_TRACES_HEADERS: skipped 1 malformed pair (pair 1: no '='); the other 0 pairs are used. Expected key=value, with ',' '=' and non-ASCII percent-encoded.",
   ]);
   assert.deepEqual(readEnv({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=abc%3D%3D,x-b=1' }).problems, []);
+  const metrics = readEnv({ OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-tenant=acme,token-s3cr3t' }).problems;
+  assert.equal(metrics.length, 1);
+  assert.match(metrics[0]!, /^OTEL_EXPORTER_OTLP_METRICS_HEADERS: skipped 1 malformed pair \(pair 2: no '='\)/);
+  assert.ok(!metrics[0]!.includes('s3cr3t'));
+});
+
+test('an OTLP endpoint refused for its scheme is said without its userinfo (credentials)', () => {
+  const s = readEnv({
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://user:s3cr3t@collector:4318/v1/traces',
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'ftp://token-s3cr3t@collector:4318/v1/metrics',
+  });
+  assert.equal(s.problems.length, 2);
+  for (const p of s.problems) {
+    assert.ok(!p.includes('s3cr3t'), p);
+    assert.match(p, /"ftp:\/\/collector:4318\/v1\/(traces|metrics)" is not an http\(s\) URL/);
+  }
+});
+
+test('service.instance.id: one UUID per process unless OTEL_RESOURCE_ATTRIBUTES names the instance', () => {
+  // Pushed metrics are told apart by it: the Collector makes it the `instance` label, so two replicas
+  // of one service without it would write the same series.
+  const generated = buildResource({}, 'svc').attributes['service.instance.id'];
+  assert.match(String(generated), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(buildResource({}, 'svc').attributes['service.instance.id'], generated, 'the same for every resource of the process');
+  assert.equal(buildResource({ 'service.instance.id': 'pod-7' }, 'svc').attributes['service.instance.id'], 'pod-7');
 });
 
 test('OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES; the code option over both', () => {
@@ -269,11 +401,8 @@ test('numbers: good values are used; the traces timeout wins over the generic on
 });
 
 test('what register does not implement is said, not silently dropped', () => {
-  const s = readEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_PROPAGATORS: 'b3' });
-  assert.deepEqual(s.problems, [
-    'OTEL_EXPORTER_OTLP_PROTOCOL="grpc": @reloadscope/register bundles OTLP over http/json only; using http/json',
-    'OTEL_PROPAGATORS="b3" is not read by @reloadscope/register; it always propagates tracecontext,baggage',
-  ]);
+  const s = readEnv({ OTEL_PROPAGATORS: 'b3' });
+  assert.deepEqual(s.problems, ['OTEL_PROPAGATORS="b3" is not read by @reloadscope/register; it always propagates tracecontext,baggage']);
   assert.deepEqual(readEnv({ OTEL_PROPAGATORS: 'baggage, tracecontext' }).problems, []);
   assert.match(readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318' }).problems[0]!, /is not an http\(s\) URL/);
   assert.match(readEnv({ OTEL_EXPORTER_PROMETHEUS_HOST: 'a b' }).problems[0]!, /OTEL_EXPORTER_PROMETHEUS_HOST="a b" is not a host name/);
@@ -285,6 +414,8 @@ const VARIABLES = [
   'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_BSP_SCHEDULE_DELAY',
   'OTEL_BSP_EXPORT_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'OTEL_METRICS_EXPORTER',
   'OTEL_EXPORTER_PROMETHEUS_HOST', 'OTEL_EXPORTER_PROMETHEUS_PORT', 'OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_LOG_LEVEL', 'OTEL_PROPAGATORS',
+  'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+  'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION', 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', 'OTEL_METRIC_EXPORT_TIMEOUT',
   'RELOADSCOPE_NODE_PROBES', 'RELOADSCOPE_RUNTIME_METRICS', 'RELOADSCOPE_STAMP_GENERATION', 'RELOADSCOPE_RETAINED_GRACE_MS',
   'RELOADSCOPE_SHUTDOWN_TIMEOUT_MS',
 ];
@@ -296,7 +427,13 @@ test('fuzz: any strings in any variable never throw and only ever yield known, i
     fc.property(env, (e) => {
       const s = readEnv(e);
       assert.ok(s.traces.every((t) => t === 'otlp' || t === 'console'));
-      assert.ok(s.metrics.every((m) => m === 'prometheus' || m === 'console'));
+      assert.ok(s.metrics.every((m) => m === 'prometheus' || m === 'otlp' || m === 'console'));
+      assert.ok(OTLP_PROTOCOLS.includes(s.tracesProtocol) && OTLP_PROTOCOLS.includes(s.otlpMetrics.protocol));
+      assert.ok(TEMPORALITY_PREFERENCES.includes(s.otlpMetrics.temporality));
+      assert.ok(HISTOGRAM_AGGREGATIONS.includes(s.otlpMetrics.histogramAggregation));
+      assert.ok(/^https?:$/.test(new URL(s.otlpMetrics.url).protocol));
+      for (const n of [s.otlpMetrics.timeoutMs, s.metricExportIntervalMs, s.metricExportTimeoutMs]) assert.ok(Number.isInteger(n) && n >= 1);
+      assert.ok(s.metricExportTimeoutMs <= s.metricExportIntervalMs, 'the periodic reader throws on a timeout above the interval');
       assert.ok((SAMPLERS as readonly string[]).includes(s.sampler.name));
       assert.ok(s.sampler.ratio >= 0 && s.sampler.ratio <= 1);
       assert.ok(Number.isInteger(s.prometheusPort) && s.prometheusPort >= 0 && s.prometheusPort <= 65535);

@@ -21,11 +21,15 @@ class HeldExporter implements SpanExporter {
 
 function setup(timeoutMs = 10_000) {
   const made: HeldExporter[] = [];
-  const exporter = new ExitBoundedExporter((ms) => {
-    const e = new HeldExporter(ms);
-    made.push(e);
-    return e;
-  }, timeoutMs);
+  const exporter = new ExitBoundedExporter<ReadableSpan[]>(
+    (ms) => {
+      const e = new HeldExporter(ms);
+      made.push(e);
+      return e;
+    },
+    timeoutMs,
+    'traces',
+  );
   const results: ExportResult[] = [];
   const send = () => exporter.export([], (r) => results.push(r));
   return { exporter, made, results, send };

@@ -27,12 +27,13 @@ async function collectorUrl(t: Parameters<typeof startApp>[0], kind: Collector):
   return startUnacceptingCollector(t);
 }
 
-function exitEnv(path: string, endpoint: string): Record<string, string> {
+/** The app pushes one signal over OTLP: traces (metrics off) or metrics (traces off). */
+function exitEnv(path: string, endpoint: string, signal: 'traces' | 'metrics' = 'traces'): Record<string, string> {
   return {
     EXIT_PATH: path,
     OTEL_SERVICE_NAME: `exit-${path}`,
     OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-    OTEL_METRICS_EXPORTER: 'none',
+    ...(signal === 'traces' ? { OTEL_METRICS_EXPORTER: 'none' } : { OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'otlp' }),
     RELOADSCOPE_RUNTIME_METRICS: 'false',
     RELOADSCOPE_SHUTDOWN_TIMEOUT_MS: String(LIMIT_MS),
   };
@@ -117,6 +118,23 @@ test('the give-up line names what set the limit: the shutdownTimeoutMs option, n
   assert.doesNotMatch(stderr, /RELOADSCOPE_SHUTDOWN_TIMEOUT_MS/);
 });
 
+// The OTLP metric exporter is held to the same limit: its final export (the periodic reader's flush
+// at exit) goes to a Collector that accepts and never answers, or never accepts.
+for (const collector of ['silent', 'unaccepting'] as const) {
+  for (const path of ['finish', 'shutdown', 'signal', 'app-signal'] as const) {
+    test(`metrics pushed over OTLP, Collector ${collector}: the ${path} exit path ends within the shutdown limit`, async (t) => {
+      const app = await startApp(t, 'exit-app.mjs', exitEnv(path, await collectorUrl(t, collector), 'metrics'));
+      const start = Date.now();
+      if (path.endsWith('signal')) app.child.kill('SIGTERM');
+      const r = await timeExit(app, start);
+      t.diagnostic(`${path}: exited ${r.ms} ms after the exit began (limit ${LIMIT_MS} ms)`);
+      if (path === 'signal') assert.equal(r.signal, 'SIGTERM');
+      else assert.equal(r.code, 0, app.stderr());
+      assert.ok(r.ms < LIMIT_MS + MARGIN_MS, `lingered ${r.ms} ms`);
+    });
+  }
+}
+
 test('an export already in flight when shutdown() is called is cut off at the limit, and the process exits', async (t) => {
   const env = {
     ...exitEnv('shutdown', await startSilentCollector(t)),
@@ -131,6 +149,19 @@ test('an export already in flight when shutdown() is called is cut off at the li
   assert.match(app.stderr(), /gave up on 1 pending trace export when the 1000 ms shutdown limit passed/);
 });
 
+test('a metrics export already in flight when shutdown() is called is cut off at the limit, and said', async (t) => {
+  const env = {
+    ...exitEnv('shutdown', await startSilentCollector(t), 'metrics'),
+    OTEL_METRIC_EXPORT_INTERVAL: '100', // an export starts at once, with the exporter's full 10 s timeout
+    EXIT_AFTER_MS: '300',
+  };
+  const app = await startApp(t, 'exit-app.mjs', env);
+  const r = await timeExit(app, Date.now());
+  assert.equal(r.code, 0);
+  assert.ok(r.ms < LIMIT_MS + MARGIN_MS, `lingered ${r.ms} ms on the in-flight request`);
+  assert.match(app.stderr(), /gave up on \d+ pending metric exports? when the 1000 ms shutdown limit passed \(RELOADSCOPE_SHUTDOWN_TIMEOUT_MS\); those metric points are lost/);
+});
+
 test('a process revived by its own beforeExit listener exports normally again after the limit', async (t) => {
   const receiver = await startOtlpReceiver(t);
   const env = { ...exitEnv('revive', receiver.url), OTEL_BSP_SCHEDULE_DELAY: '100', REVIVE_AFTER_MS: String(LIMIT_MS + 300) };
@@ -141,19 +172,23 @@ test('a process revived by its own beforeExit listener exports normally again af
   assert.ok(body.includes('"after-revival"'), `the reload after the revival, exported by the batch processor; stderr:\n${app.stderr()}`);
 });
 
-test('Collector up: every exit path still delivers the pending spans', async (t) => {
+test('Collector up: every exit path still delivers the pending spans, and the metrics pushed over OTLP', async (t) => {
   for (const path of ['finish', 'shutdown', 'signal', 'app-signal']) {
-    const receiver = await startOtlpReceiver(t);
-    const app = await startApp(t, 'exit-app.mjs', exitEnv(path, receiver.url));
-    if (path.endsWith('signal')) app.child.kill('SIGTERM');
-    await app.exited;
-    const body = JSON.stringify(receiver.requests.map((r) => r.body));
-    assert.ok(body.includes('"hotreload"'), `${path}: the reload's spans reached the Collector; stderr:\n${app.stderr()}`);
-    assert.ok(body.includes(`exit-${path}`), `${path}: under its service name`);
+    for (const signal of ['traces', 'metrics'] as const) {
+      const receiver = await startOtlpReceiver(t);
+      const app = await startApp(t, 'exit-app.mjs', exitEnv(path, receiver.url, signal));
+      if (path.endsWith('signal')) app.child.kill('SIGTERM');
+      await app.exited;
+      const body = JSON.stringify(receiver.requests.map((r) => r.body));
+      const expected = signal === 'traces' ? '"hotreload"' : '"hotreload.reloads"';
+      assert.ok(body.includes(expected), `${path}: the reload's ${signal} reached the Collector; stderr:\n${app.stderr()}`);
+      assert.ok(body.includes(`exit-${path}`), `${path}: under its service name`);
+      assert.ok(receiver.requests.every((r) => r.path === `/v1/${signal}`));
+    }
   }
 });
 
-test('shutdownTimeoutMs: a bad option is a TypeError naming it; a good one bounds shutdown() in code', async (t) => {
+test('shutdownTimeoutMs and stampGeneration: a bad option is a TypeError naming it; a good limit bounds shutdown() in code', async (t) => {
   for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number, 2 ** 31]) {
     assert.throws(() => startReloadscope({ shutdownTimeoutMs: bad }), (e: unknown) => e instanceof TypeError && /shutdownTimeoutMs/.test(e.message));
   }
@@ -162,6 +197,9 @@ test('shutdownTimeoutMs: a bad option is a TypeError naming it; a good one bound
     () => startReloadscope({ shutdownTimeoutMs: 'tok-S3CR3T' as unknown as number }),
     (e: unknown) => e instanceof TypeError && /a string of length 10/.test(e.message) && !e.message.includes('S3CR3T'),
   );
+  for (const bad of ['yes', 1, null]) {
+    assert.throws(() => startReloadscope({ stampGeneration: bad as unknown as boolean }), (e: unknown) => e instanceof TypeError && /stampGeneration/.test(e.message));
+  }
   assert.equal(getReloadscope(), undefined, 'nothing started by a rejected call');
   const rs = startReloadscope({
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: await startSilentCollector(t), OTEL_METRICS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'none' },

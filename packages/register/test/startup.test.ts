@@ -7,12 +7,12 @@ import { cleanEnv, FIXTURES } from './helpers.ts';
 const run = promisify(execFile);
 
 /** What the process loaded by 400 ms after the app's first turn (deferred loads included). */
-async function loadedLater(extra: Record<string, string>): Promise<{ runtimeNode: boolean; otlp: boolean }> {
+async function loadedLater(extra: Record<string, string>): Promise<{ runtimeNode: boolean; otlp: boolean; exporters: string[] }> {
   const { stdout } = await run(process.execPath, ['--import', `${FIXTURES}loaded-modules.mjs`, '--import', '@reloadscope/register', '-e', ''], {
     env: cleanEnv({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_PROMETHEUS_PORT: '0', ...extra }),
     cwd: FIXTURES,
   });
-  return JSON.parse(stdout) as { runtimeNode: boolean; otlp: boolean };
+  return JSON.parse(stdout) as { runtimeNode: boolean; otlp: boolean; exporters: string[] };
 }
 const loadsRuntimeNode = async (extra: Record<string, string>) => (await loadedLater(extra)).runtimeNode;
 
@@ -53,4 +53,21 @@ test("what no reload needs is loaded after the app's first turn: runtime-node an
 
 test('OTEL_TRACES_EXPORTER=none never loads the OTLP exporter', async () => {
   assert.equal((await loadedLater({})).otlp, false);
+});
+
+test('OTLP metrics and protobuf: the exporter of each signal and encoding is loaded after the first turn, and only the one asked for', async () => {
+  const push = {
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram',
+  };
+  const proto = ['@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/exporter-metrics-otlp-proto'];
+  const all = [...proto, '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/exporter-metrics-otlp-http', '@opentelemetry/otlp-transformer'];
+  assert.deepEqual(packagesIn(await loadedAtFirstTurn(push), all), [], 'nothing of the push path before the app ran');
+  // The metrics proto exporter builds on the JSON one's base class: that one comes along, the trace JSON exporter does not.
+  assert.deepEqual((await loadedLater(push)).exporters, ['@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/exporter-metrics-otlp-http', '@opentelemetry/exporter-metrics-otlp-proto']);
+  assert.deepEqual((await loadedLater({ OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' })).exporters, ['@opentelemetry/exporter-metrics-otlp-http']);
+  assert.deepEqual((await loadedLater({})).exporters, [], 'the defaults push nothing and load no exporter');
 });

@@ -73,11 +73,11 @@ test('spans reach a real OTLP/HTTP receiver with the service name; SIGTERM flush
   assert.equal(root.attributes['hotreload.target'], 'app-config');
   assert.equal(root.attributes['hotreload.outcome'], 'success');
 
-  // Generation stamping: the request span carries the generation of every active target.
+  // Generation stamping: the request span carries the generation of every active target, in one attribute.
   const work = spans.find((s) => s.name === 'GET /work');
   assert.equal(work?.traceId, workTrace);
-  assert.equal(work?.attributes['hotreload.generation.app-config'], 2);
-  assert.equal(work?.attributes['hotreload.generation.rules'], 1);
+  assert.equal(work?.attributes['hotreload.generations'], 'app-config=2;rules=1');
+  assert.equal(work?.attributes['hotreload.generation.app-config'], undefined, 'the per-target form is opt-in');
 
   // Config content never reaches spans (the failing load's message quotes a password).
   assert.ok(!JSON.stringify(receiver.requests.map((r) => r.body)).includes('hunter2'));

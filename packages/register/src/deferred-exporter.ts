@@ -1,22 +1,22 @@
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { Exporter } from './exporter.ts';
 
 /**
- * A span exporter created on first use: `load` (an import() and a constructor) runs at the first
+ * An exporter (of spans or metrics) created on first use: `load` (an import() and a constructor) runs at the first
  * export, flush or shutdown that needs it, or when `load()` is called, and once. Exports that
  * arrive meanwhile wait for it, in their own async context (which ExitBoundedExporter relies on
  * to recognise the exporter's HTTP requests). A load that fails fails each export with its error.
  */
-export class DeferredSpanExporter implements SpanExporter {
-  readonly #create: () => Promise<SpanExporter>;
-  #loading: Promise<SpanExporter> | undefined;
-  #exporter: SpanExporter | undefined;
+export class DeferredExporter<Batch> implements Exporter<Batch> {
+  readonly #create: () => Promise<Exporter<Batch>>;
+  #loading: Promise<Exporter<Batch>> | undefined;
+  #exporter: Exporter<Batch> | undefined;
 
-  constructor(create: () => Promise<SpanExporter>) {
+  constructor(create: () => Promise<Exporter<Batch>>) {
     this.#create = create;
   }
 
-  load(): Promise<SpanExporter> {
+  load(): Promise<Exporter<Batch>> {
     this.#loading ??= this.#create().then((exporter) => {
       this.#exporter = exporter;
       return exporter;
@@ -24,13 +24,13 @@ export class DeferredSpanExporter implements SpanExporter {
     return this.#loading;
   }
 
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+  export(batch: Batch, done: (result: ExportResult) => void): void {
     if (this.#exporter) {
-      this.#exporter.export(spans, done);
+      this.#exporter.export(batch, done);
       return;
     }
     this.load().then(
-      (exporter) => exporter.export(spans, done),
+      (exporter) => exporter.export(batch, done),
       (err: unknown) => done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) }),
     );
   }

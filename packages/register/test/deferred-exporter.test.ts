@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { test } from 'node:test';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { DeferredSpanExporter } from '../src/deferred-span-exporter.ts';
+import { DeferredExporter } from '../src/deferred-exporter.ts';
 
 /** Records each export with the async-context value it ran in, and answers it at once. */
 class RecordingExporter implements SpanExporter {
@@ -32,7 +32,7 @@ test('exports made before the exporter is loaded wait for it, in their own async
     release = r;
   });
   const inner = new RecordingExporter(scope);
-  const deferred = new DeferredSpanExporter(async () => {
+  const deferred = new DeferredExporter<ReadableSpan[]>(async () => {
     loads += 1;
     await gate;
     return inner;
@@ -60,7 +60,7 @@ test('exports made before the exporter is loaded wait for it, in their own async
 });
 
 test('a load that fails answers each export FAILED with its error; flush and shutdown still resolve', async () => {
-  const deferred = new DeferredSpanExporter(() => Promise.reject(new Error('Cannot find package')));
+  const deferred = new DeferredExporter<ReadableSpan[]>(() => Promise.reject(new Error('Cannot find package')));
   const results = await Promise.all([1, 2].map(() => new Promise<ExportResult>((resolve) => deferred.export(spans(1), resolve))));
   for (const r of results) {
     assert.equal(r.code, ExportResultCode.FAILED);
@@ -72,7 +72,7 @@ test('a load that fails answers each export FAILED with its error; flush and shu
 
 test('an exporter never used is not loaded to be flushed or shut down', async () => {
   let loads = 0;
-  const deferred = new DeferredSpanExporter(async () => {
+  const deferred = new DeferredExporter<ReadableSpan[]>(async () => {
     loads += 1;
     return new RecordingExporter(new AsyncLocalStorage());
   });
