@@ -23,9 +23,9 @@ test('every count and list in the prose of the documentation is its source’s',
 
 test('a wrong count is refused and rewritten from its source', () => {
   const readme = text('README.md');
-  const wrong = readme.replace(/ships \w+ alerts in/, 'ships eight alerts in');
+  const wrong = readme.replace(/for all \w+ outcomes/, 'for all four outcomes');
   assert.notEqual(wrong, readme);
-  assert.match(factProblems('README.md', wrong).join('\n'), /"eight" should be "sixteen"/);
+  assert.match(factProblems('README.md', wrong).join('\n'), /"four" should be "five"/);
   assert.equal(withFacts('README.md', wrong), readme);
   const moved = readme.replace(/The test suite runs \d+ upgrades/, 'The test suite runs upgrades');
   assert.match(factProblems('README.md', moved).join('\n'), /no sentence matches .*The test suite runs/);

@@ -38,6 +38,7 @@ test('defaults: OTLP traces to localhost:4318, Prometheus on 9464, probes on', (
   assert.equal(s.tracesProtocol, 'http/json');
   assert.deepEqual(s.otlpMetrics, {
     url: 'http://localhost:4318/v1/metrics',
+    urlVariable: undefined,
     protocol: 'http/json',
     timeoutMs: DEFAULT_OTLP_TIMEOUT_MS,
     temporality: 'cumulative',
@@ -80,6 +81,7 @@ test('OTLP metrics push: OTEL_METRICS_EXPORTER=otlp and the standard OTLP metric
   assert.deepEqual(s.metrics, ['prometheus', 'otlp'], 'pull and push at once');
   assert.deepEqual(s.otlpMetrics, {
     url: 'http://collector:4318/v1/metrics',
+    urlVariable: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
     protocol: 'http/protobuf',
     timeoutMs: 4000,
     temporality: 'delta',
@@ -341,7 +343,7 @@ test('an OTLP endpoint refused for its scheme is said without its userinfo (cred
   assert.equal(s.problems.length, 2);
   for (const p of s.problems) {
     assert.ok(!p.includes('s3cr3t'), p);
-    assert.match(p, /"ftp:\/\/collector:4318\/v1\/(traces|metrics)" is not an http\(s\) URL/);
+    assert.match(p, /"ftp:\/\/\*\*\*@collector:4318\/v1\/(traces|metrics)" is not an http\(s\) URL/);
   }
 });
 
